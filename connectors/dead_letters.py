@@ -1,0 +1,66 @@
+"""Dead-letter records in Atlas Stream Processing's DLQ shape.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/overview/#dead-letter-queue
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+
+class DeadLetters(list):
+    """A chunk of DLQ records; its type tells it apart from a chunk of documents."""
+
+
+def dead_letter(doc: Any, reason: str, **extra: Any) -> dict:
+    """One DLQ record: ``{doc, errInfo: {reason}, dlqTime, ...extra}``.
+
+    ``extra`` carries what locates the failure, e.g. ``missedWindowStartTimes`` or the
+    Kafka topic/partition/offset of a message that could not be parsed.
+    """
+    record = {"doc": doc, "errInfo": {"reason": reason}, "dlqTime": datetime.now(timezone.utc)}
+    record.update(extra)
+    return record
+
+
+def stamp_processor(records: list[dict], processor_name: str) -> list[dict]:
+    """Add ``processorName`` as Atlas does, just before the records are written."""
+    for record in records:
+        record.setdefault("processorName", processor_name)
+    return records
+
+
+class DeadLetterWriter(Protocol):
+    """Where DLQ records go: stderr, a MongoDB collection or a Kafka topic."""
+
+    def write(self, records: list[dict]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _DeadLetterPartition(StatelessSinkPartition):
+    def __init__(self, writer: DeadLetterWriter, processor_name: str):
+        self._writer = writer
+        self._processor_name = processor_name
+
+    def write_batch(self, chunks: list) -> None:
+        records = [record for chunk in chunks for record in chunk]
+        if records:
+            self._writer.write(stamp_processor(records, self._processor_name))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class DeadLetterSink(DynamicSink):
+    """The Bytewax output every DeadLetters chunk of a dataflow ends in; at-least-once."""
+
+    def __init__(self, writer_factory: Callable[[], DeadLetterWriter], processor_name: str):
+        self._writer_factory = writer_factory
+        self._processor_name = processor_name
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DeadLetterPartition:
+        return _DeadLetterPartition(self._writer_factory(), self._processor_name)

@@ -1,0 +1,660 @@
+"""Kafka ``$source`` and ``$emit`` through confluent-kafka, with offsets in Bytewax snapshots.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache-kafka-broker
+
+The source subclasses Bytewax's ``KafkaSource`` and keeps its topic listing, its
+partition naming (``"<partition>-<topic>"``) and its resume state (the next offset), so
+snapshots stay compatible with it. It builds its own partition, because Bytewax's:
+yields one ``KafkaSourceMessage`` dataclass per message (about 2 µs each, a quarter of
+the raw per-message budget) where sluice needs one chunk of decoded documents per batch;
+raises on bad input where Atlas sends it to the DLQ; never commits to a consumer group,
+so lag tools see nothing; and does not track partition idleness for watermarks.
+
+The sink is ours too: Bytewax's ``KafkaSink`` flushes after every batch (a broker round
+trip per batch) and ignores partitions. Ours produces asynchronously and flushes in
+``snapshot()``, which Bytewax calls before it commits the epoch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bytewax.connectors.kafka import KafkaSource as _BytewaxKafkaSource
+from bytewax.inputs import StatefulSourcePartition
+from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from connectors.dead_letters import DeadLetters, dead_letter, stamp_processor
+from connectors.ejson import loads_fast
+from connectors.kafka_formats import (
+    KEY_FORMAT_ERRORS,
+    encode_relaxed,
+    headers_from_value,
+    headers_to_meta,
+    key_decoder,
+    key_encoder,
+    normalize_offset_reset,
+    raw_text,
+    value_encoder,
+)
+
+__all__ = [
+    "KafkaDeadLetterSink",
+    "KafkaDeadLetterWriter",
+    "KafkaSink",
+    "KafkaSource",
+    "PartitionActivity",
+    "client_config",
+]
+
+log = logging.getLogger(__name__)
+
+# Atlas spells SCRAM mechanisms without "SHA"; librdkafka needs it.
+_SASL_MECHANISMS = {
+    "PLAIN": "PLAIN",
+    "SCRAM-256": "SCRAM-SHA-256",
+    "SCRAM-512": "SCRAM-SHA-512",
+    "SCRAM-SHA-256": "SCRAM-SHA-256",
+    "SCRAM-SHA-512": "SCRAM-SHA-512",
+    "OAUTHBEARER": "OAUTHBEARER",
+}
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+# Atlas connection fields that carry PEM text, and the librdkafka property for each.
+_SSL_PEM_FIELDS = {
+    "brokerPublicCertificate": "ssl.ca.pem",
+    "clientCertificate": "ssl.certificate.pem",
+    "clientKey": "ssl.key.pem",
+    "clientKeyPassword": "ssl.key.password",
+}
+# Delivery failures worth producing again: the broker was unreachable, not unwilling.
+_RETRY_CODES = frozenset(
+    {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+)
+_EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
+_FLUSH_STEP_SECONDS = 1.0
+
+
+def client_config(connection: dict) -> dict:
+    """Turn a connection registry entry into a confluent-kafka configuration.
+
+    Args:
+        connection: ``{"type": "kafka", "bootstrapServers": "h1:9092,h2:9092" | [..],
+            "security": {"protocol", "brokerPublicCertificate", "clientCertificate",
+            "clientKey", "clientKeyPassword"}, "authentication": {"mechanism": "PLAIN" |
+            "SCRAM-256" | "SCRAM-512", "username", "password"}, "config": {...}}``. Any
+            librdkafka property in ``config`` is passed through and wins over the fields
+            above.
+
+    Returns:
+        The configuration dict for ``Consumer``/``Producer``/``AdminClient``.
+    """
+    kind = str(connection.get("type", "")).lower()
+    if kind != "kafka":
+        msg = f"kafka connection: expected type 'kafka'; got {connection.get('type')!r}"
+        raise ValueError(msg)
+    servers = connection.get("bootstrapServers")
+    if isinstance(servers, list):
+        servers = ",".join(servers)
+    if not isinstance(servers, str) or not servers.strip():
+        msg = f"kafka connection bootstrapServers: expected 'host:port[,host:port]'; got {servers!r}"
+        raise ValueError(msg)
+    config: dict[str, Any] = {"bootstrap.servers": servers}
+
+    security = connection.get("security") or {}
+    authentication = connection.get("authentication") or {}
+    protocol = security.get("protocol")
+    mechanism = authentication.get("mechanism")
+    if mechanism is not None:
+        if mechanism not in _SASL_MECHANISMS:
+            msg = f"kafka connection authentication.mechanism: expected one of {', '.join(_SASL_MECHANISMS)}; got {mechanism!r}"
+            raise ValueError(msg)
+        config["sasl.mechanism"] = _SASL_MECHANISMS[mechanism]
+        for field, prop in (("username", "sasl.username"), ("password", "sasl.password")):
+            if field in authentication:
+                config[prop] = authentication[field]
+        # Credentials never travel in clear text unless the registry says so.
+        protocol = protocol or "SASL_SSL"
+    if protocol is not None:
+        if protocol not in _SECURITY_PROTOCOLS:
+            msg = f"kafka connection security.protocol: expected one of {', '.join(_SECURITY_PROTOCOLS)}; got {protocol!r}"
+            raise ValueError(msg)
+        config["security.protocol"] = protocol
+    for field, prop in _SSL_PEM_FIELDS.items():
+        if field in security:
+            config[prop] = security[field]
+    config.update(connection.get("config") or {})
+    return config
+
+
+def _servers(config: dict) -> str:
+    return str(config.get("bootstrap.servers", "?"))
+
+
+class PartitionActivity:
+    """Per-partition event time and idleness, for watermarks the way Atlas keeps them.
+
+    Atlas's watermark is the smallest, over the partitions of a Kafka source, of the
+    largest event time each has delivered; a partition silent for ``partitionIdleTimeout``
+    stops holding it back. Bytewax keeps clocks per key, so the window layer asks this
+    object instead. It sees the partitions of this process (all of them with ``-w N``;
+    with several processes, each sees its own).
+    """
+
+    def __init__(self, idle_timeout: timedelta | None):
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        # partition name -> [largest event time or None, monotonic time of last message]
+        self._parts: dict[str, list] = {}
+
+    def register(self, part: str) -> None:
+        """A partition exists from its build on, so it holds the watermark until it speaks or idles."""
+        with self._lock:
+            self._parts.setdefault(part, [None, time.monotonic()])
+
+    def record(self, part: str, event_time: datetime) -> None:
+        """Note a batch from ``part`` whose latest event time is ``event_time``."""
+        with self._lock:
+            entry = self._parts.setdefault(part, [None, 0.0])
+            if entry[0] is None or event_time > entry[0]:
+                entry[0] = event_time
+            entry[1] = time.monotonic()
+
+    def idle_partitions(self) -> set[str]:
+        """Partitions with no message for longer than the idle timeout (none without one)."""
+        if self.idle_timeout is None:
+            return set()
+        cutoff = time.monotonic() - self.idle_timeout.total_seconds()
+        with self._lock:
+            return {part for part, (_, seen) in self._parts.items() if seen < cutoff}
+
+    def watermark(self) -> datetime | None:
+        """Smallest latest-event-time over the active partitions, or None while one has sent nothing.
+
+        When every partition is idle, the largest event time seen anywhere.
+        """
+        idle = self.idle_partitions()
+        with self._lock:
+            active = [ts for part, (ts, _) in self._parts.items() if part not in idle]
+            seen = [ts for ts, _ in self._parts.values() if ts is not None]
+        if active:
+            return None if None in active else min(active)
+        return max(seen) if seen else None
+
+
+class KafkaSource(_BytewaxKafkaSource):
+    """Kafka topics as chunks of documents; one Bytewax partition per topic-partition.
+
+    Delivery: input positions live in Bytewax snapshots (exactly-once input across
+    recovery). After each snapshot the partition commits the offsets of the *previous*
+    snapshot to the consumer group: Bytewax takes snapshot N only once snapshot N-1 is
+    durable in the recovery store, so the group never runs ahead of recovery. On a first
+    start (no snapshot) a partition begins at the group's committed offset, or at
+    ``auto_offset_reset`` when the group has none.
+
+    Each item is a list of documents carrying ``_ts`` and ``_stream_meta.source``;
+    messages that cannot be read arrive as a ``DeadLetters`` chunk.
+    """
+
+    def __init__(
+        self,
+        config: dict,
+        topics: str | Iterable[str],
+        *,
+        processor_name: str | None = None,
+        group_id: str | None = None,
+        auto_offset_reset: str = "latest",
+        key_format: str = "binData",
+        key_format_error: str = "dlq",
+        time_field: Callable[[dict], datetime] | None = None,
+        ts_field_name: str = "_ts",
+        partition_idle_timeout: timedelta | None = None,
+        batch_size: int = 1000,
+    ):
+        """Check the options once, so a bad pipeline fails before any data moves.
+
+        Args:
+            config: confluent-kafka configuration, see :func:`client_config`.
+            topics: one topic or several.
+            processor_name: names the default consumer group ``sluice-<processor_name>``.
+            group_id: consumer group to commit offsets to (Atlas ``config.group_id``).
+            auto_offset_reset: where a first start without committed offsets begins:
+                ``earliest``/``beginning``/``smallest`` or ``latest``/``largest``/``end``.
+            key_format: how keys are decoded into ``_stream_meta.source.key``.
+            key_format_error: ``dlq`` sends a message whose key does not decode to the
+                DLQ; ``passThrough`` keeps the raw key bytes.
+            time_field: event time from the document (Atlas ``timeField``); the message
+                timestamp when None.
+            ts_field_name: name of the event-time field (Atlas ``tsFieldName``).
+            partition_idle_timeout: Atlas ``partitionIdleTimeout``; see :attr:`activity`.
+            batch_size: most messages read per ``next_batch``.
+        """
+        topic_list = [topics] if isinstance(topics, str) else list(topics)
+        if not topic_list or not all(isinstance(t, str) and t for t in topic_list):
+            msg = f"kafka $source topic: expected a topic name or a non-empty array of names; got {topics!r}"
+            raise ValueError(msg)
+        if group_id is None:
+            if not processor_name:
+                msg = "kafka $source: expected config.group_id or a processor name to derive it from; got neither"
+                raise ValueError(msg)
+            group_id = f"sluice-{processor_name}"
+        if key_format_error not in KEY_FORMAT_ERRORS:
+            msg = f"kafka $source keyFormatError: expected one of {', '.join(KEY_FORMAT_ERRORS)}; got {key_format_error!r}"
+            raise ValueError(msg)
+        shared_config = dict(config)
+        brokers = shared_config.pop("bootstrap.servers", "").split(",")
+        super().__init__(brokers, topic_list, add_config=shared_config, batch_size=batch_size)
+        # Offsets move only through snapshots; the group just records progress.
+        self._consumer_overrides = {
+            "group.id": group_id,
+            "auto.offset.reset": normalize_offset_reset(auto_offset_reset),
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": False,
+        }
+        self.group_id = group_id
+        self._decode_key = key_decoder(key_format)
+        self._key_errors_to_dlq = key_format_error == "dlq"
+        self._time_field = time_field
+        self._ts_field_name = ts_field_name
+        self.activity = PartitionActivity(partition_idle_timeout)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
+        """Resume at the snapshotted offset, or at the group's position on a first start."""
+        index, topic = for_part.split("-", 1)
+        if topic not in self._topics:
+            msg = f"kafka $source: recovery state names topic {topic!r}, which the pipeline no longer reads ({self._topics})"
+            raise ValueError(msg)
+        config = {"bootstrap.servers": ",".join(self._brokers), **self._add_config, **self._consumer_overrides}
+        self.activity.register(for_part)
+        return _KafkaPartition(
+            self,
+            for_part,
+            Consumer(config),
+            TopicPartition(topic, int(index), OFFSET_STORED if resume_state is None else resume_state),
+        )
+
+
+class _KafkaPartition(StatefulSourcePartition[list, int | None]):
+    def __init__(self, source: KafkaSource, name: str, consumer: Consumer, start: TopicPartition):
+        consumer.assign([start])
+        self._consumer = consumer
+        self._source = source
+        self._name = name
+        self._topic = start.topic
+        self._partition = start.partition
+        # Next offset to read; None until the first message when starting from the group.
+        self._next_offset = start.offset if start.offset >= 0 else None
+        self._previous_snapshot: int | None = None
+        self._committed: int | None = None
+        self._empty = False
+
+    def next_batch(self) -> list[list]:
+        messages = self._consumer.consume(self._source._batch_size, 0)
+        self._empty = not messages
+        if not messages:
+            return []
+        source = self._source
+        topic, partition, ts_field = self._topic, self._partition, source._ts_field_name
+        decode_key, time_field = source._decode_key, source._time_field
+        utc, fromtimestamp = timezone.utc, datetime.fromtimestamp
+        docs: list[dict] = []
+        dead = DeadLetters()
+        latest_ts = None
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error)
+                continue
+            offset = message.offset()
+            value = message.value()
+            kind, millis = message.timestamp()
+            broker_ts = fromtimestamp(millis / 1000, utc) if kind else datetime.now(utc)
+            raw_key = message.key()
+            headers = message.headers()
+            meta = {
+                "type": "kafka",
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "key": raw_key,
+                "headers": headers_to_meta(headers) if headers else [],
+                "ts": broker_ts,
+            }
+            try:
+                doc = loads_fast(value)
+            except (ValueError, TypeError) as exc:
+                reason = f"kafka message is not JSON or Extended JSON: {exc}" if value is not None else "kafka message has no value"
+                dead.append(dead_letter(raw_text(value or b""), reason, topic=topic, partition=partition, offset=offset))
+                continue
+            if type(doc) is not dict:
+                reason = f"kafka message: expected a JSON object; found {type(doc).__name__}"
+                dead.append(dead_letter(raw_text(value), reason, topic=topic, partition=partition, offset=offset))
+                continue
+            doc["_stream_meta"] = {"source": meta}
+            if raw_key is not None:
+                try:
+                    meta["key"] = decode_key(raw_key)
+                except ValueError as exc:
+                    if source._key_errors_to_dlq:
+                        reason = f"kafka message key does not match keyFormat: {exc}"
+                        dead.append(dead_letter(doc, reason, topic=topic, partition=partition, offset=offset))
+                        continue
+            if time_field is None:
+                event_ts = broker_ts
+            else:
+                try:
+                    event_ts = time_field(doc)
+                    if type(event_ts) is not datetime:
+                        msg = f"expected a date; found {type(event_ts).__name__}"
+                        raise TypeError(msg)
+                except Exception as exc:  # a failing timeField expression costs only this document
+                    reason = f"timeField: {exc}"
+                    dead.append(dead_letter(doc, reason, topic=topic, partition=partition, offset=offset))
+                    continue
+            doc[ts_field] = event_ts
+            if latest_ts is None or event_ts > latest_ts:
+                latest_ts = event_ts
+            docs.append(doc)
+        self._next_offset = messages[-1].offset() + 1
+        if latest_ts is not None:
+            source.activity.record(self._name, latest_ts)
+        batch: list[list] = []
+        if docs:
+            batch.append(docs)
+        if dead:
+            batch.append(dead)
+        return batch
+
+    def _consumer_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            msg = f"kafka $source {self._topic}[{self._partition}]: {error.str()}"
+            raise RuntimeError(msg)
+        # Transient (broker restarts, rebalancing leaders): librdkafka retries by itself.
+        log.warning("kafka $source %s[%d]: %s", self._topic, self._partition, error.str())
+
+    def next_awake(self) -> datetime | None:
+        # An empty poll backs off a little so idle partitions do not spin a core.
+        return datetime.now(timezone.utc) + _EMPTY_POLL_BACKOFF if self._empty else None
+
+    def snapshot(self) -> int | None:
+        # Bytewax only asks for this snapshot once the previous one is durable, so the
+        # previous one is what the group may safely record.
+        self._commit(self._previous_snapshot)
+        self._previous_snapshot = self._next_offset
+        return self._next_offset
+
+    def _commit(self, offset: int | None) -> None:
+        if offset is None or offset == self._committed:
+            return
+        try:
+            self._consumer.commit(offsets=[TopicPartition(self._topic, self._partition, offset)], asynchronous=True)
+            self._committed = offset
+        except KafkaException as exc:
+            # Commits only feed lag tools; recovery reads offsets from snapshots.
+            log.warning("kafka $source %s[%d]: offset commit failed: %s", self._topic, self._partition, exc)
+
+    def close(self) -> None:
+        self._commit(self._next_offset)
+        self._consumer.close()
+
+
+class KafkaSink(FixedPartitionedSink[list, None]):
+    """``$emit`` to Kafka: documents in, one message each, produced asynchronously.
+
+    Delivery: at-least-once. ``snapshot()`` flushes the producer and waits for every
+    acknowledgement, and Bytewax commits an epoch only after its sink snapshots, so
+    input acknowledged by recovery is never lost; output since the last snapshot is
+    produced again after a crash. A message the broker rejects becomes a DLQ record for
+    ``dead_letter_writer``; an unreachable broker is retried until it comes back.
+
+    Items are ``(key, chunk)`` pairs; :meth:`chunk_key` spreads chunks over the
+    ``parts`` sink partitions (each with its own producer).
+    """
+
+    def __init__(
+        self,
+        config: dict,
+        topic: str | Callable[[dict], Any],
+        *,
+        key: Callable[[dict], Any] | None = None,
+        key_format: str = "binData",
+        headers: Callable[[dict], Any] | None = None,
+        output_format: str = "relaxedJson",
+        acks: int | str | None = None,
+        compression_type: str | None = None,
+        tombstone_when: Callable[[dict], Any] | None = None,
+        dead_letter_writer: Callable[[list[dict]], None] | None = None,
+        parts: int = 1,
+    ):
+        """Check the options once; expressions arrive compiled as callables.
+
+        Args:
+            config: confluent-kafka configuration, see :func:`client_config`.
+            topic: a topic name, or a callable computing it per document.
+            key: computes the message key per document; no key when None.
+            key_format: ``binData``, ``string``, ``json``, ``int`` or ``long``.
+            headers: computes headers per document: ``{k: v}`` or ``[{k, v}]``.
+            output_format: ``relaxedJson`` (default), ``canonicalJson`` or ``basicJson``.
+            acks: ``-1``, ``0``, ``1`` or ``all`` (librdkafka's default ``all`` when None).
+            compression_type: ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``.
+            tombstone_when: a truthy result produces a null value (a tombstone).
+            dead_letter_writer: receives DLQ records for documents that cannot be sent;
+                without one such a document stops the flow rather than vanish.
+            parts: number of sink partitions (and producers).
+        """
+        if not (callable(topic) or (isinstance(topic, str) and topic)):
+            msg = f"kafka $emit topic: expected a topic name or an expression; got {topic!r}"
+            raise ValueError(msg)
+        if acks is not None and str(acks) not in ("-1", "0", "1", "all"):
+            msg = f"kafka $emit config.acks: expected -1, 0, 1 or 'all'; got {acks!r}"
+            raise ValueError(msg)
+        if compression_type is not None and compression_type not in ("none", "gzip", "snappy", "lz4", "zstd"):
+            msg = f"kafka $emit config.compression_type: expected none, gzip, snappy, lz4 or zstd; got {compression_type!r}"
+            raise ValueError(msg)
+        self._config = dict(config)
+        if acks is not None:
+            self._config["acks"] = str(acks)
+        if compression_type is not None:
+            self._config["compression.type"] = compression_type
+        self._topic = topic
+        self._key = key
+        self._encode_key = key_encoder(key_format)
+        self._headers = headers
+        self._encode_value = value_encoder(output_format)
+        self._tombstone_when = tombstone_when
+        self._dead_letter_writer = dead_letter_writer
+        self._parts = [str(i) for i in range(parts)]
+        self._next_part = itertools.cycle(self._parts).__next__
+
+    def chunk_key(self, _chunk: list) -> str:
+        """Key for ``op.key_on`` before this sink: round-robin over the sink partitions."""
+        return self._next_part()
+
+    def list_parts(self) -> list[str]:
+        """Every worker can reach the broker; Bytewax spreads the partitions over workers."""
+        return self._parts
+
+    def part_fn(self, item_key: str) -> int:
+        """Keys are partition numbers already."""
+        return int(item_key)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _KafkaSinkPartition:
+        """Nothing to resume: output since the last snapshot is simply produced again."""
+        return _KafkaSinkPartition(self, step_id)
+
+
+class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
+    def __init__(self, sink: KafkaSink, step_id: str):
+        self._sink = sink
+        self._step_id = step_id
+        # Delivery reports for failures only: success costs no Python callback.
+        self._producer = Producer(
+            {**sink._config, "on_delivery": self._on_delivery, "delivery.report.only.error": True}
+        )
+        self._retry: list[tuple] = []
+        self._dead = DeadLetters()
+
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
+        if error is None:
+            return
+        if error.code() in _RETRY_CODES or error.retriable():
+            log.warning(
+                "kafka $emit to %s (%s): %s; producing again", message.topic(), _servers(self._sink._config), error.str()
+            )
+            self._retry.append((message.topic(), message.value(), message.key(), message.headers()))
+            return
+        self._dead.append(self._rejected(message.topic(), message.value(), error.str()))
+
+    def _rejected(self, topic: str, value: bytes | None, reason: str) -> dict:
+        try:
+            doc = loads_fast(value) if value is not None else None
+        except ValueError:
+            doc = raw_text(value)
+        return dead_letter(doc, f"kafka $emit: broker rejected the message: {reason}", topic=topic)
+
+    def write_batch(self, values: list[list]) -> None:
+        sink = self._sink
+        fixed_topic = sink._topic if isinstance(sink._topic, str) else None
+        topic_of, key_of, headers_of = sink._topic, sink._key, sink._headers
+        encode_key, encode_value, tombstone_when = sink._encode_key, sink._encode_value, sink._tombstone_when
+        produce = self._producer.produce
+        dead = self._dead
+        for chunk in values:
+            if isinstance(chunk, DeadLetters):
+                dead.extend(chunk)
+                continue
+            for doc in chunk:
+                try:
+                    topic = fixed_topic or topic_of(doc)
+                    if not isinstance(topic, str) or not topic:
+                        msg = f"topic: expected a non-empty string; found {topic!r}"
+                        raise TypeError(msg)
+                    key = None if key_of is None else key_of(doc)
+                    if key is not None:
+                        key = encode_key(key)
+                    headers = None if headers_of is None else headers_from_value(headers_of(doc))
+                    value = None if tombstone_when is not None and tombstone_when(doc) else encode_value(doc)
+                except Exception as exc:  # a failing expression costs only this document
+                    dead.append(dead_letter(doc, f"kafka $emit: {exc}"))
+                    continue
+                self._produce(produce, topic, value, key, headers, doc)
+        self._producer.poll(0)
+        self._drain()
+
+    def _produce(self, produce: Callable, topic: str, value: Any, key: Any, headers: Any, doc: Any) -> None:
+        while True:
+            try:
+                if headers is None:
+                    produce(topic, value, key)
+                else:
+                    produce(topic, value, key, headers=headers)
+                return
+            except BufferError:
+                # The local queue is full (slow or absent broker): wait for room.
+                self._producer.poll(_FLUSH_STEP_SECONDS)
+            except KafkaException as exc:
+                # Rejected before sending, e.g. larger than message.max.bytes.
+                self._dead.append(dead_letter(doc, f"kafka $emit: {exc.args[0].str()}", topic=topic))
+                return
+
+    def _drain(self) -> None:
+        """Hand DLQ records to the writer and produce retries again."""
+        if self._dead:
+            dead, self._dead = self._dead, DeadLetters()
+            writer = self._sink._dead_letter_writer
+            if writer is None:
+                msg = f"kafka $emit in step {self._step_id}: {dead[0]['errInfo']['reason']}, and no DLQ is configured"
+                raise RuntimeError(msg)
+            writer(dead)
+        retry, self._retry = self._retry, []
+        for topic, value, key, headers in retry:
+            self._produce(self._producer.produce, topic, value, key, headers, value)
+
+    def snapshot(self) -> None:
+        # Every message handed over in this epoch is acknowledged (or dead-lettered)
+        # before Bytewax commits the epoch.
+        while True:
+            remaining = self._producer.flush(_FLUSH_STEP_SECONDS)
+            self._drain()
+            if remaining == 0 and not self._retry and len(self._producer) == 0:
+                return
+            if remaining:
+                log.warning("kafka $emit: %d messages waiting for %s", remaining, _servers(self._sink._config))
+
+    def close(self) -> None:
+        self.snapshot()
+
+
+class KafkaDeadLetterWriter:
+    """Writes DLQ records to a Kafka topic (``options.dlq`` naming a Kafka connection).
+
+    Synchronous: a call returns once the broker has every record, so the caller's
+    snapshot covers them (at-least-once, like the rest of the output). Workers share
+    one writer; DLQ traffic is rare, so calls take turns.
+    """
+
+    def __init__(self, config: dict, topic: str, processor_name: str | None = None):
+        """Nothing connects until the first record: building a flow must not need the broker."""
+        if not isinstance(topic, str) or not topic:
+            msg = f"kafka dlq topic: expected a topic name; got {topic!r}"
+            raise ValueError(msg)
+        self._config = config
+        self._topic = topic
+        self._processor_name = processor_name
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+        self._failed: list[tuple[KafkaError, bytes]] = []
+
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
+        if error is not None:
+            self._failed.append((error, message.value()))
+
+    def __call__(self, records: list[dict]) -> None:
+        """Produce ``records`` and wait until each is acknowledged, retrying while the broker is away."""
+        if self._processor_name:
+            stamp_processor(records, self._processor_name)
+        pending = [encode_relaxed(record) for record in records]
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer({**self._config, "on_delivery": self._on_delivery})
+            while pending:
+                for value in pending:
+                    self._producer.produce(self._topic, value)
+                while self._producer.flush(_FLUSH_STEP_SECONDS):
+                    log.warning("kafka dlq: waiting for %s", _servers(self._config))
+                failed, self._failed = self._failed, []
+                for error, _ in failed:
+                    if not (error.code() in _RETRY_CODES or error.retriable()):
+                        msg = f"kafka dlq topic {self._topic!r}: {error.str()}"
+                        raise RuntimeError(msg)
+                if failed:
+                    log.warning("kafka dlq topic %r: %s; producing again", self._topic, failed[0][0].str())
+                pending = [value for _, value in failed]
+
+
+class KafkaDeadLetterSink(DynamicSink[list]):
+    """A Bytewax sink for ``DeadLetters`` chunks that writes them with :class:`KafkaDeadLetterWriter`."""
+
+    def __init__(self, writer: KafkaDeadLetterWriter):
+        """Every worker shares the writer's topic."""
+        self._writer = writer
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DeadLetterPartition:
+        """One writer call per batch of chunks."""
+        return _DeadLetterPartition(self._writer)
+
+
+class _DeadLetterPartition(StatelessSinkPartition[list]):
+    def __init__(self, writer: KafkaDeadLetterWriter):
+        self._writer = writer
+
+    def write_batch(self, items: list[list]) -> None:
+        records = [record for chunk in items for record in chunk]
+        if records:
+            self._writer(records)

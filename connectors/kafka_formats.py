@@ -1,0 +1,214 @@
+"""Kafka keys, headers and values as Atlas Stream Processing reads and writes them.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+from datetime import datetime
+from typing import Any, Callable
+
+import orjson
+from bson import json_util
+
+from connectors.ejson import CANONICAL, RELAXED, dumps, loads_fast
+
+KEY_FORMATS = ("binData", "string", "json", "int", "long")
+KEY_FORMAT_ERRORS = ("dlq", "passThrough")
+OUTPUT_FORMATS = ("relaxedJson", "canonicalJson", "basicJson")
+# Atlas accepts librdkafka's spellings and a few of its own for the first start position.
+AUTO_OFFSET_RESET = {
+    "earliest": "earliest",
+    "beginning": "earliest",
+    "smallest": "earliest",
+    "latest": "latest",
+    "largest": "latest",
+    "end": "latest",
+}
+
+# Kafka's IntegerSerializer and LongSerializer: big-endian two's complement.
+_INT = struct.Struct(">i")
+_LONG = struct.Struct(">q")
+
+
+def _choice(value: str, allowed: tuple[str, ...] | dict, what: str) -> str:
+    if value not in allowed:
+        msg = f"{what}: expected one of {', '.join(map(repr, allowed))}; got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def normalize_offset_reset(value: str) -> str:
+    """Map Atlas's ``auto_offset_reset`` synonyms onto librdkafka's ``earliest``/``latest``."""
+    return AUTO_OFFSET_RESET[_choice(value, AUTO_OFFSET_RESET, "auto_offset_reset")]
+
+
+def _decode_string(raw: bytes) -> str:
+    return raw.decode("utf-8")
+
+
+def _decode_fixed(codec: struct.Struct, name: str) -> Callable[[bytes], int]:
+    def decode(raw: bytes) -> int:
+        if len(raw) != codec.size:
+            msg = f"expected a {codec.size}-byte {name} key; found {len(raw)} bytes"
+            raise ValueError(msg)
+        return codec.unpack(raw)[0]
+
+    return decode
+
+
+_KEY_DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "binData": bytes,
+    "string": _decode_string,
+    "json": loads_fast,
+    "int": _decode_fixed(_INT, "int"),
+    "long": _decode_fixed(_LONG, "long"),
+}
+
+
+def key_decoder(key_format: str) -> Callable[[bytes], Any]:
+    """The function turning a raw Kafka key into a document value for ``keyFormat``.
+
+    Raises ``ValueError`` (or a JSON/Unicode error, both ``ValueError``) on a key that
+    does not fit the format; the source applies ``keyFormatError`` then.
+    """
+    return _KEY_DECODERS[_choice(key_format, KEY_FORMATS, "keyFormat")]
+
+
+def _encode_bindata(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    msg = f"keyFormat binData: expected binary data; found {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _encode_string(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    msg = f"keyFormat string: expected a string; found {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _encode_fixed(codec: struct.Struct, name: str) -> Callable[[Any], bytes]:
+    def encode(value: Any) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"keyFormat {name}: expected an integer; found {type(value).__name__}"
+            raise TypeError(msg)
+        try:
+            return codec.pack(value)
+        except struct.error as exc:
+            msg = f"keyFormat {name}: {value} does not fit in {codec.size * 8} bits"
+            raise ValueError(msg) from exc
+
+    return encode
+
+
+def key_encoder(key_format: str) -> Callable[[Any], bytes]:
+    """The function turning a computed key into Kafka key bytes for ``keyFormat``."""
+    encoders: dict[str, Callable[[Any], bytes]] = {
+        "binData": _encode_bindata,
+        "string": _encode_string,
+        "json": encode_relaxed,
+        "int": _encode_fixed(_INT, "int"),
+        "long": _encode_fixed(_LONG, "long"),
+    }
+    return encoders[_choice(key_format, KEY_FORMATS, "keyFormat")]
+
+
+def _relaxed_default(value: Any) -> Any:
+    # Dates in 1970..9999 are ISO strings in relaxed mode; bson handles the rest
+    # (ObjectId, Binary, Decimal128, dates outside that range, ...).
+    if type(value) is datetime and 1970 <= value.year <= 9999 and not value.utcoffset():
+        return {"$date": value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"}
+    return json_util.default(value, json_options=RELAXED)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if type(value) is float:
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def encode_relaxed(doc: Any) -> bytes:
+    """Relaxed Extended JSON through orjson, identical to ``bson.json_util`` in relaxed mode.
+
+    orjson writes NaN and infinities as ``null``; only documents whose output contains
+    ``null`` are checked for them, and those take the ``bson.json_util`` path.
+    """
+    out = orjson.dumps(doc, default=_relaxed_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    if b"null" in out and _has_non_finite(doc):
+        return dumps(doc, RELAXED).encode()
+    return out
+
+
+def encode_canonical(doc: Any) -> bytes:
+    """Canonical Extended JSON: every number and date keeps its BSON type."""
+    return dumps(doc, CANONICAL).encode()
+
+
+def _basic_default(value: Any) -> Any:
+    # basicJson drops type wrappers: ids, decimals and the like become their string form,
+    # binary data base64.
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
+def encode_basic(doc: Any) -> bytes:
+    """Plain JSON without Extended JSON wrappers (dates as ISO-8601 UTC strings)."""
+    return orjson.dumps(doc, default=_basic_default, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+
+def value_encoder(output_format: str) -> Callable[[Any], bytes]:
+    """The encoder for ``$emit.config.outputFormat``."""
+    encoders = {"relaxedJson": encode_relaxed, "canonicalJson": encode_canonical, "basicJson": encode_basic}
+    return encoders[_choice(output_format, OUTPUT_FORMATS, "outputFormat")]
+
+
+def headers_to_meta(headers: list[tuple[str, bytes]]) -> list[dict]:
+    """Kafka headers as Atlas shows them in ``_stream_meta.source.headers``: ``[{k, v}]``."""
+    return [{"k": k, "v": v} for k, v in headers]
+
+
+def _header_bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return bytes(value)  # bson.Binary is a bytes subclass
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return encode_relaxed(value)
+
+
+def headers_from_value(value: Any) -> list[tuple[str, bytes | None]]:
+    """Headers computed by ``$emit.config.headers``: a document ``{k: v}`` or an array of ``{k, v}``.
+
+    Strings are sent as UTF-8, binary data as is, anything else as relaxed Extended JSON.
+    """
+    if isinstance(value, dict):
+        return [(str(k), _header_bytes(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        pairs = []
+        for entry in value:
+            if not (isinstance(entry, dict) and isinstance(entry.get("k"), str)):
+                msg = f"headers: expected an array of {{k: string, v}} documents; found element {entry!r}"
+                raise TypeError(msg)
+            pairs.append((entry["k"], _header_bytes(entry.get("v"))))
+        return pairs
+    msg = f"headers: expected a document or an array of {{k, v}} documents; found {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def raw_text(raw: bytes) -> str:
+    """A payload for a DLQ record: the text itself, or base64 when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode()

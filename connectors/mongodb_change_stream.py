@@ -1,0 +1,294 @@
+"""A Bytewax source reading MongoDB change streams, one partition per watched stream.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#mongodb-change-stream
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional, Sequence
+
+from bson.timestamp import Timestamp
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from pymongo.errors import OperationFailure, PyMongoError
+
+from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.mongodb_support import connect, is_transient, redact
+
+__all__ = ["ChangeStreamSource"]
+
+logger = logging.getLogger(__name__)
+
+FULL_DOCUMENT_MODES = ("updateLookup", "required", "whenAvailable", "default")
+BEFORE_CHANGE_MODES = ("off", "whenAvailable", "required")
+SOURCE_TYPE = "atlas"
+CLUSTER_PART = "*"
+# Server codes after which resuming would silently skip or repeat events.
+_HISTORY_LOST = {286: "ChangeStreamHistoryLost", 280: "ChangeStreamFatalError", 260: "InvalidResumeToken"}
+
+
+class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
+    """Change events of a collection (or several), a database or the whole cluster.
+
+    Each item is a chunk: the list of every event already available when Bytewax asked,
+    shaped as Atlas does (the event, or its ``fullDocument`` with ``full_document_only``)
+    plus ``_ts`` and ``_stream_meta.source``. A chunk of records whose ``time_field``
+    failed follows as :class:`DeadLetters`.
+
+    Delivery: a partition's snapshot is the resume token after the last emitted event,
+    so under Bytewax recovery a restart resumes exactly there (exactly-once input).
+    Network errors reconnect with backoff from that token. An invalidate event or a
+    resume point no longer in the oplog raises: a silent restart from "now" would lose
+    events.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        db: str | None = None,
+        coll: str | Sequence[str] | None = None,
+        full_document: str = "updateLookup",
+        full_document_only: bool = False,
+        full_document_before_change: str | None = None,
+        pipeline: Sequence[dict] | None = None,
+        start_after: dict | None = None,
+        start_at_operation_time: Timestamp | datetime | None = None,
+        time_field: Callable[[dict], datetime] | None = None,
+        ts_field_name: str = "_ts",
+        max_batch_docs: int = 10_000,
+        max_await_ms: int = 10,
+        idle_poll: timedelta = timedelta(milliseconds=10),
+        reconnect_timeout: float = 300.0,
+        client_options: dict | None = None,
+    ) -> None:
+        """Check the configuration; nothing connects until a partition is built.
+
+        Args:
+            uri: MongoDB connection string (credentials never appear in messages).
+            db: database to watch; None watches the whole cluster.
+            coll: collection name or list of names; None watches the whole database.
+            full_document: ``updateLookup`` (Atlas's default), ``required``, ``whenAvailable``.
+            full_document_only: emit ``fullDocument`` instead of the change event; events
+                without one (deletes, drops) are skipped.
+            full_document_before_change: ``off`` (None), ``whenAvailable`` or ``required``.
+            pipeline: change-stream stages run by the server, never in Python.
+            start_after: resume token to start after when there is no snapshot.
+            start_at_operation_time: cluster time to start at when there is no snapshot.
+            time_field: event time of an output document; the event's wall time if None.
+            ts_field_name: where the event time goes (Atlas's ``tsFieldName``).
+            max_batch_docs: most events per chunk, so an epoch never waits on a backlog.
+            max_await_ms: how long one getMore may wait on the server for new events.
+            idle_poll: pause after an empty poll, to spare an idle server.
+            reconnect_timeout: seconds of failed reconnects before the source fails.
+            client_options: extra ``MongoClient`` keyword arguments.
+        """
+        if coll is not None and db is None:
+            msg = f"change stream: coll {coll!r} needs a db"
+            raise ValueError(msg)
+        colls = [coll] if isinstance(coll, str) else coll
+        if colls is not None and (not colls or not all(isinstance(name, str) and name for name in colls)):
+            msg = f"change stream: coll must be a non-empty string or a list of them; got {coll!r}"
+            raise ValueError(msg)
+        if colls is not None and len(set(colls)) != len(colls):
+            msg = f"change stream: coll lists a collection twice: {colls!r}"
+            raise ValueError(msg)
+        if full_document not in FULL_DOCUMENT_MODES:
+            msg = f"change stream: fullDocument must be one of {', '.join(FULL_DOCUMENT_MODES)}; got {full_document!r}"
+            raise ValueError(msg)
+        if full_document_before_change not in (None, *BEFORE_CHANGE_MODES):
+            msg = (
+                f"change stream: fullDocumentBeforeChange must be one of {', '.join(BEFORE_CHANGE_MODES)}; "
+                f"got {full_document_before_change!r}"
+            )
+            raise ValueError(msg)
+        if start_after is not None and start_at_operation_time is not None:
+            msg = "change stream: startAfter and startAtOperationTime exclude each other; got both"
+            raise ValueError(msg)
+        if isinstance(start_at_operation_time, datetime):
+            start_at_operation_time = Timestamp(start_at_operation_time, 0)
+        self._uri = uri
+        if db is None:
+            self._streams = {CLUSTER_PART: (None, None)}
+        elif colls is None:
+            self._streams = {db: (db, None)}
+        else:
+            self._streams = {f"{db}.{name}": (db, name) for name in colls}
+        self._watch_options = {
+            "full_document": full_document,
+            "full_document_before_change": None
+            if full_document_before_change == "off"
+            else full_document_before_change,
+            "max_await_time_ms": max_await_ms,
+        }
+        self._pipeline = list(pipeline or ())
+        self._start_after = start_after
+        self._start_at_operation_time = start_at_operation_time
+        self._full_document_only = full_document_only
+        self._time_field = time_field
+        self._ts_field_name = ts_field_name
+        self._max_batch_docs = max_batch_docs
+        self._idle_poll = idle_poll
+        self._reconnect_timeout = reconnect_timeout
+        self._client_options = client_options or {}
+
+    def list_parts(self) -> list[str]:
+        """One part per watched stream: ``db.coll``, ``db`` or ``*`` for the cluster."""
+        return list(self._streams)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _ChangeStreamPartition:
+        """Open the partition's client; the stream itself opens on the first poll."""
+        db, coll = self._streams[for_part]
+        return _ChangeStreamPartition(self, db, coll, resume_state)
+
+
+class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
+    def __init__(self, source: ChangeStreamSource, db: str | None, coll: str | None, token: dict | None) -> None:
+        self._source = source
+        self._db = db
+        self._coll = coll
+        self._where = f"{db or '*'}.{coll or '*'} at {redact(source._uri)}"
+        self._client = connect(source._uri, **source._client_options)
+        self._stream = None
+        self._token = token
+        self._awake_at: datetime | None = None
+        self._failing_since: datetime | None = None
+        self._delay = 0.1
+
+    def next_batch(self) -> list:
+        """Every event already available (up to ``max_batch_docs``), as one chunk."""
+        events: list[dict] = []
+        try:
+            if self._stream is None:
+                self._open()
+            self._drain(events)
+        except PyMongoError as exc:
+            if not is_transient(exc):
+                raise self._fatal(exc) from exc
+            self._back_off(exc)
+        else:
+            self._failing_since = None
+            self._delay = 0.1
+            self._awake_at = None if events else datetime.now(timezone.utc) + self._source._idle_poll
+        return self._chunks(events) if events else []
+
+    def next_awake(self) -> datetime | None:
+        """After an empty poll or a failure, when to poll again."""
+        return self._awake_at
+
+    def snapshot(self) -> dict | None:
+        """The resume token just after the last emitted event (or the stream's start)."""
+        return self._token
+
+    def close(self) -> None:
+        """Release the cursor and the connections."""
+        if self._stream is not None:
+            self._stream.close()
+        self._client.close()
+
+    def _open(self) -> None:
+        source = self._source
+        target = self._client
+        if self._db is not None:
+            target = target[self._db]
+            if self._coll is not None:
+                target = target[self._coll]
+        options = dict(source._watch_options)
+        if self._token is not None:
+            options["resume_after"] = self._token
+        elif source._start_after is not None:
+            options["start_after"] = source._start_after
+        elif source._start_at_operation_time is not None:
+            options["start_at_operation_time"] = source._start_at_operation_time
+        self._stream = target.watch(source._pipeline, **options)
+        # The opening position is already a resume point: a snapshot taken before the
+        # first event must not turn into "start from now" after a restart.
+        self._token = self._stream.resume_token
+
+    def _drain(self, events: list[dict]) -> None:
+        stream = self._stream
+        limit = self._source._max_batch_docs
+        try:
+            while len(events) < limit:
+                event = stream.try_next()
+                if event is None:
+                    break
+                if event["operationType"] == "invalidate":
+                    msg = (
+                        f"change stream on {self._where} was invalidated (the collection or database was "
+                        "dropped or renamed); resuming would skip events, so the source stops"
+                    )
+                    raise RuntimeError(msg)
+                events.append(event)
+        finally:
+            # The driver's position: after the last returned event, or past events the
+            # server-side pipeline filtered out when a getMore came back empty.
+            self._token = stream.resume_token
+
+    def _back_off(self, exc: PyMongoError) -> None:
+        now = datetime.now(timezone.utc)
+        if self._failing_since is None:
+            self._failing_since = now
+        elif (now - self._failing_since).total_seconds() > self._source._reconnect_timeout:
+            msg = f"change stream on {self._where}: unreachable for {self._source._reconnect_timeout:g} s; last error: {exc}"
+            raise ConnectionError(msg) from exc
+        logger.warning("change stream on %s: %s; reconnecting in %.1f s", self._where, exc, self._delay)
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._awake_at = now + timedelta(seconds=self._delay)
+        self._delay = min(self._delay * 2, 5.0)
+
+    def _fatal(self, exc: PyMongoError) -> RuntimeError:
+        code = exc.code if isinstance(exc, OperationFailure) else None
+        if code in _HISTORY_LOST:
+            msg = (
+                f"change stream on {self._where}: cannot resume from token {self._token!r} "
+                f"({_HISTORY_LOST[code]}): the oplog no longer holds the resume point; "
+                "restarting from now would lose events, so the source stops"
+            )
+        else:
+            msg = f"change stream on {self._where}: {exc}"
+        return RuntimeError(msg)
+
+    def _chunks(self, events: list[dict]) -> list:
+        source = self._source
+        full_document_only = source._full_document_only
+        time_field = source._time_field
+        ts_field_name = source._ts_field_name
+        docs: list[dict] = []
+        failed = DeadLetters()
+        for event in events:
+            if full_document_only:
+                doc = event.get("fullDocument")
+                if doc is None:
+                    continue
+            else:
+                doc = event
+            ns = event.get("ns") or {}
+            doc["_stream_meta"] = {
+                "source": {
+                    "type": SOURCE_TYPE,
+                    "db": ns.get("db"),
+                    "coll": ns.get("coll"),
+                    "operationType": event["operationType"],
+                }
+            }
+            if time_field is None:
+                doc[ts_field_name] = event.get("wallTime") or event["clusterTime"].as_datetime()
+            else:
+                try:
+                    ts = time_field(doc)
+                except Exception as exc:  # the expression failed on this document only
+                    failed.append(dead_letter(doc, f"timeField failed: {exc}"))
+                    continue
+                if not isinstance(ts, datetime):
+                    failed.append(dead_letter(doc, f"timeField: expected a date; got {type(ts).__name__}"))
+                    continue
+                doc[ts_field_name] = ts
+            docs.append(doc)
+        chunks: list = [docs] if docs else []
+        if failed:
+            chunks.append(failed)
+        return chunks

@@ -1,0 +1,20 @@
+"""The dataflow ``python -m bytewax.run flows.pipeline`` runs.
+
+``SLUICE_PIPELINE`` names a pipeline file and ``SLUICE_CONNECTIONS`` a registry file; with
+neither set, the sample pipeline ``examples/solar.json`` runs, needing no server.
+"""
+
+import os
+from pathlib import Path
+
+from translator import translate
+from translator.connections import load_registry
+from translator.parse import load_pipeline
+
+DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
+
+_connections = os.environ.get("SLUICE_CONNECTIONS")
+flow = translate(
+    load_pipeline(os.environ.get("SLUICE_PIPELINE") or str(DEFAULT_PIPELINE)),
+    load_registry(_connections) if _connections else None,
+).flow

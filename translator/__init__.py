@@ -1,0 +1,61 @@
+"""sluice's translator: Atlas Stream Processing pipelines → Bytewax dataflows.
+
+parse → validate (plan every stage, expressions compiled once) → build. Example::
+
+    from translator import translate
+    from translator.parse import parse_pipeline
+
+    pipeline = parse_pipeline([{"$source": {"documents": [{"a": 1}]}}, {"$match": {"a": 1}}])
+    flow = translate(pipeline).flow   # run with bytewax.testing.run_main(flow)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TextIO
+
+from bytewax.dataflow import Dataflow
+
+from translator import expressions, query  # noqa: F401  (register operators)
+from translator.build import BuildContext, build_dataflow
+from translator.connections import Registry
+from translator.dlq import check_dlq_options, dlq_writer_factory
+from translator.errors import PipelineValidationError, Problem, SpecError
+from translator.parse import Pipeline
+from translator.plan import PlanContext, StagePlan
+from translator.validate import plan_pipeline
+
+
+@dataclass(frozen=True)
+class Translation:
+    pipeline: Pipeline
+    plans: list
+    flow: Dataflow | None
+
+
+def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
+    """Validate and compile every stage; raise PipelineValidationError listing every problem."""
+    try:
+        check_dlq_options(pipeline.options)
+    except SpecError as exc:
+        raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
+    return plan_pipeline(pipeline, PlanContext(registry, pipeline.name))
+
+
+def translate(
+    pipeline: Pipeline,
+    registry: Registry | None = None,
+    output: TextIO | None = None,
+    dlq_output: TextIO | None = None,
+) -> Translation:
+    """The pipeline as a Bytewax dataflow; ``output``/``dlq_output`` replace stdout/stderr."""
+    plans = plan(pipeline, registry)
+    registry = registry or Registry()
+    try:
+        writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
+    except SpecError as exc:
+        raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
+    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, registry, writers, output)
+    return Translation(pipeline, plans, build_dataflow(plans, ctx))

@@ -1,0 +1,148 @@
+"""BSON comparison and sort order across types.
+
+https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.dbref import DBRef
+
+from translator._types import MISSING
+
+# Ranks of BSON types in comparison order; numbers share one rank, as do strings and symbols.
+MIN_KEY, NULL, NUMBER, STRING, OBJECT, ARRAY, BINARY, OBJECT_ID, BOOL, DATE, TIMESTAMP, REGEX, MAX_KEY = range(13)
+
+_RANKS = {
+    type(None): NULL,
+    type(MISSING): NULL,
+    int: NUMBER,
+    Int64: NUMBER,
+    float: NUMBER,
+    Decimal128: NUMBER,
+    str: STRING,
+    dict: OBJECT,
+    list: ARRAY,
+    tuple: ARRAY,
+    bytes: BINARY,
+    Binary: BINARY,
+    ObjectId: OBJECT_ID,
+    bool: BOOL,
+    datetime.datetime: DATE,
+    Timestamp: TIMESTAMP,
+    Regex: REGEX,
+    re.Pattern: REGEX,
+    MinKey: MIN_KEY,
+    MaxKey: MAX_KEY,
+    Code: STRING,
+    DBRef: OBJECT,
+}
+
+NUMERIC_TYPES = (int, Int64, float, Decimal128)
+
+
+def rank(value: Any) -> int:
+    """The BSON type rank of a Python value."""
+    found = _RANKS.get(type(value))
+    if found is not None:
+        return found
+    for kind, kind_rank in _RANKS.items():
+        if isinstance(value, kind):
+            return kind_rank
+    return OBJECT
+
+
+def to_decimal(number: Any) -> Decimal:
+    """An exact Decimal for any BSON number, so int/float/Decimal128 compare exactly."""
+    if type(number) is Decimal128:
+        return number.to_decimal()
+    return Decimal(number)
+
+
+def _cmp_numbers(a: Any, b: Any) -> int:
+    if type(a) is Decimal128 or type(b) is Decimal128:
+        a, b = to_decimal(a), to_decimal(b)
+        a_nan, b_nan = a.is_nan(), b.is_nan()
+    else:
+        a_nan = a != a
+        b_nan = b != b
+    if a_nan or b_nan:  # NaN sorts below every other number and equals itself
+        return (not a_nan) - (not b_nan)
+    return (a > b) - (a < b)
+
+
+def _cmp_sequences(a: Any, b: Any) -> int:
+    for x, y in zip(a, b):
+        found = compare(x, y)
+        if found:
+            return found
+    return (len(a) > len(b)) - (len(a) < len(b))
+
+
+def _cmp_objects(a: dict, b: dict) -> int:
+    for (ka, va), (kb, vb) in zip(a.items(), b.items()):
+        found = (rank(va) > rank(vb)) - (rank(va) < rank(vb))
+        if found:
+            return found
+        found = (ka > kb) - (ka < kb)
+        if found:
+            return found
+        found = compare(va, vb)
+        if found:
+            return found
+    return (len(a) > len(b)) - (len(a) < len(b))
+
+
+def _binary_key(value: Any) -> tuple:
+    subtype = value.subtype if isinstance(value, Binary) else 0
+    return (len(value), subtype, bytes(value))
+
+
+def _regex_key(value: Any) -> tuple:
+    return (value.pattern, str(value.flags))
+
+
+def compare(a: Any, b: Any) -> int:
+    """-1, 0 or 1 as ``a`` sorts before, with or after ``b`` in BSON order."""
+    ra, rb = rank(a), rank(b)
+    if ra != rb:
+        return (ra > rb) - (ra < rb)
+    if ra == NUMBER:
+        return _cmp_numbers(a, b)
+    if ra in (NULL, MIN_KEY, MAX_KEY):
+        return 0
+    if ra == OBJECT:
+        return _cmp_objects(dict(a), dict(b))
+    if ra == ARRAY:
+        return _cmp_sequences(a, b)
+    if ra == BINARY:
+        a, b = _binary_key(a), _binary_key(b)
+    elif ra == REGEX:
+        a, b = _regex_key(a), _regex_key(b)
+    elif ra == STRING:
+        a, b = str(a), str(b)
+    elif ra == TIMESTAMP:
+        a, b = (a.time, a.inc), (b.time, b.inc)
+    return (a > b) - (a < b)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """BSON equality: 1 == 1.0, field order matters in documents, null is not missing-aware."""
+    return compare(a, b) == 0
+
+
+sort_key = functools.cmp_to_key(compare)
+
+
+def is_nan(value: Any) -> bool:
+    """True for a float or Decimal128 NaN."""
+    if type(value) is float:
+        return math.isnan(value)
+    return type(value) is Decimal128 and value.to_decimal().is_nan()

@@ -1,0 +1,62 @@
+"""Every exception the translator raises, from a malformed file to a failing document.
+
+Translation-time errors stop the processor and point into the pipeline; an
+:class:`ExpressionError` concerns one document at run time and sends it to the DLQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_SHOWN = 5  # problems listed in one message before "... and N more"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a pipeline, located by stage and field path."""
+
+    stage_index: int | None
+    stage_name: str | None
+    field_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "pipeline" if self.stage_index is None else f"stage {self.stage_index} ({self.stage_name})"
+        at = f" at {self.field_path}" if self.field_path else ""
+        return f"{where}: {self.message}{at}"
+
+
+class TranslateError(Exception):
+    """Base of every error found before the dataflow runs."""
+
+
+class PipelineSyntaxError(TranslateError):
+    """The file is not Extended JSON, or not shaped like a pipeline."""
+
+
+class UnsupportedFeatureError(TranslateError):
+    """The pipeline is valid Atlas Stream Processing, but sluice cannot run it (yet)."""
+
+
+class PipelineValidationError(TranslateError):
+    """Every problem found in a pipeline; ``problems`` keeps them for tools."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [str(p) for p in problems[:MAX_SHOWN]]
+        if len(problems) > MAX_SHOWN:
+            lines.append(f"... and {len(problems) - MAX_SHOWN} more")
+        super().__init__("\n".join(lines))
+
+
+class SpecError(Exception):
+    """A problem inside one stage's spec; the stage adds its index and name."""
+
+    def __init__(self, message: str, path: tuple = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class ExpressionError(Exception):
+    """An expression failed for one document; the reason follows mongod's wording."""

@@ -1,0 +1,81 @@
+"""Pipeline files (Extended JSON) into typed :class:`Pipeline` and :class:`Stage` nodes.
+
+A file holds an array of stages, or ``{"name", "pipeline", "options"}`` as given to
+``sp.createStreamProcessor(name, pipeline, options)``.
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/manage-stream-processor/
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors import ejson
+from translator.errors import PipelineSyntaxError
+
+DEFAULT_NAME = "sluice"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its position, its name (``"$match"``) and its body, untouched."""
+
+    index: int
+    name: str
+    spec: Any
+
+    @property
+    def step_id(self) -> str:
+        """Bytewax step ids lead straight back to the stage: ``"01_match"``."""
+        return f"{self.index:02d}_{self.name.lstrip('$')}"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    stages: tuple
+    options: dict = field(default_factory=dict)
+
+
+def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
+    """Check the outer shape and split stages; stage bodies are checked by validation."""
+    options: dict = {}
+    if type(value) is dict:
+        unknown = set(value) - {"name", "pipeline", "options"}
+        if unknown:
+            msg = f"unknown field {sorted(unknown)[0]!r} in a processor definition: expected name, pipeline, options"
+            raise PipelineSyntaxError(msg)
+        name = value.get("name", name)
+        options = value.get("options") or {}
+        if type(name) is not str or type(options) is not dict:
+            msg = "a processor definition needs a string 'name' and an object 'options'"
+            raise PipelineSyntaxError(msg)
+        value = value.get("pipeline")
+    if type(value) is not list or not value:
+        msg = "a pipeline must be a nonempty array of stages, or {name, pipeline, options}"
+        raise PipelineSyntaxError(msg)
+    stages = []
+    for index, body in enumerate(value):
+        if type(body) is not dict or len(body) != 1:
+            msg = f"stage {index}: a stage must be an object with exactly one field, the stage name"
+            raise PipelineSyntaxError(msg)
+        ((stage_name, spec),) = body.items()
+        stages.append(Stage(index, stage_name, spec))
+    return Pipeline(name, tuple(stages), options)
+
+
+def load_pipeline(path: str) -> Pipeline:
+    """Read and parse a pipeline file; the processor is named after the file unless it says."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        msg = f"cannot read pipeline file {path}: {exc.strerror}"
+        raise PipelineSyntaxError(msg) from None
+    try:
+        value = ejson.loads(text)
+    except Exception as exc:  # json_util raises several types for bad input
+        msg = f"{path} is not valid Extended JSON: {exc}"
+        raise PipelineSyntaxError(msg) from None
+    return parse_pipeline(value, os.path.splitext(os.path.basename(path))[0])

@@ -1,0 +1,41 @@
+"""The validated plan: what each stage became, ready to be wired into a Bytewax dataflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from translator.parse import Stage
+
+SOURCE, STATELESS, OPERATOR, SINK = "source", "stateless", "operator", "sink"
+FILTER, MAP, FLAT_MAP = "filter", "map", "flat_map"
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage, compiled.
+
+    A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, or a doc→list
+    flat map, as ``kind`` says) and is fused with its neighbours into one batch step.
+    Every other stage carries ``build``:
+    - source: ``build(flow, ctx) -> Stream``
+    - operator: ``build(up, ctx) -> Stream``
+    - sink: ``build(up, ctx) -> None``
+    ``build`` is None for a stage sluice validates but cannot run yet.
+    """
+
+    stage: Stage
+    role: str
+    description: str
+    kind: str | None = None
+    doc_fn: Callable | None = None
+    build: Callable | None = None
+    steps: tuple = field(default=())  # names of the Bytewax steps it becomes, for `translate`
+
+
+@dataclass
+class PlanContext:
+    """What planning may consult: the connection registry, if one was given."""
+
+    registry: Any = None  # translator.connections.Registry or None (validate without one)
+    processor_name: str = "sluice"

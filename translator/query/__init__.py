@@ -1,0 +1,9 @@
+"""The query language: one module per category of MongoDB's query operator reference.
+
+Importing this package registers every operator; ``compile_query`` is the entry point.
+"""
+
+from translator.query import comparison, element, evaluation, logical  # noqa: F401  (registers operators)
+from translator.query.compile import QUERY_OPERATORS, TOP_LEVEL_OPERATORS, compile_query
+
+__all__ = ["QUERY_OPERATORS", "TOP_LEVEL_OPERATORS", "compile_query"]

@@ -1,0 +1,67 @@
+"""Equality and ordering tests against one literal, with mongod's type bracketing.
+
+A comparison only matches values of the literal's BSON type class (numbers with numbers,
+strings with strings), except MinKey/MaxKey, which compare across all types.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from typing import Any, Callable
+
+from bson import Regex
+
+from translator._bson_order import MAX_KEY, MIN_KEY, NULL, NUMBER, compare, rank
+from translator._types import MISSING
+
+FAST_NUMBERS = frozenset({int, float})
+_ORDERINGS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+
+
+def regex_test(pattern: Any) -> Callable[[Any], bool]:
+    """Match strings against a BSON regex (or equal Regex values)."""
+    compiled = pattern.try_compile() if isinstance(pattern, Regex) else pattern
+    search = compiled.search
+
+    def test(value: Any) -> bool:
+        if type(value) is str:
+            return search(value) is not None
+        if isinstance(value, (Regex, re.Pattern)):
+            return value.pattern == compiled.pattern
+        return False
+
+    return test
+
+
+def equality_test(literal: Any) -> Callable[[Any], bool]:
+    """``{field: literal}`` / ``$eq``: null also matches missing, a regex matches strings."""
+    if literal is None:
+        return lambda value: value is None or value is MISSING
+    if isinstance(literal, (Regex, re.Pattern)):
+        return regex_test(literal)
+    kind = type(literal)
+    if kind in FAST_NUMBERS and literal == literal:
+        return lambda value: type(value) in FAST_NUMBERS and value == literal or (
+            rank(value) == NUMBER and type(value) not in FAST_NUMBERS and compare(value, literal) == 0
+        )
+    if kind is str:
+        return lambda value: type(value) is str and value == literal
+    literal_rank = rank(literal)
+    return lambda value: rank(value) == literal_rank and compare(value, literal) == 0
+
+
+def ordering_test(name: str, literal: Any) -> Callable[[Any], bool]:
+    """``$gt``/``$gte``/``$lt``/``$lte`` against a literal."""
+    accept = _ORDERINGS[name]
+    literal_rank = rank(literal)
+    if literal_rank in (MIN_KEY, MAX_KEY):
+        return lambda value: accept(compare(value, literal), 0)
+    if type(literal) in FAST_NUMBERS and literal == literal:
+        # NaN never passes an ordering against a number, as in mongod.
+        return lambda value: (type(value) in FAST_NUMBERS and accept(value, literal)) or (
+            type(value) not in FAST_NUMBERS and rank(value) == NUMBER and value == value and accept(compare(value, literal), 0)
+        )
+    if literal_rank == NULL:
+        return lambda value: rank(value) == NULL and accept(0, 0)
+    return lambda value: rank(value) == literal_rank and accept(compare(value, literal), 0)

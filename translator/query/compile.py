@@ -1,0 +1,183 @@
+"""Query filters (``$match``, ``$validate``) compiled once into ``pred(doc) -> bool``.
+
+Dotted paths follow mongod's rules: arrays along the path are traversed (and numeric
+components index them), a leaf array is matched as a whole and element by element, and
+null matches a missing field. https://www.mongodb.com/docs/manual/reference/operator/query/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from translator._types import MISSING, Path, Predicate
+from translator.errors import SpecError
+from translator.expressions.compile import CODE_OPERATORS, REFUSED_CODE
+from translator.query._values import equality_test
+
+ValueTest = Callable[[Any], bool]  # one candidate value → matches?
+FieldTest = Callable[[list], bool]  # every value found at the path → matches?
+
+
+@dataclass(frozen=True)
+class QueryOperator:
+    """``compile(operand, at)`` returns a ValueTest when ``per_value``, else a FieldTest."""
+
+    compile: Callable[[Any, Path], Callable]
+    per_value: bool
+
+
+QUERY_OPERATORS: dict[str, QueryOperator] = {}
+TOP_LEVEL_OPERATORS: dict[str, Callable[[Any, Path], Predicate]] = {}
+# Operators that need a server's indexes or text engine: refused with a clear reason.
+SERVER_ONLY = frozenset({"$text", "$near", "$nearSphere", "$geoWithin", "$geoIntersects", "$search"})
+
+
+def _register(table: dict, name: str, entry: Any) -> None:
+    if name in table:
+        msg = f"query operator {name} registered twice"
+        raise RuntimeError(msg)
+    table[name] = entry
+
+
+def value_operator(name: str):
+    """Register an operator tested against each candidate value (and each array element)."""
+    return lambda fn: _register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=True)) or fn
+
+
+def field_operator(name: str):
+    """Register an operator that sees every value at the path at once ($exists, $size, $all …)."""
+    return lambda fn: _register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=False)) or fn
+
+
+def top_level_operator(name: str):
+    """Register an operator that stands at the top of a filter ($and, $expr, $jsonSchema …)."""
+    return lambda fn: _register(TOP_LEVEL_OPERATORS, name, fn) or fn
+
+
+def path_values(value: Any, parts: tuple, start: int = 0) -> list:
+    """Every value at ``parts`` under ``value``, MISSING where a branch has none."""
+    for i in range(start, len(parts)):
+        part = parts[i]
+        kind = type(value)
+        if kind is dict:
+            value = value.get(part, MISSING)
+        elif kind is list:
+            found = []
+            if part.isdigit() and int(part) < len(value):
+                found.extend(path_values(value[int(part)], parts, i + 1))
+            for element in value:
+                if type(element) is dict:
+                    found.extend(path_values(element, parts, i))
+            return found or [MISSING]
+        else:
+            return [MISSING]
+    return [value]
+
+
+def any_value(test: ValueTest) -> FieldTest:
+    """Lift a ValueTest: true when a value, or an element of a leaf array, passes."""
+
+    def test_values(values: list) -> bool:
+        for value in values:
+            if test(value):
+                return True
+            if type(value) is list:
+                for element in value:
+                    if test(element):
+                        return True
+        return False
+
+    return test_values
+
+
+def _is_operator_object(spec: Any) -> bool:
+    return type(spec) is dict and bool(spec) and next(iter(spec)).startswith("$")
+
+
+def compile_field_tests(spec: Any, at: Path) -> list[tuple[bool, Callable]]:
+    """The tests one field's condition makes: ``(per_value, test)`` pairs."""
+    if not _is_operator_object(spec):
+        return [(True, equality_test(spec))]
+    tests = []
+    for name, operand in spec.items():
+        where = (*at, name)
+        if name == "$options":
+            if "$regex" not in spec:
+                msg = "$options needs a $regex"
+                raise SpecError(msg, where)
+            continue
+        operator = QUERY_OPERATORS.get(name)
+        if operator is None:
+            if name in CODE_OPERATORS:
+                msg = f"{name} is refused: {REFUSED_CODE}"
+            elif name in SERVER_ONLY:
+                msg = f"{name} needs a database server's indexes and is not supported in a stream"
+            else:
+                msg = f'unknown query operator "{name}"'
+            raise SpecError(msg, where)
+        operand = {"$regex": operand, "$options": spec.get("$options", "")} if name == "$regex" else operand
+        tests.append((operator.per_value, operator.compile(operand, where)))
+    return tests
+
+
+def compile_field_test(spec: Any, at: Path) -> FieldTest:
+    """One field's condition as a single FieldTest over the values at its path."""
+    tests = [test if not per_value else any_value(test) for per_value, test in compile_field_tests(spec, at)]
+    if len(tests) == 1:
+        return tests[0]
+    return lambda values: all(test(values) for test in tests)
+
+
+def _compile_field(path: str, spec: Any, at: Path) -> Predicate:
+    parts = tuple(path.split("."))
+    if any(part == "" for part in parts):
+        msg = f"field path {path!r} has an empty component"
+        raise SpecError(msg, at)
+    tests = compile_field_tests(spec, at)
+    if len(parts) == 1 and len(tests) == 1 and tests[0][0]:
+        # The hot case, `{amount: {$gt: 1000}}`: one lookup, one test, arrays only when present.
+        key, test = parts[0], tests[0][1]
+
+        def match_top_field(doc: dict) -> bool:
+            value = doc.get(key, MISSING)
+            if type(value) is list:
+                return test(value) or any(test(element) for element in value)
+            return test(value)
+
+        return match_top_field
+    field_test = compile_field_test(spec, at)
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda doc: field_test([doc.get(key, MISSING)])
+    return lambda doc: field_test(path_values(doc, parts))
+
+
+def compile_query(spec: Any, at: Path = ()) -> Predicate:
+    """Compile a filter document; an empty filter matches everything."""
+    if type(spec) is not dict:
+        msg = f"a query filter must be an object; got {type(spec).__name__}"
+        raise SpecError(msg, at)
+    predicates = []
+    for key, condition in spec.items():
+        where = (*at, key)
+        if key.startswith("$"):
+            if key == "$comment":
+                continue
+            compiler = TOP_LEVEL_OPERATORS.get(key)
+            if compiler is None:
+                if key in CODE_OPERATORS:
+                    msg = f"{key} is refused: {REFUSED_CODE}"
+                elif key in SERVER_ONLY:
+                    msg = f"{key} needs a database server's indexes and is not supported in a stream"
+                else:
+                    msg = f'unknown top-level query operator "{key}"'
+                raise SpecError(msg, where)
+            predicates.append(compiler(condition, where))
+        else:
+            predicates.append(_compile_field(key, condition, where))
+    if not predicates:
+        return lambda doc: True
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda doc: all(predicate(doc) for predicate in predicates)

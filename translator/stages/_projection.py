@@ -1,0 +1,206 @@
+"""Projection trees shared by ``$project``, ``$addFields``/``$set`` and ``$unset``.
+
+A spec becomes a tree of field names → include / exclude / computed expression /
+subtree; each tree compiles to one ``doc -> doc`` function that never mutates its input.
+https://www.mongodb.com/docs/manual/reference/operator/aggregation/project/
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from translator._types import MISSING, NO_VARS
+from translator.errors import SpecError
+from translator.expressions import compile_expression
+
+INCLUDE, EXCLUDE = "include", "exclude"
+
+
+def _is_expression_object(value: Any) -> bool:
+    return type(value) is dict and any(key.startswith("$") for key in value)
+
+
+def _insert(tree: dict, parts: list, value: Any, at: tuple) -> None:
+    for part in parts[:-1]:
+        node = tree.setdefault(part, {})
+        if type(node) is not dict:
+            msg = f"path collision at {'.'.join(parts)}"
+            raise SpecError(msg, at)
+        tree = node
+    if parts[-1] in tree:
+        msg = f"path collision at {'.'.join(parts)}"
+        raise SpecError(msg, at)
+    tree[parts[-1]] = value
+
+
+def _check_key(key: str, at: tuple) -> list:
+    if not key or key.startswith("$") or any(part == "" for part in key.split(".")):
+        msg = f"field name {key!r} may not be empty or start with '$'"
+        raise SpecError(msg, at)
+    return key.split(".")
+
+
+def projection_tree(spec: Any, at: tuple = (), literals_are_values: bool = False) -> dict:
+    """Parse a projection spec; with ``literals_are_values`` ($addFields) 1/true are values, not inclusions."""
+    if type(spec) is not dict or not spec:
+        msg = "expected a nonempty object of fields"
+        raise SpecError(msg, at)
+    tree: dict = {}
+    for key, value in spec.items():
+        where = (*at, key)
+        parts = _check_key(key, where)
+        if type(value) is dict and value and not _is_expression_object(value):
+            node = projection_tree(value, where, literals_are_values)
+        elif not literals_are_values and (type(value) is bool or type(value) in (int, float)):
+            node = INCLUDE if value else EXCLUDE
+        elif type(value) is dict and not value:
+            msg = "an empty object is not a valid value; use {$literal: {}} for an empty document"
+            raise SpecError(msg, where)
+        else:
+            node = compile_expression(value, where)
+        _insert(tree, parts, node, where)
+    return tree
+
+
+def _modes(tree: dict, prefix: str = "") -> tuple[list, list]:
+    """(excluded paths, included-or-computed paths), ignoring a top-level ``_id``."""
+    excluded, kept = [], []
+    for key, node in tree.items():
+        path = f"{prefix}{key}"
+        if type(node) is dict:
+            sub_excluded, sub_kept = _modes(node, f"{path}.")
+            excluded += sub_excluded
+            kept += sub_kept
+        elif not (path == "_id"):
+            (excluded if node == EXCLUDE else kept).append(path)
+    return excluded, kept
+
+
+def compile_projection(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
+    """``$project``: an inclusion (with computed fields) or an exclusion projection."""
+    tree = projection_tree(spec, at)
+    excluded, kept = _modes(tree)
+    if excluded and kept:
+        msg = f"cannot do exclusion on field {excluded[0]} in inclusion projection"
+        raise SpecError(msg, at)
+    if excluded or (not kept and tree.get("_id") == EXCLUDE):
+        return exclusion(tree)
+    tree.setdefault("_id", INCLUDE)
+    if tree["_id"] == EXCLUDE:
+        del tree["_id"]
+    return _inclusion(tree)
+
+
+def _inclusion(tree: dict) -> Callable[[dict], dict]:
+    includes = tuple(key for key, node in tree.items() if node == INCLUDE)
+    computed = tuple((key, node) for key, node in tree.items() if callable(node))
+    nested = tuple((key, _nested_inclusion(node)) for key, node in tree.items() if type(node) is dict)
+
+    def project(doc: dict, root: dict | None = None) -> dict:
+        root = doc if root is None else root
+        out = {}
+        for key in includes:
+            value = doc.get(key, MISSING)
+            if value is not MISSING:
+                out[key] = value
+        for key, apply in nested:
+            value = apply(doc.get(key, MISSING), root)
+            if value is not MISSING:
+                out[key] = value
+        for key, fn in computed:
+            value = fn(root, NO_VARS)
+            if value is not MISSING:
+                out[key] = value
+        return out
+
+    return project
+
+
+def _nested_inclusion(tree: dict) -> Callable[[Any, dict], Any]:
+    project = _inclusion(tree)
+    has_computed = any(callable(node) or type(node) is dict for node in tree.values())
+
+    def apply(value: Any, root: dict) -> Any:
+        kind = type(value)
+        if kind is dict:
+            return project(value, root)
+        if kind is list:
+            out = []
+            for element in value:
+                projected = apply(element, root)
+                if projected is not MISSING:
+                    out.append(projected)
+            return out
+        # A scalar under a path with computed fields becomes a document holding them.
+        return project({}, root) if has_computed and value is not MISSING else MISSING
+
+    return apply
+
+
+def exclusion(tree: dict) -> Callable[[dict], dict]:
+    """Drop the excluded paths; also serves ``$unset``."""
+    dropped = tuple(key for key, node in tree.items() if node == EXCLUDE)
+    nested = tuple((key, _nested_exclusion(node)) for key, node in tree.items() if type(node) is dict)
+
+    def exclude(doc: dict) -> dict:
+        out = dict(doc)
+        for key in dropped:
+            out.pop(key, None)
+        for key, apply in nested:
+            if key in out:
+                out[key] = apply(out[key])
+        return out
+
+    return exclude
+
+
+def _nested_exclusion(tree: dict) -> Callable[[Any], Any]:
+    exclude = exclusion(tree)
+
+    def apply(value: Any) -> Any:
+        if type(value) is dict:
+            return exclude(value)
+        if type(value) is list:
+            return [apply(element) for element in value]
+        return value
+
+    return apply
+
+
+def compile_add_fields(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
+    """``$addFields``/``$set``: computed fields merged into a copy of the document."""
+    tree = projection_tree(spec, at, literals_are_values=True)
+    return _setter(tree)
+
+
+def _setter(tree: dict) -> Callable[..., dict]:
+    computed = tuple((key, node) for key, node in tree.items() if callable(node))
+    nested = tuple((key, _nested_setter(node)) for key, node in tree.items() if type(node) is dict)
+
+    def add_fields(doc: dict, root: dict | None = None) -> dict:
+        root = doc if root is None else root
+        values = [(key, fn(root, NO_VARS)) for key, fn in computed]
+        out = dict(doc)
+        for key, value in values:
+            if value is MISSING:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        for key, apply in nested:
+            out[key] = apply(doc.get(key, MISSING), root)
+        return out
+
+    return add_fields
+
+
+def _nested_setter(tree: dict) -> Callable[[Any, dict], Any]:
+    set_fields = _setter(tree)
+
+    def apply(value: Any, root: dict) -> Any:
+        if type(value) is dict:
+            return set_fields(value, root)
+        if type(value) is list:
+            return [apply(element, root) for element in value]
+        return set_fields({}, root)
+
+    return apply

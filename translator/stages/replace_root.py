@@ -1,0 +1,36 @@
+"""``$replaceRoot`` and ``$replaceWith``: a computed document becomes the document.
+
+https://www.mongodb.com/docs/manual/reference/operator/aggregation/replaceRoot/
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from translator._bson_types import bson_type_name
+from translator._types import NO_VARS
+from translator.errors import ExpressionError, SpecError
+from translator.expressions import compile_expression
+from translator.parse import Stage
+from translator.plan import MAP, STATELESS, PlanContext, StagePlan
+from translator.stages._registry import stage_planner
+
+
+@stage_planner("$replaceRoot", "$replaceWith")
+def plan_replace_root(stage: Stage, ctx: PlanContext) -> StagePlan:
+    if stage.name == "$replaceRoot":
+        if type(stage.spec) is not dict or set(stage.spec) != {"newRoot"}:
+            msg = "$replaceRoot expects exactly one field, 'newRoot'"
+            raise SpecError(msg)
+        new_root = compile_expression(stage.spec["newRoot"], ("newRoot",))
+    else:
+        new_root = compile_expression(stage.spec)
+
+    def replace(doc: dict) -> dict:
+        value: Any = new_root(doc, NO_VARS)
+        if type(value) is not dict:
+            msg = f"'newRoot' expression must evaluate to an object, but resulting value was of type {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return value
+
+    return StagePlan(stage, STATELESS, "replace each document with a computed one", kind=MAP, doc_fn=replace)

@@ -1,0 +1,78 @@
+"""``$source``: picks the variant (documents, sample, change stream, Kafka) and plans it.
+
+The variant follows from the stage's fields, so ``validate`` needs no registry; when a
+registry is given, the named connection's type must agree.
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from translator._bson_types import bson_type_name
+from translator._types import NO_VARS
+from translator.connections import SAMPLE_SOLAR
+from translator.errors import ExpressionError, SpecError
+from translator.expressions import compile_expression
+from translator.parse import Stage
+from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.stages._registry import stage_planner
+
+VariantPlanner = Callable[[Stage, "dict | None", PlanContext], StagePlan]
+SOURCE_VARIANTS: dict[str, VariantPlanner] = {}
+DOCUMENTS, SAMPLE, MONGODB, KAFKA = "documents", SAMPLE_SOLAR, "mongodb", "kafka"
+
+
+def source_variant(kind: str) -> Callable[[VariantPlanner], VariantPlanner]:
+    """Register the planner of one kind of source: ``plan(stage, connection, ctx)``."""
+
+    def register(planner: VariantPlanner) -> VariantPlanner:
+        if kind in SOURCE_VARIANTS:
+            msg = f"source variant {kind} registered twice"
+            raise RuntimeError(msg)
+        SOURCE_VARIANTS[kind] = planner
+        return planner
+
+    return register
+
+
+def variant_of(spec: dict) -> str:
+    if "documents" in spec:
+        return DOCUMENTS
+    if spec.get("connectionName") == SAMPLE_SOLAR:
+        return SAMPLE
+    if "topic" in spec:
+        return KAFKA
+    return MONGODB
+
+
+def compile_time_field(spec: dict) -> Callable[[dict], datetime] | None:
+    """``timeField``: an expression that must give a date, evaluated once per document."""
+    if "timeField" not in spec:
+        return None
+    fn = compile_expression(spec["timeField"], ("timeField",))
+
+    def event_time(doc: dict) -> datetime:
+        value: Any = fn(doc, NO_VARS)
+        if type(value) is not datetime:
+            msg = f"timeField must evaluate to a date; got {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return value
+
+    return event_time
+
+
+@stage_planner("$source")
+def plan_source(stage: Stage, ctx: PlanContext) -> StagePlan:
+    kind = variant_of(stage.spec)
+    connection = None
+    if kind != DOCUMENTS and ctx.registry is not None:
+        name, connection = ctx.registry.resolve(stage.spec.get("connectionName"), ("connectionName",))
+        if connection["type"] != kind:
+            msg = f"connection {name!r} is of type {connection['type']}, but these fields describe a {kind} source"
+            raise SpecError(msg, ("connectionName",))
+    planner = SOURCE_VARIANTS.get(kind)
+    if planner is None:
+        return StagePlan(stage, SOURCE, f"{kind} source (not built yet)")
+    return planner(stage, connection, ctx)

@@ -1,0 +1,1 @@
+"""One module per kind of ``$source``; each registers its planner with ``source_variant``."""

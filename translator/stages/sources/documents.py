@@ -1,0 +1,41 @@
+"""``{"$source": {"documents": [...]}}``: a finite array, for tests and examples.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#document-array
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+
+from connectors.documents import DocumentsSource
+from translator._types import NO_VARS
+from translator.errors import SpecError
+from translator.expressions import compile_expression
+from translator.parse import Stage
+from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.stages.source import DOCUMENTS, compile_time_field, source_variant
+
+ALLOWED = frozenset({"documents", "timeField", "tsFieldName"})
+
+
+@source_variant(DOCUMENTS)
+def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> StagePlan:
+    spec = stage.spec
+    extra = sorted(set(spec) - ALLOWED)
+    if extra:
+        msg = f"field {extra[0]!r} does not apply to a documents source"
+        raise SpecError(msg, (extra[0],))
+    docs = spec["documents"]
+    if type(docs) is not list:
+        docs = compile_expression(docs, ("documents",))({}, NO_VARS)
+    if type(docs) is not list or not all(type(doc) is dict for doc in docs):
+        msg = "documents must be (or evaluate to) an array of documents"
+        raise SpecError(msg, ("documents",))
+    source = DocumentsSource(docs, time_field=compile_time_field(spec), ts_field_name=spec.get("tsFieldName", "_ts"))
+    return StagePlan(
+        stage,
+        SOURCE,
+        f"{len(docs)} documents from the pipeline, then end",
+        build=lambda flow, bctx: op.input(stage.step_id, flow, source),
+        steps=(stage.step_id,),
+    )

@@ -1,0 +1,77 @@
+"""Pipeline-level rules, then every stage planned; all problems are raised together.
+
+The rules mirror Atlas Stream Processing: ``$source`` first, one sink last, one window.
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/stream-aggregation/
+"""
+
+from __future__ import annotations
+
+from translator.errors import PipelineValidationError, Problem, SpecError
+from translator.parse import Pipeline
+from translator.plan import OPERATOR, SINK, PlanContext, StagePlan
+from translator.stages import STAGE_PLANNERS
+from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WINDOW_STAGES, check_stage_fields
+
+
+def _problem(stage, message: str, path: tuple = ()) -> Problem:
+    return Problem(stage.index, stage.name, ".".join(path), message)
+
+
+def known_stages(pipeline: Pipeline) -> list[Problem]:
+    problems = []
+    for stage in pipeline.stages:
+        if stage.name in WINDOW_ONLY:
+            problems.append(_problem(stage, f"{stage.name} is only valid inside a window's pipeline"))
+        elif stage.name not in KNOWN_STAGES:
+            problems.append(_problem(stage, f"unknown stage {stage.name}"))
+    return problems
+
+
+def source_first(pipeline: Pipeline) -> list[Problem]:
+    problems = []
+    if pipeline.stages[0].name != "$source":
+        problems.append(_problem(pipeline.stages[0], "the first stage must be $source"))
+    problems += [_problem(s, "$source is only valid as the first stage") for s in pipeline.stages[1:] if s.name == "$source"]
+    return problems
+
+
+def sink_last(pipeline: Pipeline) -> list[Problem]:
+    return [
+        _problem(stage, f"{stage.name} is only valid as the last stage")
+        for stage in pipeline.stages[:-1]
+        if stage.name in SINK_STAGES
+    ]
+
+
+def one_window(pipeline: Pipeline) -> list[Problem]:
+    windows = [stage for stage in pipeline.stages if stage.name in WINDOW_STAGES]
+    return [_problem(stage, f"only one window stage is allowed; {windows[0].name} came first") for stage in windows[1:]]
+
+
+RULES = (known_stages, source_first, sink_last, one_window)
+
+
+def plan_stage(stage, ctx: PlanContext) -> StagePlan:
+    check_stage_fields(stage.name, stage.spec)
+    planner = STAGE_PLANNERS.get(stage.name)
+    if planner is None:
+        role = SINK if stage.name in SINK_STAGES else OPERATOR
+        return StagePlan(stage, role, f"{stage.name} (not built yet)")
+    return planner(stage, ctx)
+
+
+def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
+    """Every stage's plan, or one PipelineValidationError listing every problem found."""
+    problems = [problem for rule in RULES for problem in rule(pipeline)]
+    reported = {p.stage_index for p in problems}
+    plans = []
+    for stage in pipeline.stages:
+        if stage.index in reported:
+            continue
+        try:
+            plans.append(plan_stage(stage, ctx))
+        except SpecError as exc:
+            problems.append(_problem(stage, exc.message, exc.path))
+    if problems:
+        raise PipelineValidationError(problems)
+    return plans

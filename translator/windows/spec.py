@@ -1,0 +1,131 @@
+"""The fields of ``$tumblingWindow``, ``$hoppingWindow`` and ``$sessionWindow``, checked.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-tumbling/ (and -hopping, -session)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from translator._bson_types import bson_type_name
+from translator._types import Path
+from translator.errors import SpecError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+WINDOW_UNITS = {
+    "ms": timedelta(milliseconds=1),
+    "second": timedelta(seconds=1),
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+DEFAULT_LATENESS = timedelta(seconds=3)
+BOUNDARIES = ("eventTime", "processingTime")
+
+_COMMON = ("pipeline", "boundary", "offset", "idleTimeout", "allowedLateness")
+_FIELDS = {
+    "$tumblingWindow": ("interval", *_COMMON),
+    "$hoppingWindow": ("interval", "hopSize", *_COMMON),
+    "$sessionWindow": ("partitionBy", "gap", *_COMMON),
+}
+_REQUIRED = {
+    "$tumblingWindow": ("interval", "pipeline"),
+    "$hoppingWindow": ("interval", "hopSize", "pipeline"),
+    "$sessionWindow": ("partitionBy", "gap", "pipeline"),
+}
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """One window stage's timing; the inner pipeline stays raw for the planner to compile."""
+
+    kind: str  # the stage name, e.g. "$tumblingWindow"
+    pipeline: list
+    size: timedelta | None = None  # interval (tumbling, hopping)
+    hop: timedelta | None = None  # hopSize; equals size for tumbling
+    gap: timedelta | None = None  # session gap
+    partition_by: Any = None  # raw partitionBy expression (sessions)
+    origin: datetime = EPOCH  # windows align to the epoch shifted by ``offset``
+    processing_time: bool = False
+    idle_timeout: timedelta | None = None
+    allowed_lateness: timedelta = DEFAULT_LATENESS
+
+
+def duration(value: Any, at: Path, units: dict = WINDOW_UNITS, allow_zero: bool = False) -> timedelta:
+    """``{size, unit}`` as a timedelta."""
+    if type(value) is not dict or set(value) != {"size", "unit"}:
+        msg = f"expected an object {{size, unit}}; got {value!r}"
+        raise SpecError(msg, at)
+    size, unit = value["size"], value["unit"]
+    if type(size) not in (int, float) or size < 0 or (size == 0 and not allow_zero):
+        msg = f"size must be a {'non-negative' if allow_zero else 'positive'} number; got {size!r}"
+        raise SpecError(msg, (*at, "size"))
+    if unit not in units:
+        msg = f"unit must be one of {', '.join(repr(u) for u in units)}; got {unit!r}"
+        raise SpecError(msg, (*at, "unit"))
+    return size * units[unit]
+
+
+def _offset(value: Any, at: Path) -> timedelta:
+    if type(value) is not dict or set(value) != {"offsetFromUtc", "unit"}:
+        msg = f"offset must be an object {{offsetFromUtc, unit}}; got {value!r}"
+        raise SpecError(msg, at)
+    amount = value["offsetFromUtc"]
+    if type(amount) is not int:
+        msg = f"offsetFromUtc must be an integer; got {bson_type_name(amount)}"
+        raise SpecError(msg, (*at, "offsetFromUtc"))
+    return duration({"size": abs(amount), "unit": value["unit"]}, at, allow_zero=True) * (1 if amount >= 0 else -1)
+
+
+def _optional_duration(spec: dict, field: str) -> timedelta | None:
+    """``idleTimeout``/``allowedLateness``: ``{size, unit}``, or 0 for none."""
+    value = spec.get(field)
+    if value is None or value == 0:
+        return None if value is None else timedelta(0)
+    return duration(value, (field,), allow_zero=True)
+
+
+def parse_window(kind: str, spec: Any) -> WindowSpec:
+    """Check one window stage's fields; paths in errors are relative to the stage."""
+    if type(spec) is not dict:
+        msg = f"{kind} expects an object; got {bson_type_name(spec)}"
+        raise SpecError(msg, ())
+    for field in spec:
+        if field not in _FIELDS[kind]:
+            msg = f"{kind} has no field {field!r}; expected one of {', '.join(_FIELDS[kind])}"
+            raise SpecError(msg, (field,))
+    for field in _REQUIRED[kind]:
+        if field not in spec:
+            msg = f"{kind} requires {field!r}"
+            raise SpecError(msg, ())
+    pipeline = spec["pipeline"]
+    if type(pipeline) is not list:
+        msg = f"pipeline must be an array of stages; got {bson_type_name(pipeline)}"
+        raise SpecError(msg, ("pipeline",))
+    boundary = spec.get("boundary", "eventTime")
+    if boundary not in BOUNDARIES:
+        msg = f"boundary must be one of {', '.join(BOUNDARIES)}; got {boundary!r}"
+        raise SpecError(msg, ("boundary",))
+    processing_time = boundary == "processingTime"
+    lateness = _optional_duration(spec, "allowedLateness")
+    if processing_time and lateness:
+        msg = "allowedLateness has no meaning with boundary processingTime"
+        raise SpecError(msg, ("allowedLateness",))
+    idle = _optional_duration(spec, "idleTimeout")
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "pipeline": pipeline,
+        "origin": EPOCH + _offset(spec["offset"], ("offset",)) if "offset" in spec else EPOCH,
+        "processing_time": processing_time,
+        "idle_timeout": idle or None,
+        "allowed_lateness": timedelta(0) if processing_time else (DEFAULT_LATENESS if lateness is None else lateness),
+    }
+    if kind == "$sessionWindow":
+        fields["gap"] = duration(spec["gap"], ("gap",))
+        fields["partition_by"] = spec["partitionBy"]
+    else:
+        fields["size"] = duration(spec["interval"], ("interval",))
+        fields["hop"] = duration(spec["hopSize"], ("hopSize",)) if kind == "$hoppingWindow" else fields["size"]
+    return WindowSpec(**fields)

@@ -1,0 +1,98 @@
+"""Atlas's watermark: the latest event time, held back by the slowest live source partition.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/#watermarks
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.dead_letters import dead_letter
+
+STREAM_META = "_stream_meta"
+
+
+def source_partition(doc: Any) -> Any:
+    """Which source partition a document came from: ``(topic, partition)`` or None."""
+    meta = doc.get(STREAM_META) if type(doc) is dict else None
+    source = meta.get("source") if type(meta) is dict else None
+    if type(source) is not dict:
+        return None
+    return (source.get("topic"), source.get("partition"))
+
+
+class Watermark:
+    """Per source partition ``[latest event time, last arrival]``; the watermark is their minimum.
+
+    Atlas keeps the watermark per source partition, not per key: one slow Kafka partition holds
+    every window back until ``partitionIdleTimeout`` declares it idle. The watermark never
+    moves backwards.
+    """
+
+    def __init__(self, partition_idle_timeout: timedelta | None) -> None:
+        self.partition_idle_timeout = partition_idle_timeout
+        self.partitions: dict[Any, list] = {}
+        self.value: datetime | None = None
+        self.now: datetime | None = None
+
+    def observe(self, partition: Any, now: datetime) -> list:
+        """A chunk arrived from ``partition``; returns its mutable ``[max_ts, last_arrival]``."""
+        self.now = now
+        entry = self.partitions.get(partition)
+        if entry is None:
+            entry = self.partitions[partition] = [None, now]
+        else:
+            entry[1] = now
+        return entry
+
+    def advance(self) -> datetime | None:
+        """Recompute after a partition's latest event time rose (or a partition went idle)."""
+        partitions = self.partitions
+        if len(partitions) == 1:
+            (found,) = (entry[0] for entry in partitions.values())
+        else:
+            idle = self.partition_idle_timeout
+            now = self.now
+            live = [e[0] for e in partitions.values() if idle is None or now - e[1] < idle]
+            if any(ts is None for ts in live):
+                return self.value  # a live partition that has shown no event time yet holds everything
+            found = min(live) if live else max((e[0] for e in partitions.values() if e[0] is not None), default=None)
+        if found is not None and (self.value is None or found > self.value):
+            self.value = found
+        return self.value
+
+    def next_idle_time(self) -> datetime | None:
+        """When a partition that holds the watermark back would turn idle, if one does."""
+        idle = self.partition_idle_timeout
+        if idle is None or len(self.partitions) < 2 or self.now is None:
+            return None
+        holding = [e[1] + idle for e in self.partitions.values() if self.now - e[1] < idle and e[0] != self._latest()]
+        return min(holding, default=None)
+
+    def _latest(self) -> datetime | None:
+        return max((e[0] for e in self.partitions.values() if e[0] is not None), default=None)
+
+    def tick(self, now: datetime) -> datetime | None:
+        """Processing time moved on: partitions may have gone idle."""
+        self.now = now
+        return self.advance() if len(self.partitions) > 1 else self.value
+
+    def snapshot(self) -> tuple:
+        return (self.partitions, self.value)
+
+    def restore(self, state: tuple, now: datetime) -> None:
+        """Arrivals restart counting from ``now``: being down is not a partition being idle."""
+        self.partitions, self.value = state
+        for entry in self.partitions.values():
+            entry[1] = now
+        self.now = now
+
+
+def late_letter(doc: dict, ts: datetime, watermark: datetime | None, lateness: timedelta, missed: list) -> dict:
+    """The DLQ record of a document whose every window had closed."""
+    reason = (
+        f"late document: event time {ts.isoformat()} falls in windows that closed"
+        f" (watermark {watermark.isoformat() if watermark else None}, allowedLateness {lateness})"
+    )
+    return dead_letter(doc, reason, missedWindowStartTimes=missed)
