@@ -122,7 +122,8 @@ def _relaxed_default(value: Any) -> Any:
     # Dates in 1970..9999 are ISO strings in relaxed mode; bson handles the rest
     # (ObjectId, Binary, Decimal128, dates outside that range, ...).
     if type(value) is datetime and 1970 <= value.year <= 9999 and not value.utcoffset():
-        return {"$date": value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"}
+        millis = value.microsecond // 1000
+        return {"$date": value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}Z" if millis else "Z")}
     return json_util.default(value, json_options=RELAXED)
 
 

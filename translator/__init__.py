@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bytewax.dataflow import Dataflow
+from bytewax.testing import run_main
 
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
@@ -50,8 +51,8 @@ def translate(
     dlq_output: TextIO | None = None,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow; ``output``/``dlq_output`` replace stdout/stderr."""
+    registry = registry or Registry()  # running needs connections resolved, even to fail clearly
     plans = plan(pipeline, registry)
-    registry = registry or Registry()
     try:
         writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
     except SpecError as exc:
@@ -59,3 +60,13 @@ def translate(
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
     ctx = BuildContext(Dataflow(flow_id), pipeline.name, registry, writers, output)
     return Translation(pipeline, plans, build_dataflow(plans, ctx))
+
+
+def process(
+    pipeline: Pipeline,
+    registry: Registry | None = None,
+    output: TextIO | None = None,
+    dlq_output: TextIO | None = None,
+) -> None:
+    """Run a pipeline in this process until its source ends, as ``sluice process`` does."""
+    run_main(translate(pipeline, registry, output, dlq_output).flow)

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from translator import plan, translate
+from translator import plan, process
 from translator.connections import load_registry, redact
 from translator.errors import TranslateError
 from translator.explain import explain, mermaid
@@ -38,10 +38,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from bytewax.testing import run_main
-
     pipeline, registry = _load(args)
-    run_main(translate(pipeline, registry).flow)
+    process(pipeline, registry)
     return 0
 
 

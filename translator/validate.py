@@ -73,5 +73,6 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
         except SpecError as exc:
             problems.append(_problem(stage, exc.message, exc.path))
     if problems:
+        problems.sort(key=lambda p: -1 if p.stage_index is None else p.stage_index)
         raise PipelineValidationError(problems)
     return plans

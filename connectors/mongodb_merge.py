@@ -1,0 +1,496 @@
+"""A Bytewax sink doing Atlas Stream Processing's ``$merge`` with unordered bulk writes.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-merge/
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, Callable, Sequence, Union
+
+import bson
+from bson.errors import InvalidDocument
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.mongodb_support import connect, hashable, redact, retry_transient
+
+__all__ = ["MergeSink", "MergeWriter"]
+
+logger = logging.getLogger(__name__)
+
+WHEN_MATCHED = ("replace", "keepExisting", "merge", "fail", "delete")
+WHEN_NOT_MATCHED = ("insert", "discard", "fail")
+DUPLICATE_KEY = 11000
+MAX_BSON_SIZE = 16 * 1024 * 1024
+# Above this share of already-existing keys, an upsert costs less than a failed insert
+# followed by an update (measured on SecantusDB: insert 13k/s, replace 3.6k/s).
+_UPSERT_ABOVE = 0.5
+_MAX_IN_VALUES = 256
+_INVALID_DB_CHARS = frozenset('/\\. "$\0')
+_MISSING = object()
+
+Doc = dict
+WhenMatched = Union[str, list]
+DeadLetterWriter = Callable[[list], None]
+
+
+class MergeSink(DynamicSink[list]):
+    """Merge chunks of documents into a collection, fixed or chosen per document.
+
+    Delivery is at-least-once, made idempotent by the write strategy: documents are
+    inserted first and, where the ``on`` key already exists, the ``whenMatched`` action
+    runs instead, so a replay after recovery rewrites the same documents rather than
+    adding copies (``keepExisting``, ``replace``, ``merge`` and pipelines are
+    idempotent; ``fail`` treats an identical existing document as already written;
+    ``delete`` is not idempotent by nature). A document whose write fails (too large,
+    duplicate on another unique index, a dynamic name that does not evaluate) becomes
+    a DLQ record for ``dead_letter_writer``; a lost connection retries with backoff.
+    A :class:`DeadLetters` chunk reaching the sink goes to ``dead_letter_writer`` too.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        db: str | Callable[[Doc], Any],
+        coll: str | Callable[[Doc], Any],
+        on: str | Sequence[str] = "_id",
+        when_matched: WhenMatched | Callable[[Doc], WhenMatched] = "merge",
+        when_not_matched: str | Callable[[Doc], str] = "insert",
+        let: dict[str, Callable[[Doc], Any]] | None = None,
+        dead_letter_writer: DeadLetterWriter | None = None,
+        retry_timeout: float = 300.0,
+        client_options: dict | None = None,
+    ) -> None:
+        """Check the configuration; each worker connects when Bytewax builds its part.
+
+        Args:
+            uri: MongoDB connection string.
+            db: target database, or a callable computing it per document.
+            coll: target collection, or a callable computing it per document.
+            on: the field (or fields) identifying a document; needs a unique index
+                unless it is ``_id``.
+            when_matched: ``replace``, ``keepExisting``, ``merge``, ``fail``, ``delete``, an
+                update pipeline (a list of stages; ``$$new`` and ``let`` variables are
+                bound per document), or a callable choosing one per document.
+            when_not_matched: ``insert``, ``discard``, ``fail``, or a callable choosing one.
+            let: variables for a pipeline, as callables of the document; default
+                ``{"new": <the document>}``.
+            dead_letter_writer: receives lists of DLQ records; None logs and drops them,
+                as Atlas does without a DLQ.
+            retry_timeout: seconds a lost connection is retried before the sink fails.
+            client_options: extra ``MongoClient`` keyword arguments.
+        """
+        self._writer_args = dict(
+            uri=uri,
+            db=db,
+            coll=coll,
+            on=on,
+            when_matched=when_matched,
+            when_not_matched=when_not_matched,
+            let=let,
+            dead_letter_writer=dead_letter_writer,
+            retry_timeout=retry_timeout,
+            client_options=client_options,
+        )
+        # Build one writer now so that a bad configuration fails before the flow runs.
+        MergeWriter(**self._writer_args, connect_now=False)
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _MergePartition:
+        """One writer (and one client) per worker."""
+        return _MergePartition(MergeWriter(**self._writer_args))
+
+
+class _MergePartition(StatelessSinkPartition[list]):
+    def __init__(self, writer: MergeWriter) -> None:
+        self._writer = writer
+
+    def write_batch(self, items: list[list]) -> None:
+        docs: list[Doc] = []
+        for chunk in items:
+            if isinstance(chunk, DeadLetters):
+                self._writer.dead_letters(chunk)
+            else:
+                docs.extend(chunk)
+        if docs:
+            self._writer.write(docs)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class MergeWriter:
+    """The ``$merge`` logic without Bytewax: ``write(docs)`` applies one batch."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        db: str | Callable[[Doc], Any],
+        coll: str | Callable[[Doc], Any],
+        on: str | Sequence[str] = "_id",
+        when_matched: WhenMatched | Callable[[Doc], WhenMatched] = "merge",
+        when_not_matched: str | Callable[[Doc], str] = "insert",
+        let: dict[str, Callable[[Doc], Any]] | None = None,
+        dead_letter_writer: DeadLetterWriter | None = None,
+        retry_timeout: float = 300.0,
+        client_options: dict | None = None,
+        connect_now: bool = True,
+    ) -> None:
+        """Same arguments as :class:`MergeSink`; ``connect_now=False`` only validates."""
+        on_fields = (on,) if isinstance(on, str) else tuple(on)
+        if not on_fields or not all(isinstance(field, str) and field for field in on_fields):
+            msg = f"$merge.on: expected a field name or a non-empty list of them; got {on!r}"
+            raise ValueError(msg)
+        if len(set(on_fields)) != len(on_fields):
+            msg = f"$merge.on: lists a field twice: {list(on_fields)!r}"
+            raise ValueError(msg)
+        for name, value in (("db", db), ("coll", coll)):
+            if not callable(value) and not _valid_name(name, value):
+                msg = f"$merge.into.{name}: expected a valid {name} name or an expression; got {value!r}"
+                raise ValueError(msg)
+        self._variables = let if let is not None else {"new": _identity}
+        if not callable(when_matched):
+            when_matched = self._check_when_matched(when_matched)
+        if not callable(when_not_matched) and when_not_matched not in WHEN_NOT_MATCHED:
+            msg = f"$merge.whenNotMatched: expected one of {', '.join(WHEN_NOT_MATCHED)}; got {when_not_matched!r}"
+            raise ValueError(msg)
+        self._uri = uri
+        self._db = db
+        self._coll = coll
+        self._on = on_fields
+        self._on_paths = tuple(tuple(field.split(".")) for field in on_fields)
+        self._when_matched = when_matched
+        self._when_not_matched = when_not_matched
+        self._dead_letter_writer = dead_letter_writer
+        self._retry_timeout = retry_timeout
+        self._client = connect(uri, **(client_options or {})) if connect_now else None
+        self._unique_index_ok: dict[tuple[str, str], bool] = {}
+        self._prefer_upsert: dict[tuple[str, str], bool] = {}
+
+    def close(self) -> None:
+        """Release the connections."""
+        if self._client is not None:
+            self._client.close()
+
+    def dead_letters(self, records: list[dict]) -> None:
+        """Hand DLQ records to the writer, or log them when there is no DLQ."""
+        if not records:
+            return
+        if self._dead_letter_writer is not None:
+            self._dead_letter_writer(records)
+        else:
+            logger.warning(
+                "$merge: %d document(s) failed and no DLQ is configured; first reason: %s",
+                len(records),
+                records[0]["errInfo"]["reason"],
+            )
+
+    def write(self, docs: list[Doc]) -> None:
+        """Merge one batch: one unordered bulk write per target and action, mostly.
+
+        1. Route each document to its namespace; failures to evaluate go to the DLQ.
+        2. Split each namespace's documents into rounds in which every ``on`` key occurs
+           once, so that repeated keys apply in stream order.
+        3. Per round and action, insert first and fall back to the ``whenMatched``
+           action for keys that already exist (or upsert when most keys exist).
+        """
+        dead: list[dict] = []
+        routed: dict[tuple[str, str], list[tuple[Doc, Any]]] = defaultdict(list)
+        for doc in docs:
+            namespace = self._namespace(doc, dead)
+            if namespace is None:
+                continue
+            key = self._key(doc)
+            if key is _MISSING:
+                dead.append(dead_letter(doc, f"$merge: the on field(s) {list(self._on)} are missing"))
+                continue
+            routed[namespace].append((doc, key))
+        for namespace, items in routed.items():
+            where = f"{namespace[0]}.{namespace[1]}"
+            collection = self._client[namespace[0]][namespace[1]]
+            if self._on != ("_id",) and not self._has_unique_index(collection, namespace):
+                reason = f"$merge into {where}: on {list(self._on)} needs a unique index on those fields"
+                dead.extend(dead_letter(doc, reason) for doc, _ in items)
+                continue
+            for round_items in _rounds(items):
+                for (matched, not_matched), group in self._by_action(round_items, dead).items():
+                    dead.extend(
+                        retry_transient(
+                            lambda: self._apply(collection, where, matched, not_matched, group),
+                            f"$merge into {where} at {redact(self._uri)}",
+                            self._retry_timeout,
+                        )
+                    )
+        self.dead_letters(dead)
+
+    def _check_when_matched(self, when_matched: Any) -> WhenMatched | _UpdatePipeline:
+        if isinstance(when_matched, list):
+            if not all(isinstance(stage, dict) for stage in when_matched):
+                msg = f"$merge.whenMatched: a pipeline must be a list of stages; got {when_matched!r}"
+                raise ValueError(msg)
+            return _UpdatePipeline(when_matched, self._variables)
+        if when_matched not in WHEN_MATCHED:
+            msg = (
+                f"$merge.whenMatched: expected one of {', '.join(WHEN_MATCHED)} or a pipeline; "
+                f"got {when_matched!r}"
+            )
+            raise ValueError(msg)
+        return when_matched
+
+    def _namespace(self, doc: Doc, dead: list[dict]) -> tuple[str, str] | None:
+        names = []
+        for part, value in (("db", self._db), ("coll", self._coll)):
+            if callable(value):
+                try:
+                    value = value(doc)
+                except Exception as exc:  # the expression failed on this document only
+                    dead.append(dead_letter(doc, f"$merge.into.{part}: the expression failed: {exc}"))
+                    return None
+                if not _valid_name(part, value):
+                    dead.append(dead_letter(doc, f"$merge.into.{part}: expected a valid {part} name; got {value!r}"))
+                    return None
+            names.append(value)
+        return names[0], names[1]
+
+    def _key(self, doc: Doc) -> Any:
+        """The ``on`` values as a hashable key; None for a new document without ``_id``."""
+        values = tuple(_get(doc, path) for path in self._on_paths)
+        if _MISSING in values:
+            # The server gives an _id-less document a fresh ObjectId on insert.
+            return None if self._on == ("_id",) else _MISSING
+        return tuple(hashable(value) for value in values)
+
+    def _filter(self, doc: Doc) -> dict:
+        return {field: _get(doc, path) for field, path in zip(self._on, self._on_paths)}
+
+    def _by_action(self, items: list[tuple[Doc, Any]], dead: list[dict]) -> dict[tuple, list]:
+        groups: dict[tuple, list] = defaultdict(list)
+        when_matched, when_not_matched = self._when_matched, self._when_not_matched
+        for doc, key in items:
+            try:
+                matched = when_matched(doc) if callable(when_matched) else when_matched
+                not_matched = when_not_matched(doc) if callable(when_not_matched) else when_not_matched
+                if callable(self._when_matched):
+                    matched = self._check_when_matched(matched)
+                if not_matched not in WHEN_NOT_MATCHED:
+                    msg = f"expected one of {', '.join(WHEN_NOT_MATCHED)}; got {not_matched!r}"
+                    raise ValueError(msg)
+            except Exception as exc:  # a per-document expression failed
+                dead.append(dead_letter(doc, f"$merge: choosing whenMatched/whenNotMatched failed: {exc}"))
+                continue
+            groups[matched, not_matched].append((doc, key))
+        return groups
+
+    def _apply(self, collection: Collection, where: str, matched: Any, not_matched: str, items: list) -> list[dict]:
+        """Write one group whose keys are distinct; return the DLQ records."""
+        if not_matched == "insert":
+            return self._insert_first(collection, where, matched, items)
+        if not_matched == "fail":
+            existing = self._existing(collection, items)
+            dead = [
+                dead_letter(doc, f"$merge into {where}: no document matched and whenNotMatched is fail")
+                for doc, key in items
+                if key not in existing
+            ]
+            found = [item for item in items if item[1] in existing]
+            return dead + self._on_matched(collection, where, matched, found, existing)
+        # whenNotMatched discard: updates without upsert leave unmatched keys alone.
+        return self._on_matched(collection, where, matched, items, None)
+
+    def _insert_first(self, collection: Collection, where: str, matched: Any, items: list) -> list[dict]:
+        upsert_key = (where, matched) if isinstance(matched, str) else None
+        keyed = [item for item in items if item[1] is not None]
+        if self._prefer_upsert.get(upsert_key) and len(keyed) == len(items) and matched in _UPSERTS:
+            return self._upsert(collection, where, matched, items, upsert_key)
+        dead: list[dict] = []
+        existing: list = []
+        try:
+            collection.insert_many([doc for doc, _ in items], ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details["writeErrors"]:
+                item = items[error["index"]]
+                if error["code"] == DUPLICATE_KEY and self._is_on_duplicate(error):
+                    existing.append(item)
+                else:
+                    dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
+        except InvalidDocument as exc:
+            # The driver refused the whole batch: set aside what cannot be encoded, redo the rest.
+            return self._without_unencodable(
+                exc, items, where, lambda rest: self._insert_first(collection, where, matched, rest)
+            )
+        if upsert_key is not None and matched in _UPSERTS:
+            self._prefer_upsert[upsert_key] = len(existing) > _UPSERT_ABOVE * len(items)
+        return dead + self._on_matched(collection, where, matched, existing, None)
+
+    def _upsert(self, collection: Collection, where: str, matched: str, items: list, upsert_key: tuple) -> list[dict]:
+        make = _UPSERTS[matched]
+        ops = [make(self._filter(doc), doc) for doc, _ in items]
+        result, dead = self._bulk(collection, where, ops, items)
+        if result is not None:
+            self._prefer_upsert[upsert_key] = result.upserted_count < (1 - _UPSERT_ABOVE) * len(items)
+        return dead
+
+    def _on_matched(self, collection: Collection, where: str, matched: Any, items: list, existing: dict | None) -> list[dict]:
+        """Apply ``whenMatched`` to documents whose key exists (or may exist, for discard)."""
+        if not items or matched == "keepExisting":
+            return []
+        if matched == "fail":
+            if existing is None:
+                existing = self._existing(collection, items)
+            # A document identical to the stored one is a replay of our own earlier write.
+            return [
+                dead_letter(doc, f"$merge into {where}: a document matched on {list(self._on)} and whenMatched is fail")
+                for doc, key in items
+                if key in existing and existing[key] != doc
+            ]
+        if matched == "replace":
+            ops = [ReplaceOne(self._filter(doc), doc) for doc, _ in items]
+        elif matched == "merge":
+            ops = [UpdateOne(self._filter(doc), {"$set": doc}) for doc, _ in items]
+        elif matched == "delete":
+            ops = [DeleteOne(self._filter(doc)) for doc, _ in items]
+        else:
+            ops = [UpdateOne(self._filter(doc), matched.render(doc)) for doc, _ in items]
+        return self._bulk(collection, where, ops, items)[1]
+
+    def _bulk(self, collection: Collection, where: str, ops: list, items: list) -> tuple[Any, list[dict]]:
+        try:
+            return collection.bulk_write(ops, ordered=False), []
+        except BulkWriteError as exc:
+            dead = [
+                dead_letter(items[error["index"]][0], f"$merge into {where}: {error['errmsg']}")
+                for error in exc.details["writeErrors"]
+            ]
+            return None, dead
+        except InvalidDocument as exc:
+            by_doc = {id(doc): op for op, (doc, _) in zip(ops, items)}
+            return None, self._without_unencodable(
+                exc, items, where, lambda rest: self._bulk(collection, where, [by_doc[id(doc)] for doc, _ in rest], rest)[1]
+            )
+
+    def _without_unencodable(
+        self, error: InvalidDocument, items: list, where: str, retry: Callable[[list], list[dict]]
+    ) -> list[dict]:
+        dead, rest = [], []
+        for item in items:
+            try:
+                bson.encode(item[0])
+            except (InvalidDocument, TypeError, OverflowError) as exc:
+                dead.append(dead_letter(item[0], f"$merge into {where}: cannot encode the document as BSON: {exc}"))
+            else:
+                rest.append(item)
+        if not dead:
+            raise error  # no single document is to blame
+        return dead + (retry(rest) if rest else [])
+
+    def _existing(self, collection: Collection, items: list) -> dict:
+        """The stored documents for these keys, by key: one ``$in``/``$or`` query per 256 keys."""
+        found: dict = {}
+        for start in range(0, len(items), _MAX_IN_VALUES):
+            part = items[start : start + _MAX_IN_VALUES]
+            if len(self._on) == 1:
+                query = {self._on[0]: {"$in": [_get(doc, self._on_paths[0]) for doc, _ in part]}}
+            else:
+                query = {"$or": [self._filter(doc) for doc, _ in part]}
+            for stored in collection.find(query):
+                found[tuple(hashable(_get(stored, path)) for path in self._on_paths)] = stored
+        return found
+
+    def _is_on_duplicate(self, error: dict) -> bool:
+        pattern = error.get("keyPattern")
+        if pattern is not None:
+            return set(pattern) == set(self._on)
+        return self._on == ("_id",) and " index: _id_ " in error.get("errmsg", "")
+
+    def _has_unique_index(self, collection: Collection, namespace: tuple[str, str]) -> bool:
+        if namespace not in self._unique_index_ok:
+            wanted = set(self._on)
+            self._unique_index_ok[namespace] = any(
+                index.get("unique") and set(index["key"]) == wanted for index in collection.list_indexes()
+            )
+        return self._unique_index_ok[namespace]
+
+
+class _UpdatePipeline:
+    """A ``whenMatched`` pipeline compiled once; ``render(doc)`` binds its variables."""
+
+    def __init__(self, stages: list, variables: dict[str, Callable[[Doc], Any]]) -> None:
+        self._variables = variables
+        self._template = _compile_template(stages, frozenset(variables))
+
+    def render(self, doc: Doc) -> list:
+        bound = {name: value(doc) for name, value in self._variables.items()}
+        return self._template(bound)
+
+
+def _compile_template(node: Any, names: frozenset[str]) -> Callable[[dict], Any]:
+    """Turn ``$$name`` / ``$$name.path`` strings into literals of the bound values."""
+    if isinstance(node, str) and node.startswith("$$"):
+        name, _, rest = node[2:].partition(".")
+        if name not in names:
+            return lambda bound: node  # system variables such as $$ROOT stay as written
+        path = tuple(rest.split(".")) if rest else ()
+
+        def variable(bound: dict) -> Any:
+            value = _get(bound[name], path) if path else bound[name]
+            return "$$REMOVE" if value is _MISSING else {"$literal": value}
+
+        return variable
+    if isinstance(node, dict):
+        parts = [(key, _compile_template(value, names)) for key, value in node.items()]
+        return lambda bound: {key: part(bound) for key, part in parts}
+    if isinstance(node, list):
+        items = [_compile_template(value, names) for value in node]
+        return lambda bound: [item(bound) for item in items]
+    return lambda bound: node
+
+
+_UPSERTS: dict[str, Callable[[dict, Doc], Any]] = {
+    "replace": lambda where, doc: ReplaceOne(where, doc, upsert=True),
+    "merge": lambda where, doc: UpdateOne(where, {"$set": doc}, upsert=True),
+    "keepExisting": lambda where, doc: UpdateOne(where, {"$setOnInsert": doc}, upsert=True),
+}
+
+
+def _rounds(items: list[tuple[Doc, Any]]) -> list[list[tuple[Doc, Any]]]:
+    """Split so that each key appears at most once per round, keeping stream order."""
+    rounds: list[list] = [[]]
+    seen: dict[Any, int] = {}
+    for item in items:
+        key = item[1]
+        if key is None:
+            rounds[0].append(item)
+            continue
+        index = seen.get(key, -1) + 1
+        seen[key] = index
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(item)
+    return rounds
+
+
+def _get(doc: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(doc, dict) or part not in doc:
+            return _MISSING
+        doc = doc[part]
+    return doc
+
+
+def _identity(doc: Doc) -> Doc:
+    return doc
+
+
+def _valid_name(part: str, name: Any) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    if part == "db":
+        return len(name) < 64 and not _INVALID_DB_CHARS.intersection(name)
+    return "$" not in name and "\0" not in name and not name.startswith("system.")
+

@@ -1,0 +1,36 @@
+"""Run a pipeline through the same path as ``sluice process`` and collect what it printed."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from connectors import ejson
+from translator import process
+from translator.connections import Registry
+from translator.parse import parse_pipeline
+
+STREAM_FIELDS = ("_ts", "_stream_meta")
+
+
+@dataclass
+class Result:
+    docs: list  # output documents, in order
+    dead: list  # DLQ records
+
+
+def run_pipeline(pipeline: list | dict, registry: Registry | None = None, keep_stream_fields: bool = False) -> Result:
+    """Process a pipeline (a list of stages or {name, pipeline, options}) to its end."""
+    output, dlq_output = io.StringIO(), io.StringIO()
+    process(parse_pipeline(pipeline), registry, output, dlq_output)
+    docs = [ejson.loads(line) for line in output.getvalue().splitlines()]
+    if not keep_stream_fields:
+        for doc in docs:
+            for name in STREAM_FIELDS:
+                doc.pop(name, None)
+    return Result(docs, [ejson.loads(line) for line in dlq_output.getvalue().splitlines()])
+
+
+def with_documents(docs: list, stages: list) -> list:
+    """A pipeline reading ``docs`` from a documents source, then ``stages``."""
+    return [{"$source": {"documents": docs}}, *stages]
