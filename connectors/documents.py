@@ -28,9 +28,10 @@ class _DocumentsPartition(StatefulSourcePartition):
         if self._position >= len(self._docs):
             raise StopIteration
         end = self._position + self._batch_size
-        fresh = [dict(doc) for doc in self._docs[self._position : end]]
+        # Stamped in place: the source owns its documents and no stage mutates its input.
+        batch = self._docs[self._position : end]
         self._position = min(end, len(self._docs))
-        docs, dead = stamp(fresh, SOURCE_META, datetime.now(timezone.utc), self._time_field, self._ts_field_name)
+        docs, dead = stamp(batch, SOURCE_META, datetime.now(timezone.utc), self._time_field, self._ts_field_name)
         return chunks(docs, dead)
 
     def snapshot(self) -> int:

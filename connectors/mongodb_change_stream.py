@@ -15,6 +15,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_support import connect, is_transient, redact
+from connectors.stream_meta import STREAM_META, chunks
 
 __all__ = ["ChangeStreamSource"]
 
@@ -76,7 +77,8 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             pipeline: change-stream stages run by the server, never in Python.
             start_after: resume token to start after when there is no snapshot.
             start_at_operation_time: cluster time to start at when there is no snapshot.
-            time_field: event time of an output document; the event's wall time if None.
+            time_field: event time of an output document (raising sends it to the DLQ);
+                the event's wall time if None.
             ts_field_name: where the event time goes (Atlas's ``tsFieldName``).
             max_batch_docs: most events per chunk, so an epoch never waits on a backlog.
             max_await_ms: how long one getMore may wait on the server for new events.
@@ -171,7 +173,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             self._failing_since = None
             self._delay = 0.1
             self._awake_at = None if events else datetime.now(timezone.utc) + self._source._idle_poll
-        return self._chunks(events) if events else []
+        return self._shape(events) if events else []
 
     def next_awake(self) -> datetime | None:
         """After an empty poll or a failure, when to poll again."""
@@ -252,7 +254,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             msg = f"change stream on {self._where}: {exc}"
         return RuntimeError(msg)
 
-    def _chunks(self, events: list[dict]) -> list:
+    def _shape(self, events: list[dict]) -> list:
         source = self._source
         full_document_only = source._full_document_only
         time_field = source._time_field
@@ -267,7 +269,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             else:
                 doc = event
             ns = event.get("ns") or {}
-            doc["_stream_meta"] = {
+            doc[STREAM_META] = {
                 "source": {
                     "type": SOURCE_TYPE,
                     "db": ns.get("db"),
@@ -280,15 +282,9 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             else:
                 try:
                     ts = time_field(doc)
-                except Exception as exc:  # the expression failed on this document only
-                    failed.append(dead_letter(doc, f"timeField failed: {exc}"))
-                    continue
-                if not isinstance(ts, datetime):
-                    failed.append(dead_letter(doc, f"timeField: expected a date; got {type(ts).__name__}"))
+                except Exception as exc:  # the expression's error is the reason the DLQ shows
+                    failed.append(dead_letter(doc, f"timeField: {exc}"))
                     continue
                 doc[ts_field_name] = ts
             docs.append(doc)
-        chunks: list = [docs] if docs else []
-        if failed:
-            chunks.append(failed)
-        return chunks
+        return chunks(docs, failed)

@@ -16,7 +16,7 @@ from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, stamp_processor
 from connectors.mongodb_support import connect, hashable, redact, retry_transient
 
 __all__ = ["MergeSink", "MergeWriter"]
@@ -36,7 +36,6 @@ _MISSING = object()
 
 Doc = dict
 WhenMatched = Union[str, list]
-DeadLetterWriter = Callable[[list], None]
 
 
 class MergeSink(DynamicSink[list]):
@@ -49,8 +48,8 @@ class MergeSink(DynamicSink[list]):
     idempotent; ``fail`` treats an identical existing document as already written;
     ``delete`` is not idempotent by nature). A document whose write fails (too large,
     duplicate on another unique index, a dynamic name that does not evaluate) becomes
-    a DLQ record for ``dead_letter_writer``; a lost connection retries with backoff.
-    A :class:`DeadLetters` chunk reaching the sink goes to ``dead_letter_writer`` too.
+    a DLQ record; a lost connection retries with backoff. A :class:`DeadLetters` chunk
+    reaching the sink goes to the DLQ too.
     """
 
     def __init__(
@@ -63,7 +62,8 @@ class MergeSink(DynamicSink[list]):
         when_matched: WhenMatched | Callable[[Doc], WhenMatched] = "merge",
         when_not_matched: str | Callable[[Doc], str] = "insert",
         let: dict[str, Callable[[Doc], Any]] | None = None,
-        dead_letter_writer: DeadLetterWriter | None = None,
+        dead_letter_writer_factory: Callable[[], DeadLetterWriter] | None = None,
+        processor_name: str = "sluice",
         retry_timeout: float = 300.0,
         client_options: dict | None = None,
     ) -> None:
@@ -81,11 +81,13 @@ class MergeSink(DynamicSink[list]):
             when_not_matched: ``insert``, ``discard``, ``fail``, or a callable choosing one.
             let: variables for a pipeline, as callables of the document; default
                 ``{"new": <the document>}``.
-            dead_letter_writer: receives lists of DLQ records; None logs and drops them,
-                as Atlas does without a DLQ.
+            dead_letter_writer_factory: makes each worker's DLQ writer; None logs and
+                drops failed documents, as Atlas does without a DLQ.
+            processor_name: the ``processorName`` of DLQ records.
             retry_timeout: seconds a lost connection is retried before the sink fails.
             client_options: extra ``MongoClient`` keyword arguments.
         """
+        self._dead_letter_writer_factory = dead_letter_writer_factory
         self._writer_args = dict(
             uri=uri,
             db=db,
@@ -94,7 +96,7 @@ class MergeSink(DynamicSink[list]):
             when_matched=when_matched,
             when_not_matched=when_not_matched,
             let=let,
-            dead_letter_writer=dead_letter_writer,
+            processor_name=processor_name,
             retry_timeout=retry_timeout,
             client_options=client_options,
         )
@@ -103,7 +105,8 @@ class MergeSink(DynamicSink[list]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _MergePartition:
         """One writer (and one client) per worker."""
-        return _MergePartition(MergeWriter(**self._writer_args))
+        factory = self._dead_letter_writer_factory
+        return _MergePartition(MergeWriter(**self._writer_args, dead_letter_writer=factory() if factory else None))
 
 
 class _MergePartition(StatelessSinkPartition[list]):
@@ -138,11 +141,12 @@ class MergeWriter:
         when_not_matched: str | Callable[[Doc], str] = "insert",
         let: dict[str, Callable[[Doc], Any]] | None = None,
         dead_letter_writer: DeadLetterWriter | None = None,
+        processor_name: str = "sluice",
         retry_timeout: float = 300.0,
         client_options: dict | None = None,
         connect_now: bool = True,
     ) -> None:
-        """Same arguments as :class:`MergeSink`; ``connect_now=False`` only validates."""
+        """As :class:`MergeSink`, with the DLQ writer itself; ``connect_now=False`` only validates."""
         on_fields = (on,) if isinstance(on, str) else tuple(on)
         if not on_fields or not all(isinstance(field, str) and field for field in on_fields):
             msg = f"$merge.on: expected a field name or a non-empty list of them; got {on!r}"
@@ -168,22 +172,25 @@ class MergeWriter:
         self._when_matched = when_matched
         self._when_not_matched = when_not_matched
         self._dead_letter_writer = dead_letter_writer
+        self._processor_name = processor_name
         self._retry_timeout = retry_timeout
         self._client = connect(uri, **(client_options or {})) if connect_now else None
         self._unique_index_ok: dict[tuple[str, str], bool] = {}
         self._prefer_upsert: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:
-        """Release the connections."""
+        """Release the connections (the DLQ writer's too)."""
         if self._client is not None:
             self._client.close()
+        if self._dead_letter_writer is not None:
+            self._dead_letter_writer.close()
 
     def dead_letters(self, records: list[dict]) -> None:
         """Hand DLQ records to the writer, or log them when there is no DLQ."""
         if not records:
             return
         if self._dead_letter_writer is not None:
-            self._dead_letter_writer(records)
+            self._dead_letter_writer.write(stamp_processor(records, self._processor_name))
         else:
             logger.warning(
                 "$merge: %d document(s) failed and no DLQ is configured; first reason: %s",

@@ -23,14 +23,16 @@ def stamp(
 ) -> tuple[list, DeadLetters]:
     """Stamp fresh documents in place; one whose ``timeField`` fails goes to the DLQ."""
     dead = DeadLetters()
+    # One metadata object per chunk: stages never mutate their input, so sharing is safe.
+    meta = {"source": source_meta}
     if time_field is None:
         for doc in docs:
             doc[ts_field_name] = default_ts
-            doc[STREAM_META] = {"source": source_meta}
+            doc[STREAM_META] = meta
         return docs, dead
     kept = []
     for doc in docs:
-        doc[STREAM_META] = {"source": source_meta}
+        doc[STREAM_META] = meta
         try:
             doc[ts_field_name] = time_field(doc)
         except Exception as exc:  # the expression's error is the reason the DLQ shows

@@ -61,19 +61,20 @@ def produce(bootstrap: str, topic: str, messages: list[dict]) -> None:
 
 
 def consume(bootstrap: str, topic: str, expected: int, timeout: float = 30, quiet: float = 1.0) -> list:
-    """Read a topic from the beginning until ``expected`` messages, then ``quiet`` seconds more."""
+    """Read a topic from the beginning until ``expected`` messages and ``quiet`` seconds without more."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}"})
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     got: list = []
     deadline = time.monotonic() + timeout
-    done_at = None
+    last_news = time.monotonic()
     while time.monotonic() < deadline:
-        got += [m for m in consumer.consume(1000, 0.2) if m.error() is None]
-        if len(got) >= expected:
-            done_at = done_at or time.monotonic()
-            if time.monotonic() - done_at > quiet:
-                break
+        batch = [m for m in consumer.consume(1000, 0.2) if m.error() is None]
+        if batch:
+            got += batch
+            last_news = time.monotonic()
+        elif len(got) >= expected and time.monotonic() - last_news > quiet:
+            break
     consumer.close()
     return got
 
@@ -438,23 +439,19 @@ def _start_tansu(port: int, log_dir: Path) -> subprocess.Popen:
 # -- whole Bytewax flows -----------------------------------------------------------------
 
 
-def get_flow(in_topic: str, out_prefix: str, dlq_topic: str, group: str, delay: float = 0.0) -> Dataflow:
+def get_flow(in_topic: str, out_prefix: str, dlq_topic: str, group: str) -> Dataflow:
     """Kafka → $match (even n) → $project → $emit to a topic per doc, key and headers computed.
 
-    Run by the tests below through ``python -m bytewax.run``; ``delay`` slows each chunk
-    so a test can kill the flow mid-stream.
+    Run by the tests below through ``python -m bytewax.run``.
     """
     config = client_config({"type": "kafka", "bootstrapServers": os.environ["SLUICE_TEST_KAFKA_BOOTSTRAP"]})
     flow = Dataflow("kafka_connectors_test")
-    source = KafkaSource(config, in_topic, group_id=group, auto_offset_reset="earliest", key_format="string",
-                         batch_size=100 if delay else 1000)
+    source = KafkaSource(config, in_topic, group_id=group, auto_offset_reset="earliest", key_format="string")
     chunks = op.input("in", flow, source)
     split = op.branch("dead_or_alive", chunks, lambda chunk: isinstance(chunk, DeadLetters))
     op.output("dlq", split.trues, KafkaDeadLetterSink(KafkaDeadLetterWriter(config, dlq_topic, processor_name=group)))
 
     def match_project(chunk: list[dict]) -> list[dict]:
-        if delay:
-            time.sleep(delay)
         worker = threading.get_ident()
         return [
             {"n": d["n"], "p": d["_stream_meta"]["source"]["partition"], "o": d["_stream_meta"]["source"]["offset"],
@@ -493,21 +490,35 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> str:
 
 
 def input_messages(count: int, partitions: int = 4, bad_every: int = 0) -> list[dict]:
+    """Message n goes to partition (n // 2) % partitions, so kept (even) ones reach every partition."""
     messages = []
     for n in range(count):
+        partition = (n // 2) % partitions
         if bad_every and n % bad_every == bad_every - 1:
-            messages.append({"value": b"<not json %d>" % n, "partition": n % partitions})
+            messages.append({"value": b"<not json %d>" % n, "partition": partition})
             continue
         doc = {"n": n, "route": "x" if n % 4 == 0 else "y"}
-        messages.append({"value": orjson.dumps(doc), "key": f"key{n}".encode(), "partition": n % partitions})
+        messages.append({"value": orjson.dumps(doc), "key": f"key{n}".encode(), "partition": partition})
     return messages
 
 
+def positions(messages: list[dict]) -> list[tuple[int, int]]:
+    """(partition, offset) of each produced message, in production order."""
+    next_offset: dict[int, int] = {}
+    out = []
+    for m in messages:
+        offset = next_offset.get(m["partition"], 0)
+        next_offset[m["partition"]] = offset + 1
+        out.append((m["partition"], offset))
+    return out
+
+
 def outputs(bootstrap: str, prefix: str, expected: int, timeout: float = 60) -> list:
+    """Everything in both output topics once at least ``expected`` messages are there."""
     got: list = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = consume(bootstrap, f"{prefix}-x", 0, timeout=2, quiet=0) + consume(bootstrap, f"{prefix}-y", 0, timeout=2, quiet=0)
+        got = consume(bootstrap, f"{prefix}-x", 0, timeout=5, quiet=0.5) + consume(bootstrap, f"{prefix}-y", 0, timeout=5, quiet=0.5)
         if len(got) >= expected:
             return got
     return got
@@ -538,8 +549,17 @@ def test_flow_two_workers_split_partitions_and_emit_every_message_once(kafka_boo
     assert all(len(w) == 1 for w in workers.values()), workers
     assert len(set().union(*workers.values())) == 2, workers
     records = [loads(m.value()) for m in dead]
-    assert sorted(r["offset"] * 4 + r["partition"] for r in records) == [n for n in range(2000) if n % 100 == 99]
+    where = positions(messages)
+    assert sorted((r["partition"], r["offset"]) for r in records) == sorted(where[n] for n in range(99, 2000, 100))
     assert all(r["processorName"] == "g-two" and r["doc"].startswith("<not json") for r in records)
+
+
+def produce_slowly(bootstrap: str, topic: str, messages: list[dict], per_second: int) -> None:
+    """A live stream: ``per_second`` messages a second, so the flow snapshots many times."""
+    step = per_second // 10
+    for start in range(0, len(messages), step):
+        produce(bootstrap, topic, messages[start : start + step])
+        time.sleep(0.1)
 
 
 @pytest.mark.integration
@@ -547,45 +567,47 @@ def test_flow_sigkill_and_restart_loses_nothing_and_duplicates_only_since_last_s
     in_topic = new_topic(kafka_bootstrap, partitions=4)
     prefix, dlq, group = f"o{uuid.uuid4().hex[:8]}", f"d{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:6]}"
     count = 16_000
-    produce(kafka_bootstrap, in_topic, input_messages(count))
+    messages = input_messages(count)
     recovery = tmp_path / "recovery"
     recovery.mkdir()
     subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "1"], check=True, cwd=REPO)
-    args = (in_topic, prefix, dlq, group, 0.01)
+    args = (in_topic, prefix, dlq, group)
     flags = ("-r", str(recovery), "-s", "1", "-b", "0")
 
+    stream = threading.Thread(target=produce_slowly, args=(kafka_bootstrap, in_topic, messages, 2000))
     proc = start_flow(args, *flags)
     try:
-        # Kill mid-stream, after a few snapshots.
-        partial = outputs(kafka_bootstrap, prefix, count // 6, timeout=60)
-        assert len(partial) >= count // 6
+        stream.start()
+        assert outputs(kafka_bootstrap, prefix, 1, timeout=30), "the flow produced nothing"
+        time.sleep(2.5)  # a few 1 s snapshots into the stream, then SIGKILL
     finally:
         proc.kill()
         proc.wait(10)
-    before_kill = outputs(kafka_bootstrap, prefix, 0, timeout=3)
-    assert len(before_kill) < count // 2, "the flow finished before the kill; slow it down"
+    stream.join()
+    before_kill = outputs(kafka_bootstrap, prefix, 0, timeout=10)
+    assert 0 < len(before_kill) < count // 2, "the kill did not land mid-stream"
     snapshot_offsets = recovered_offsets(recovery, in_topic)
     group_offsets = committed(kafka_bootstrap, group, in_topic, 4)
 
     proc = start_flow(args, *flags)
     try:
-        got = outputs(kafka_bootstrap, prefix, count // 2 + 1, timeout=120)  # at least all, plus duplicates
+        got = outputs(kafka_bootstrap, prefix, count // 2, timeout=120)
         time.sleep(2)
-        got = outputs(kafka_bootstrap, prefix, 0, timeout=3)
+        got = outputs(kafka_bootstrap, prefix, 0, timeout=10)
     finally:
         log = stop(proc)
     seen: dict[tuple[int, int], int] = {}
     for m in got:
         doc = orjson.loads(m.value())
         seen[(doc["p"], doc["o"])] = seen.get((doc["p"], doc["o"]), 0) + 1
-    expected = {(n % 4, n // 4) for n in range(count) if n % 2 == 0}
-    assert set(seen) == expected, log  # every input message at least once
+    where = positions(messages)
+    assert set(seen) == {where[n] for n in range(0, count, 2)}, log  # every input message at least once
     duplicated = {key for key, times in seen.items() if times > 1}
     assert duplicated, "the kill caused no replay; the test did not exercise recovery"
     for partition, offset in duplicated:
         # Only what came after the last durable snapshot is produced twice.
         assert offset >= snapshot_offsets[partition], (partition, offset, snapshot_offsets)
-    assert all(times <= 2 for times in seen.values())
+    assert max(seen.values()) == 2
     # The group trails the snapshots by at most one; lag tools see progress.
     assert all(0 <= group_offsets[p] <= snapshot_offsets[p] for p in range(4)), (group_offsets, snapshot_offsets)
     assert any(group_offsets[p] > 0 for p in range(4)), group_offsets

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bytewax.dataflow import Dataflow
+from bytewax.outputs import DynamicSink, FixedPartitionedSink
 from bytewax.testing import run_main
 
+from connectors.console import ConsoleSink
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
@@ -47,10 +49,15 @@ def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan
 def translate(
     pipeline: Pipeline,
     registry: Registry | None = None,
-    output: TextIO | None = None,
+    output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
 ) -> Translation:
-    """The pipeline as a Bytewax dataflow; ``output``/``dlq_output`` replace stdout/stderr."""
+    """The pipeline as a Bytewax dataflow.
+
+    Without a ``$merge``/``$emit``, documents go to ``output``: a text stream (default stdout)
+    or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
+    (default stderr).
+    """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
     plans = plan(pipeline, registry)
     try:
@@ -58,7 +65,8 @@ def translate(
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, registry, writers, output)
+    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, registry, writers, sink)
     return Translation(pipeline, plans, build_dataflow(plans, ctx))
 
 

@@ -8,7 +8,7 @@ the step that produced them and end in one DLQ output.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -30,7 +30,7 @@ class BuildContext:
     processor_name: str
     registry: Any
     dlq_writer_factory: WriterFactory
-    output: TextIO | None = None  # where documents go when the pipeline has no sink
+    output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)
 
     def split_dead_letters(self, step_id: str, up: Stream) -> Stream:
@@ -138,7 +138,7 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         else:
             stream = head.build(stream, ctx)
     if not sunk:
-        op.output("output", stream, ConsoleSink(ctx.output))
+        op.output("output", stream, ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)
     op.output(DLQ_STEP, dead, DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name))
     return ctx.flow

@@ -10,29 +10,39 @@ from typing import Any, Callable
 
 from translator._bson_order import compare
 from translator._types import MISSING
-from translator.expressions.compile import expression_operator, operands
+from translator.expressions.compile import binary, expression_operator, operands
+
+# Numbers and strings compare natively when both sides are of one kind and neither is
+# NaN (NaN sorts below every number in BSON order, unlike Python's comparisons).
+NATIVE = frozenset({int, float, str})
 
 
-def _comparison(name: str, test: Callable[[int], bool]) -> None:
-    """Register one operator: ``test`` turns compare()'s -1/0/1 into the answer."""
+def _comparison(name: str, native: Callable[[Any, Any], Any], test: Callable[[int], Any]) -> None:
+    """Register one operator: ``native`` for numbers or strings, ``test`` over compare()."""
+
+    def bson(a: Any, b: Any) -> Any:
+        # Missing compares as null here, as mongod's expression evaluation does.
+        return test(compare(None if a is MISSING else a, None if b is MISSING else b))
+
+    def fast(a: Any, b: Any) -> Any:
+        if (type(a) is str) is (type(b) is str) and a == a and b == b:
+            return native(a, b)
+        return bson(a, b)
 
     @expression_operator(name)
     def compile_comparison(args: Any, at: tuple, scope: Any):
         left, right = operands(name, args, at, scope, 2, 2)
-
-        def evaluate(doc: dict, vars: Any) -> bool:
-            a = left(doc, vars)
-            b = right(doc, vars)
-            # Missing compares as null here, as mongod's expression evaluation does.
-            return test(compare(None if a is MISSING else a, None if b is MISSING else b))
-
-        return evaluate
+        return binary(left, right, NATIVE, fast, bson)
 
 
-_comparison("$eq", lambda c: c == 0)
-_comparison("$ne", lambda c: c != 0)
-_comparison("$gt", lambda c: c > 0)
-_comparison("$gte", lambda c: c >= 0)
-_comparison("$lt", lambda c: c < 0)
-_comparison("$lte", lambda c: c <= 0)
-_comparison("$cmp", operator.pos)
+def _cmp(a: Any, b: Any) -> int:
+    return (a > b) - (a < b)
+
+
+_comparison("$eq", operator.eq, lambda c: c == 0)
+_comparison("$ne", operator.ne, lambda c: c != 0)
+_comparison("$gt", operator.gt, lambda c: c > 0)
+_comparison("$gte", operator.ge, lambda c: c >= 0)
+_comparison("$lt", operator.lt, lambda c: c < 0)
+_comparison("$lte", operator.le, lambda c: c <= 0)
+_comparison("$cmp", _cmp, operator.pos)

@@ -64,6 +64,39 @@ def is_constant(fn: Compiled) -> bool:
     return hasattr(fn, "constant")
 
 
+def binary(left: Compiled, right: Compiled, fast_types: frozenset, fast: Callable, slow: Callable) -> Compiled:
+    """A two-operand operator, specialised at compile time for the common shapes.
+
+    ``fast(a, b)`` runs when both values' types are in ``fast_types`` (e.g. int and float);
+    ``slow(a, b)`` handles everything else. A top-level field against a constant, or two
+    top-level fields, read the document directly instead of calling the operand closures.
+    """
+    left_field, right_field = getattr(left, "field", None), getattr(right, "field", None)
+    if left_field is not None and is_constant(right) and type(right.constant) in fast_types:
+        b = right.constant
+
+        def field_and_constant(doc: dict, vars: Any) -> Any:
+            a = doc.get(left_field, MISSING)
+            return fast(a, b) if type(a) in fast_types else slow(a, b)
+
+        return field_and_constant
+    if left_field is not None and right_field is not None:
+
+        def two_fields(doc: dict, vars: Any) -> Any:
+            a = doc.get(left_field, MISSING)
+            b = doc.get(right_field, MISSING)
+            return fast(a, b) if type(a) in fast_types and type(b) in fast_types else slow(a, b)
+
+        return two_fields
+
+    def any_operands(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        return fast(a, b) if type(a) in fast_types and type(b) in fast_types else slow(a, b)
+
+    return any_operands
+
+
 def get_path(value: Any, parts: tuple) -> Any:
     """Aggregation field-path semantics: arrays map the rest of the path over their documents."""
     for i, part in enumerate(parts):
@@ -107,6 +140,7 @@ def compile_field_path(path: str, at: Path = ()) -> Compiled:
         def get_field(doc: dict, vars: Any) -> Any:
             return doc.get(key, MISSING)
 
+        get_field.field = key  # type: ignore[attr-defined]  # lets operators inline the lookup
         return get_field
     if len(parts) == 2:
         first, second = parts

@@ -2,16 +2,23 @@
 
 from translator.stages import (  # noqa: F401  (imported to register their planners)
     add_fields,
+    cached_lookup,
+    hopping_window,
+    lookup,
     match,
+    merge,
     project,
     redact,
     replace_root,
+    session_window,
+    set_window_fields,
     source,
+    tumbling_window,
     unset,
     unwind,
     validate,
 )
 from translator.stages._registry import STAGE_PLANNERS
-from translator.stages.sources import documents, sample_solar  # noqa: F401
+from translator.stages.sources import change_stream, documents, sample_solar  # noqa: F401
 
 __all__ = ["STAGE_PLANNERS"]

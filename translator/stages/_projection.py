@@ -179,9 +179,9 @@ def _setter(tree: dict) -> Callable[..., dict]:
 
     def add_fields(doc: dict, root: dict | None = None) -> dict:
         root = doc if root is None else root
-        values = [(key, fn(root, NO_VARS)) for key, fn in computed]
-        out = dict(doc)
-        for key, value in values:
+        out = dict(doc)  # expressions read ``root``, never ``out``: each sees the input document
+        for key, fn in computed:
+            value = fn(root, NO_VARS)
             if value is MISSING:
                 out.pop(key, None)
             else:

@@ -230,6 +230,9 @@ class Push(Accumulator):
     def merge(self, a: list, b: list) -> list:
         return a + b
 
+    def result(self, state: list) -> list:
+        return list(state)
+
 
 class AddToSet(Accumulator):
     """State maps each value's hashable form to the value, so equal values appear once."""
@@ -422,6 +425,9 @@ class FirstN(Accumulator):
 
     def merge(self, a: list, b: list) -> list:
         return (a + b)[: self.n]
+
+    def result(self, state: list) -> list:
+        return list(state)
 
 
 class LastN(FirstN):

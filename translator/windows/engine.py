@@ -12,59 +12,20 @@ DLQ; a closed window never reopens, so each window is emitted exactly once.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from connectors.dead_letters import DeadLetters, dead_letter
+from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled
 from translator.errors import ExpressionError
+from translator.expressions import compile_expression
 from translator.windows.accumulators import hashable
-from translator.windows.group import Group
-from translator.windows.spec import WindowSpec
+from translator.windows.inner import InnerPipeline, StagesCompiler, compile_inner_pipeline
+from translator.windows.spec import WindowSpec, parse_window
 from translator.windows.watermark import STREAM_META, Watermark, late_letter, source_partition
 
-ChunkFn = Callable[[list], list]
-
-
-class InnerPipeline:
-    """A window's ``pipeline``: per-document stages, then ``$group`` (or none), then the rest.
-
-    Stages before ``$group`` run as documents arrive; without a ``$group`` the window keeps
-    the documents themselves, as nothing smaller could stand for them.
-    """
-
-    def __init__(self, before: list[ChunkFn], group: Group | None, after: list[ChunkFn]) -> None:
-        self.before = before
-        self.group = group
-        self.after = after
-
-    def admit(self, docs: list) -> list:
-        for stage in self.before:
-            docs = stage(docs)
-        return docs
-
-    def add(self, state: dict, docs: list) -> list[tuple[dict, str]]:
-        """Fold admitted documents into one window's state; returns failures."""
-        if self.group is not None:
-            return self.group.add_documents(state, docs)
-        state.setdefault(None, []).extend(docs)
-        return []
-
-    def merge(self, into: dict, other: dict) -> dict:
-        if self.group is not None:
-            return self.group.merge(into, other)
-        into.setdefault(None, []).extend(other.get(None, []))
-        return into
-
-    def close(self, state: dict, window: dict) -> list:
-        """The window's output documents, each carrying ``_stream_meta.window``."""
-        docs = self.group.results(state) if self.group is not None else state.get(None, [])
-        for doc in docs:
-            meta = doc.get(STREAM_META)
-            doc[STREAM_META] = {**meta, "window": window} if type(meta) is dict else {"window": window}
-        for stage in self.after:
-            docs = stage(docs)
-        return docs
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)  # later than any event time
 
 
 class _Engine:
@@ -84,7 +45,7 @@ class _Engine:
     def process(self, chunk: list, now: datetime) -> list:
         """One chunk in; output chunks and DeadLetters out (either may be absent)."""
         dead = DeadLetters()
-        docs = self.inner.admit(chunk) if self.inner.before else chunk
+        docs = self.inner.admit(chunk, dead)
         if docs:
             self.last_arrival = now
             if self.spec.processing_time:
@@ -149,20 +110,16 @@ class _Engine:
         items: list = []
         docs: list = []
         for state, window in closed:
-            docs.extend(self.inner.close(state, window))
+            docs.extend(self.inner.close(state, window, dead))
         if docs:
             items.append(docs)
         if dead:
             items.append(dead)
         return items
 
-    def _timestamp(self, doc: Any, dead: DeadLetters) -> datetime | None:
-        ts = doc.get(self.time_field, MISSING) if type(doc) is dict else MISSING
-        if type(ts) is datetime:
-            return ts
-        reason = f"event time field {self.time_field!r} must be a date; got {type(ts).__name__}"
+    def _bad_time(self, doc: dict, ts: Any, dead: DeadLetters) -> None:
+        reason = f"event time field {self.time_field!r} must be a date; got {bson_type_name(ts)}"
         dead.append(dead_letter(doc, reason))
-        return None
 
     # Each window kind provides these.
     def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None: ...
@@ -202,37 +159,42 @@ class FixedWindows(_Engine):
 
     def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None:
         watermark, lateness, size, windows = self.watermark, self.lateness, self.size, self.windows
-        frontier = self.frontier
+        time_field = self.time_field
+        only_partition = len(watermark.partitions) == 1
+        latest = partition[0] or _NEVER
+        wm = watermark.value or _NEVER
         buckets: dict[datetime, list] = {}
-        lo = hi = limit = None  # the cached span, and the first end among its open windows
+        lo = hi = None  # the cached span [lo, hi) sharing the same windows
+        invalid_at = _NEVER  # the watermark at which a cached open window would close
         targets: list = []
         missed: list = []
         for doc in docs:
-            ts = self._timestamp(doc, dead)
-            if ts is None:
+            ts = doc.get(time_field)
+            if type(ts) is not datetime:
+                self._bad_time(doc, ts, dead)
                 continue
-            if partition[0] is None or ts > partition[0]:
-                partition[0] = ts
-                wm = watermark.advance()
-                if wm is not None and (frontier is None or wm - lateness > frontier):
-                    frontier = wm - lateness
-                    if limit is not None and frontier >= limit:
-                        lo = None
+            if ts > latest:
+                latest = partition[0] = ts
+                wm = ts if only_partition else (watermark.advance() or _NEVER)
+                if wm >= invalid_at:
+                    lo = None
             if lo is None or not lo <= ts < hi:
+                if wm is not _NEVER:
+                    self._move_frontier(wm - lateness)
+                frontier = self.frontier
                 lo, hi, starts = self.windows_of(ts)
-                targets, missed = [], []
-                for start in starts:
-                    if frontier is not None and start + size <= frontier:
-                        missed.append(start)
-                    else:
-                        targets.append(buckets.setdefault(start, []))
-                limit = (starts[len(missed)] + size) if targets else None
+                missed = [s for s in starts if frontier is not None and s + size <= frontier]
+                targets = [buckets.setdefault(s, []) for s in starts[len(missed) :]]
+                invalid_at = starts[len(missed)] + size + lateness if targets else _NEVER
             if targets:
                 for bucket in targets:
                     bucket.append(doc)
             elif missed:
                 dead.append(late_letter(doc, ts, watermark.value, lateness, missed))
-        self.frontier = frontier
+        if only_partition and wm is not _NEVER:
+            watermark.value = wm
+        if wm is not _NEVER:
+            self._move_frontier(wm - lateness)
         for start, bucket in buckets.items():
             state = windows.get(start)
             if state is None:
@@ -288,8 +250,9 @@ class SessionWindows(_Engine):
     def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None:
         watermark, lateness = self.watermark, self.lateness
         for doc in docs:
-            ts = self._timestamp(doc, dead)
-            if ts is None:
+            ts = doc.get(self.time_field, MISSING)
+            if type(ts) is not datetime:
+                self._bad_time(doc, ts, dead)
                 continue
             if partition[0] is None or ts > partition[0]:
                 partition[0] = ts
@@ -356,3 +319,22 @@ class SessionWindows(_Engine):
 
     def _restore_state(self, state: tuple) -> None:
         self.sessions, self.heap, self.sequence = state
+
+
+def window_engine_factory(
+    kind: str, spec: Any, compile_stages: StagesCompiler | None = None, **options: Any
+) -> Callable[[], _Engine]:
+    """Check and compile a window stage once; the factory builds a fresh engine per execution.
+
+    Args:
+        kind: "$tumblingWindow", "$hoppingWindow" or "$sessionWindow".
+        spec: the stage's value, as written in the pipeline.
+        compile_stages: compiles runs of inner per-document stages (the translator core's).
+        options: ``time_field`` (the source's ``tsFieldName``), ``partition_idle_timeout``.
+    """
+    window = parse_window(kind, spec)
+    inner = compile_inner_pipeline(window.pipeline, compile_stages)
+    if kind == "$sessionWindow":
+        partition_by = compile_expression(window.partition_by, ("partitionBy",))
+        return lambda: SessionWindows(window, inner, partition_by, **options)
+    return lambda: FixedWindows(window, inner, **options)

@@ -92,7 +92,7 @@ class Watermark:
 def late_letter(doc: dict, ts: datetime, watermark: datetime | None, lateness: timedelta, missed: list) -> dict:
     """The DLQ record of a document whose every window had closed."""
     reason = (
-        f"late document: event time {ts.isoformat()} falls in windows that closed"
-        f" (watermark {watermark.isoformat() if watermark else None}, allowedLateness {lateness})"
+        f"late document: expected an event time within allowedLateness ({lateness}) of a window"
+        f" still open; found {ts.isoformat()} with the watermark at {watermark.isoformat() if watermark else None}"
     )
     return dead_letter(doc, reason, missedWindowStartTimes=missed)

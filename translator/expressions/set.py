@@ -1,0 +1,210 @@
+"""Set expression operators: arrays taken as sets under BSON equality (1 equals 1.0).
+
+https://www.mongodb.com/docs/manual/reference/operator/aggregation/#set-expression-operators
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+
+from translator._bson_order import sort_key
+from translator._bson_types import bson_type_name
+from translator._types import MISSING
+from translator.errors import ExpressionError, SpecError
+from translator.expressions.boolean import truthy
+from translator.expressions.compile import expression_operator, operands
+
+_NAN = ("number", "nan")
+
+
+def bson_key(value: Any) -> Any:
+    """A hashable key equal for exactly the values BSON equality calls equal.
+
+    Python already compares int, float and Decimal exactly and hashes them alike
+    (``1 == 1.0 == Decimal("1.00")``), so numbers keep their value; NaN equals NaN in
+    BSON, so every NaN maps to one key. Documents keep their field order, as in BSON.
+    """
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is Int64:
+        return ("number", int(value))
+    if kind is float:
+        return _NAN if value != value else ("number", value)
+    if kind is dict:
+        return ("object", tuple((k, bson_key(v)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return ("array", tuple(bson_key(v) for v in value))
+    if value is None or value is MISSING:
+        return ("null",)
+    if kind is bool:
+        return ("bool", value)
+    if kind is Decimal128:
+        exact = value.to_decimal()
+        return _NAN if exact.is_nan() else ("number", exact)
+    if kind is datetime.datetime:
+        return ("date", value)
+    if isinstance(value, (bytes, Binary)):
+        return ("binData", getattr(value, "subtype", 0), bytes(value))
+    if kind is Regex:
+        return ("regex", value.pattern, str(value.flags))
+    if kind is ObjectId or kind is Timestamp:
+        return (kind.__name__, value)
+    if kind is MinKey or kind is MaxKey:
+        return (kind.__name__,)
+    return (bson_type_name(value), repr(value))
+
+
+def _unique(values: Any, seen: set) -> list:
+    """Values not yet in ``seen`` (which grows), first occurrence kept, order preserved."""
+    out = []
+    for value in values:
+        key = bson_key(value)
+        if key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out
+
+
+def _sorted_set(values: list) -> list:
+    """mongod returns set results from an ordered set: ascending BSON order, no duplicates."""
+    return sorted(_unique(values, set()), key=sort_key)
+
+
+def _nullish(value: Any) -> bool:
+    return value is None or value is MISSING
+
+
+@expression_operator("$allElementsTrue")
+def compile_all_elements_true(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$allElementsTrue", args, at, scope, 1, 1)
+
+    def all_elements_true(doc: dict, vars: Any) -> bool:
+        value = fn(doc, vars)
+        if type(value) is not list:
+            msg = f"$allElementsTrue's argument must be an array, but is {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return all(truthy(v) for v in value)
+
+    return all_elements_true
+
+
+@expression_operator("$anyElementTrue")
+def compile_any_element_true(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$anyElementTrue", args, at, scope, 1, 1)
+
+    def any_element_true(doc: dict, vars: Any) -> bool:
+        value = fn(doc, vars)
+        if type(value) is not list:
+            msg = f"$anyElementTrue's argument must be an array, but is {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return any(truthy(v) for v in value)
+
+    return any_element_true
+
+
+@expression_operator("$setDifference")
+def compile_set_difference(args: Any, at: tuple, scope: Any):
+    left, right = operands("$setDifference", args, at, scope, 2, 2)
+
+    def set_difference(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        if _nullish(a) or _nullish(b):
+            return None
+        for position, value in (("First", a), ("Second", b)):
+            if type(value) is not list:
+                msg = (f"both operands of $setDifference must be arrays. {position} argument is of type: "
+                       f"{bson_type_name(value)}")  # fmt: skip
+                raise ExpressionError(msg)
+        # Elements of the first array in their order, minus the second array and repeats.
+        return _unique(a, {bson_key(v) for v in b})
+
+    return set_difference
+
+
+@expression_operator("$setEquals")
+def compile_set_equals(args: Any, at: tuple, scope: Any):
+    fns = operands("$setEquals", args, at, scope)
+    if len(fns) < 2:
+        msg = f"$setEquals needs at least two arguments had: {len(fns)}"
+        raise SpecError(msg, at)
+
+    def set_equals(doc: dict, vars: Any) -> bool:
+        sets = []
+        for i, fn in enumerate(fns):
+            value = fn(doc, vars)
+            if type(value) is not list:
+                msg = f"All operands of $setEquals must be arrays. {i + 1}-th argument is of type: {bson_type_name(value)}"
+                raise ExpressionError(msg)
+            sets.append({bson_key(v) for v in value})
+        first = sets[0]
+        return all(s == first for s in sets[1:])
+
+    return set_equals
+
+
+@expression_operator("$setIntersection")
+def compile_set_intersection(args: Any, at: tuple, scope: Any):
+    fns = operands("$setIntersection", args, at, scope)
+
+    def set_intersection(doc: dict, vars: Any) -> Any:
+        common: dict | None = None
+        for fn in fns:
+            value = fn(doc, vars)
+            if _nullish(value):
+                return None
+            if type(value) is not list:
+                msg = f"All operands of $setIntersection must be arrays. One argument is of type: {bson_type_name(value)}"
+                raise ExpressionError(msg)
+            if common is None:
+                common = {}
+                for v in value:
+                    common.setdefault(bson_key(v), v)
+            elif common:
+                keys = {bson_key(v) for v in value}
+                common = {k: v for k, v in common.items() if k in keys}
+        return [] if common is None else sorted(common.values(), key=sort_key)
+
+    return set_intersection
+
+
+@expression_operator("$setIsSubset")
+def compile_set_is_subset(args: Any, at: tuple, scope: Any):
+    left, right = operands("$setIsSubset", args, at, scope, 2, 2)
+
+    def set_is_subset(doc: dict, vars: Any) -> bool:
+        a = left(doc, vars)
+        if type(a) is not list:
+            msg = f"both operands of $setIsSubset must be arrays. First argument is of type: {bson_type_name(a)}"
+            raise ExpressionError(msg)
+        b = right(doc, vars)
+        if type(b) is not list:
+            msg = f"both operands of $setIsSubset must be arrays. Second argument is of type: {bson_type_name(b)}"
+            raise ExpressionError(msg)
+        keys = {bson_key(v) for v in b}
+        return all(bson_key(v) in keys for v in a)
+
+    return set_is_subset
+
+
+@expression_operator("$setUnion")
+def compile_set_union(args: Any, at: tuple, scope: Any):
+    fns = operands("$setUnion", args, at, scope)
+
+    def set_union(doc: dict, vars: Any) -> Any:
+        values = []
+        for fn in fns:
+            value = fn(doc, vars)
+            if _nullish(value):
+                return None
+            if type(value) is not list:
+                msg = f"All operands of $setUnion must be arrays. One argument is of type: {bson_type_name(value)}"
+                raise ExpressionError(msg)
+            values.extend(value)
+        return _sorted_set(values)
+
+    return set_union

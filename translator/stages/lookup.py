@@ -1,0 +1,151 @@
+"""``$lookup`` against a MongoDB collection: one query per chunk, never one per document.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-lookup/
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import bytewax.operators as op
+from pymongo.errors import PyMongoError
+
+from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.mongodb_lookup import MongoLookup
+from translator._types import MISSING, NO_VARS
+from translator.errors import SpecError
+from translator.expressions import compile_expression
+from translator.parse import Stage
+from translator.plan import OPERATOR, PlanContext, StagePlan
+from translator.stages._registry import stage_planner
+
+Doc = dict
+
+
+def resolve_from(stage: Stage, ctx: PlanContext) -> tuple[dict | None, str, str]:
+    """The ``from: {connectionName, db, coll}`` connection (None without a registry), db, coll."""
+    source = stage.spec.get("from")
+    if type(source) is not dict:
+        msg = "sluice looks up a MongoDB collection: from must be {connectionName, db, coll}"
+        raise SpecError(msg, ("from",))
+    for part in ("db", "coll"):
+        if type(source[part]) is not str or not source[part] or source[part].startswith("$"):
+            msg = f"from.{part} must be a name; got {source[part]!r}"
+            raise SpecError(msg, ("from", part))
+    connection = None
+    if ctx.registry is not None:
+        name, connection = ctx.registry.resolve(source.get("connectionName"), ("from", "connectionName"))
+        if connection["type"] != "mongodb":
+            msg = f"connection {name!r} is of type {connection['type']}; {stage.name} reads MongoDB"
+            raise SpecError(msg, ("from", "connectionName"))
+    return connection, source["db"], source["coll"]
+
+
+def compile_local_field(spec: dict) -> Callable[[Doc], Any]:
+    fn = compile_expression("$" + spec["localField"], ("localField",))
+    return lambda doc: fn(doc, NO_VARS)
+
+
+def as_path(spec: dict) -> tuple[str, ...]:
+    parts = tuple(spec["as"].split("."))
+    if any(not part or part.startswith("$") for part in parts):
+        msg = f"as must be a field path without empty parts or '$'; got {spec['as']!r}"
+        raise SpecError(msg, ("as",))
+    return parts
+
+
+def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
+    """``build(up, bctx)``: each worker thread queries through its own lookup object.
+
+    A chunk whose lookup fails for a reason other than the server (an expression
+    failing on one document) is redone document by document, and the failing
+    documents go to the DLQ.
+    """
+    where = f"{stage.name} (stage {stage.index})"
+
+    def build(up, bctx):
+        if connection is None:
+            msg = f"stage {stage.index} ({stage.name}): no MongoDB connection to look up in"
+            raise SpecError(msg, ("from", "connectionName"))
+        local = threading.local()
+
+        def enrich(docs: list) -> list:
+            lookup = getattr(local, "lookup", None)
+            if lookup is None:
+                lookup = local.lookup = make(connection["uri"])
+            try:
+                return [[_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]]
+            except (PyMongoError, ConnectionError):
+                raise
+            except Exception:  # one document's expression failed: find it, keep the rest
+                kept, dead = [], DeadLetters()
+                for doc in docs:
+                    try:
+                        kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
+                    except (PyMongoError, ConnectionError):
+                        raise
+                    except Exception as exc:
+                        dead.append(dead_letter(doc, f"{where}: {exc}"))
+                return [chunk for chunk in (kept, dead) if chunk]
+
+        return bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, enrich))
+
+    return build
+
+
+def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
+    """A copy of ``doc`` with ``parts`` set to ``value``, copying only the documents on the path."""
+    out = dict(doc)
+    if len(parts) == 1:
+        out[parts[0]] = value
+    else:
+        inner = out.get(parts[0])
+        out[parts[0]] = _with(inner if type(inner) is dict else {}, parts[1:], value)
+    return out
+
+
+@stage_planner("$lookup")
+def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
+    spec = stage.spec
+    connection, db, coll = resolve_from(stage, ctx)
+    if ("localField" in spec) != ("foreignField" in spec):
+        msg = "localField and foreignField go together"
+        raise SpecError(msg, ("localField" if "localField" not in spec else "foreignField",))
+    pipeline = spec.get("pipeline")
+    if "localField" not in spec and pipeline is None:
+        msg = "expected localField/foreignField, a pipeline, or both"
+        raise SpecError(msg)
+    if pipeline is not None and not all(type(step) is dict and len(step) == 1 for step in pipeline):
+        msg = "pipeline must be an array of stages, each an object with one field"
+        raise SpecError(msg, ("pipeline",))
+    if "let" in spec and pipeline is None:
+        msg = "let needs a pipeline that uses its variables"
+        raise SpecError(msg, ("let",))
+    local_value = compile_local_field(spec) if "localField" in spec else None
+    let = {}
+    for name, expression in spec.get("let", {}).items():
+        fn = compile_expression(expression, ("let", name))
+        let[name] = lambda doc, fn=fn: fn(doc, NO_VARS)
+    as_parts = as_path(spec)
+
+    def make(uri: str) -> MongoLookup:
+        return MongoLookup(
+            uri,
+            db,
+            coll,
+            local_value=local_value,
+            foreign_field=spec.get("foreignField"),
+            let=let,
+            pipeline=pipeline,
+            missing=MISSING,
+        )
+
+    if local_value is not None and pipeline is None:
+        how = f"one $in query per chunk on {spec['foreignField']}"
+    else:
+        how = "one aggregate per chunk ($documents + $lookup run by the server)"
+    description = f"look up {db}.{coll} into {spec['as']}: {how}"
+    if "parallelism" in spec or "partitionBy" in spec:
+        description += "; parallelism/partitionBy: batching per chunk takes their place"
+    return StagePlan(stage, OPERATOR, description, build=lookup_builder(stage, connection, make, as_parts), steps=(stage.step_id,))

@@ -1,0 +1,96 @@
+"""Planning the window stages: compile once, describe for ``sluice translate``, wire at build.
+
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from bytewax.dataflow import Stream
+
+from translator.errors import SpecError
+from translator.parse import Stage
+from translator.plan import OPERATOR, STATELESS, PlanContext, StagePlan
+from translator.windows.engine import window_engine_factory
+from translator.windows.inner import ChunksFn
+from translator.windows.operator import window_operator
+from translator.windows.set_window_fields import set_window_fields_factory
+from translator.windows.spec import parse_window
+
+
+def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
+    """Runs of per-document inner stages through the core's planners and fusion.
+
+    Only stateless stages may run inside a window; errors point into ``pipeline``.
+    """
+
+    def compile_run(run: list) -> ChunksFn:
+        from translator.build import fuse  # imported here: the stage registry loads before them
+        from translator.validate import plan_stage
+
+        plans = []
+        for index, body in run:
+            ((name, spec),) = body.items()
+            at = ("pipeline", str(index), name)
+            try:
+                plan = plan_stage(Stage(index, name, spec), ctx)
+            except SpecError as exc:
+                raise SpecError(exc.message, (*at, *exc.path)) from None
+            if plan.role != STATELESS:
+                msg = f"{name} cannot run inside a window pipeline"
+                raise SpecError(msg, at)
+            plans.append(plan)
+        return fuse(plans)
+
+    return compile_run
+
+
+def _operator_plan(stage: Stage, description: str, make_engine: Callable[[], Any]) -> StagePlan:
+    step_id = stage.step_id
+
+    def build(up: Stream, bctx: Any) -> Stream:
+        return bctx.split_dead_letters(step_id, window_operator(step_id, up, make_engine))
+
+    steps = (f"{step_id}_key", f"{step_id}_state", f"{step_id}_unkey", f"{step_id}_dead_letters")
+    return StagePlan(stage, OPERATOR, description, build=build, steps=steps)
+
+
+def _describe_window(stage: Stage) -> str:
+    window = parse_window(stage.name, stage.spec)
+    if window.gap is not None:
+        shape = f"sessions per partitionBy closing after a {window.gap} gap"
+    elif window.hop != window.size:
+        shape = f"hopping windows of {window.size} every {window.hop}"
+    else:
+        shape = f"tumbling windows of {window.size}"
+    if window.processing_time:
+        clock = "on processing time"
+    else:
+        clock = f"on event time, allowedLateness {window.allowed_lateness}, late documents to the DLQ"
+    idle = f", idleTimeout {window.idle_timeout}" if window.idle_timeout else ""
+    stages = ", ".join(next(iter(s)) for s in window.pipeline if type(s) is dict and s)
+    return f"{shape} {clock}{idle}; inner pipeline: {stages or 'none'}; state in the recovery store"
+
+
+def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
+    """``$tumblingWindow``, ``$hoppingWindow`` or ``$sessionWindow``."""
+    factory = window_engine_factory(stage.name, stage.spec, inner_stages_compiler(ctx))
+    return _operator_plan(stage, _describe_window(stage), factory)
+
+
+def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
+    factory = set_window_fields_factory(stage.spec)
+    notes = []
+    for field, out in (stage.spec.get("output") or {}).items():
+        window = out.get("window") if type(out) is dict else None
+        bounds = window.get("range") if type(window) is dict else None
+        if type(bounds) is list and len(bounds) == 2 and type(bounds[1]) is str and bounds[1] not in ("current", "unbounded"):
+            notes.append(
+                f"{field}: range {bounds!r} is read as [{bounds[0]!r}, 'current'] in {bounds[1]}s,"
+                f" i.e. the {abs(bounds[0])} {bounds[1]}s up to the current document"
+            )
+    description = "each arriving document leaves once with its look-back window's values; state per partition in the recovery store"
+    if notes:
+        description += "; " + "; ".join(notes)
+    return _operator_plan(stage, description, factory)
