@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
 from connectors import ejson
 from translator import process
 from translator.connections import Registry
@@ -19,11 +21,30 @@ class Result:
     dead: list  # DLQ records
 
 
+class _ListPartition(StatelessSinkPartition):
+    def __init__(self, docs: list):
+        self._docs = docs
+
+    def write_batch(self, chunks: list) -> None:
+        for chunk in chunks:
+            self._docs.extend(chunk)
+
+
+class CollectSink(DynamicSink):
+    """Keeps output documents with their exact BSON types (stdout would print relaxed JSON)."""
+
+    def __init__(self, docs: list):
+        self._docs = docs
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ListPartition:
+        return _ListPartition(self._docs)
+
+
 def run_pipeline(pipeline: list | dict, registry: Registry | None = None, keep_stream_fields: bool = False) -> Result:
     """Process a pipeline (a list of stages or {name, pipeline, options}) to its end."""
-    output, dlq_output = io.StringIO(), io.StringIO()
-    process(parse_pipeline(pipeline), registry, output, dlq_output)
-    docs = [ejson.loads(line) for line in output.getvalue().splitlines()]
+    docs: list = []
+    dlq_output = io.StringIO()
+    process(parse_pipeline(pipeline), registry, CollectSink(docs), dlq_output)
     if not keep_stream_fields:
         for doc in docs:
             for name in STREAM_FIELDS:

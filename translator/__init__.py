@@ -73,7 +73,7 @@ def translate(
 def process(
     pipeline: Pipeline,
     registry: Registry | None = None,
-    output: TextIO | None = None,
+    output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does."""

@@ -7,9 +7,12 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/manage-stream-process
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from bson import json_util
 
 from connectors import ejson
 from translator.errors import PipelineSyntaxError
@@ -65,6 +68,14 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
     return Pipeline(name, tuple(stages), options)
 
 
+def _pipeline_object(pairs: list) -> Any:
+    """Extended JSON, except that ``{"$regex": ..., "$options": ...}`` stays the query operator
+    it is in a pipeline (json_util would turn it into a Regex value and drop bad options)."""
+    if pairs and pairs[0][0] == "$regex":
+        return dict(pairs)
+    return json_util.object_pairs_hook(pairs, ejson.RELAXED)
+
+
 def load_pipeline(path: str) -> Pipeline:
     """Read and parse a pipeline file; the processor is named after the file unless it says."""
     try:
@@ -74,7 +85,7 @@ def load_pipeline(path: str) -> Pipeline:
         msg = f"cannot read pipeline file {path}: {exc.strerror}"
         raise PipelineSyntaxError(msg) from None
     try:
-        value = ejson.loads(text)
+        value = json.loads(text, object_pairs_hook=_pipeline_object)
     except Exception as exc:  # json_util raises several types for bad input
         msg = f"{path} is not valid Extended JSON: {exc}"
         raise PipelineSyntaxError(msg) from None

@@ -5,11 +5,14 @@ Importing this package registers every operator; ``compile_expression`` is the e
 
 from translator.expressions import (  # noqa: F401  (imported to register their operators)
     arithmetic,
+    array,
     boolean,
     comparison,
     conditional,
     literal,
     miscellaneous,
+    object,
+    set,
     string,
     type,
     variables,

@@ -1,158 +1,728 @@
-"""Arithmetic expression operators.
+"""Arithmetic expression operators, with mongod's result types, overflow rules and error wording.
 
 https://www.mongodb.com/docs/manual/reference/operator/aggregation/#arithmetic-expression-operators
+
+Numbers come in four kinds, widened in this order: int (32-bit) < long (64-bit) < double <
+decimal. A Python ``int`` is an int when it fits 32 bits and a long otherwise; a long *result*
+is always returned as ``bson.Int64`` so its BSON type survives whatever value it has. A double
+meeting a decimal is first rounded to 15 significant digits, as mongod's ``coerceToDecimal`` does
+(``0.1`` becomes ``0.100000000000000``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+import decimal
+import math
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable
 
-from bson import Decimal128
+from bson import Decimal128, Int64
 
-from translator._bson_types import bson_type_name
+from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
-from translator.errors import ExpressionError
-from translator.expressions._numbers import (
-    FAST_NUMBERS,
-    from_decimal,
-    integral,
-    is_number,
-    to_decimal,
-    widest,
+from translator.errors import ExpressionError, SpecError
+from translator.expressions.compile import (
+    constant,
+    expression_operator,
+    is_constant,
+    named_arguments,
+    operands,
 )
-from translator.expressions.compile import expression_operator, operands
+
+INT, LONG, DOUBLE, DECIMAL = 1, 2, 3, 4  # numeric kinds; max() of two is their common kind
+_KINDS = {float: DOUBLE, Int64: LONG, Decimal128: DECIMAL}
+
+# IEEE 754 decimal128: 34 digits, half-even, no traps (an invalid operation gives NaN, as in mongod).
+DECIMAL128 = decimal.Context(
+    prec=34, Emin=-6143, Emax=6144, rounding=decimal.ROUND_HALF_EVEN, traps=[], clamp=1
+)
+# Remainders are exact however many digits the quotient has (mongod's decimal fmod).
+_WIDE = decimal.Context(prec=13000, Emin=-6176, Emax=6144, traps=[])
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+_DECIMAL_ONE = Decimal(1)
+_DECIMAL_ZERO = Decimal(0)
 
 
-def _nullish(value: Any) -> bool:
+def number_kind(value: Any) -> int:
+    """INT, LONG, DOUBLE or DECIMAL; 0 when ``value`` is not a number (bool is not)."""
+    if type(value) is int:
+        return INT if INT32_MIN <= value <= INT32_MAX else LONG
+    return _KINDS.get(type(value), 0)
+
+
+def is_nullish(value: Any) -> bool:
     return value is None or value is MISSING
 
 
-def _sum(values: list, name: str) -> Any:
-    """``$add``'s rule: numbers add with promotion; at most one date, which takes ms offsets."""
-    date = None
-    numbers = []
+def int_or_long(number: int) -> Any:
+    """mongod's ``createIntOrLong``: an int when it fits 32 bits, else a long."""
+    return number if INT32_MIN <= number <= INT32_MAX else Int64(number)
+
+
+def long_or_double(number: int) -> Any:
+    """A 64-bit result, or a double once it no longer fits."""
+    return Int64(number) if INT64_MIN <= number <= INT64_MAX else float(number)
+
+
+def decimal_from_double(number: float) -> Decimal:
+    """A double as mongod turns it into a decimal: 15 significant digits, trailing zeros kept."""
+    if number != number:
+        return Decimal("NaN")
+    if number in (math.inf, -math.inf) or number == 0:
+        return Decimal(number)
+    return Decimal(format(number, ".14e"))
+
+
+def to_decimal(value: Any, kind: int) -> Decimal:
+    """mongod's ``coerceToDecimal`` of a number of the given kind."""
+    if kind == DECIMAL:
+        return value.to_decimal()
+    if kind == DOUBLE:
+        return decimal_from_double(value)
+    return Decimal(int(value))
+
+
+def to_double(value: Any, kind: int) -> float:
+    """mongod's ``coerceToDouble`` (a decimal rounds half-even to the nearest double)."""
+    return float(value.to_decimal()) if kind == DECIMAL else float(value)
+
+
+def decimal128(number: Decimal) -> Decimal128:
+    """Round to decimal128's 34 digits and exponent range, keeping the sign of zero."""
+    return Decimal128(DECIMAL128.create_decimal(number))
+
+
+def format_double(number: float) -> str:
+    """A double the way mongod's error messages print one (C's ``%g``)."""
+    return format(number, "g")
+
+
+def not_numeric(name: str, value: Any) -> ExpressionError:
+    return ExpressionError(f"{name} only supports numeric types, not {bson_type_name(value)}")
+
+
+def fold(fn: Callable, fns: list, at: tuple) -> Callable:
+    """Evaluate once at compile time when every operand is a constant.
+
+    A constant expression that fails would fail for every document, so it is a pipeline error.
+    """
+    if not all(is_constant(f) for f in fns):
+        return fn
+    try:
+        return constant(fn({}, {}))
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
+def numeric_operator(name: str, compute: Callable[[Any, int], Any]) -> None:
+    """Register a one-argument numeric operator: null/missing give null, non-numbers fail."""
+
+    def compile_numeric(args: Any, at: tuple, scope: Any) -> Callable:
+        (arg,) = operands(name, args, at, scope, 1, 1)
+
+        def evaluate(doc: dict, vars: Any) -> Any:
+            value = arg(doc, vars)
+            kind = number_kind(value)
+            if kind:
+                return compute(value, kind)
+            if value is None or value is MISSING:
+                return None
+            raise not_numeric(name, value)
+
+        return fold(evaluate, [arg], at)
+
+    expression_operator(name)(compile_numeric)
+
+
+# --- dates in $add and $subtract -----------------------------------------------------------
+
+
+def millis(date: datetime) -> int:
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=timezone.utc)
+    return (date - EPOCH) // _ONE_MS
+
+
+def date_from_millis(ms: int) -> datetime:
+    if not INT64_MIN <= ms <= INT64_MAX:
+        raise ExpressionError("date overflow")
+    try:
+        return EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        msg = "date overflow: the result is outside the dates Python can represent (years 1 to 9999)"
+        raise ExpressionError(msg) from None
+
+
+def _round_half_away(number: float) -> int:
+    """C's ``llround``: halves round away from zero."""
+    whole = math.trunc(number)
+    if abs(number - whole) >= 0.5:
+        whole += 1 if number > 0 else -1
+    return whole
+
+
+def millis_offset(value: Any, kind: int) -> int:
+    """A number added to or subtracted from a date, as whole milliseconds."""
+    if kind <= LONG:
+        return int(value)
+    if kind == DOUBLE:
+        if not -9.223372036854775808e18 <= value < 9.223372036854775808e18:
+            raise ExpressionError("date overflow")
+        return _round_half_away(value)
+    number = value.to_decimal()
+    if not number.is_finite():
+        raise ExpressionError("date overflow")
+    whole = int(number.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+    if not INT64_MIN <= whole <= INT64_MAX:
+        raise ExpressionError("date overflow")
+    return whole
+
+
+# --- $add -------------------------------------------------------------------------------------
+
+
+def add_values(values: Any) -> Any:
+    """mongod's ``$add``: running total widened as operands arrive; a long overflow turns double."""
+    widest = INT
+    long_total = 0
+    double_total = 0.0
+    decimal_total = _DECIMAL_ZERO
+    date_ms = None
     for value in values:
-        if _nullish(value):
-            return None
-        if type(value) is datetime:
-            if date is not None:
-                msg = f"only one date allowed in an {name} expression"
+        kind = number_kind(value)
+        if not kind:
+            if value is None or value is MISSING:
+                return None
+            if type(value) is not datetime:
+                msg = f"$add only supports numeric or date types, not {bson_type_name(value)}"
                 raise ExpressionError(msg)
-            date = value
-        elif is_number(value):
-            numbers.append(value)
+            if date_ms is not None:
+                raise ExpressionError("only one date allowed in an $add expression")
+            if widest <= LONG:
+                date_ms = long_total
+            elif widest == DOUBLE:
+                date_ms = millis_offset(double_total, DOUBLE)
+            else:
+                date_ms = millis_offset(Decimal128(decimal_total), DECIMAL)
+            date_ms += millis(value)
+        elif date_ms is not None:
+            date_ms += millis_offset(value, kind)
+            if not INT64_MIN <= date_ms <= INT64_MAX:
+                raise ExpressionError("date overflow")
         else:
-            msg = f"{name} only supports numeric or date types, not {bson_type_name(value)}"
-            raise ExpressionError(msg)
-    kind = widest(*numbers)
-    if kind is int:
-        total: Any = integral(sum(numbers), *numbers)
-    elif kind is float:
-        total = float(sum(float(n) if type(n) is not float else n for n in numbers))
-    else:
-        total = from_decimal(sum(to_decimal(n) for n in numbers))
-    if date is None:
-        return total
-    return date + timedelta(milliseconds=round(float(str(total)) if kind is not float else total))
+            if kind > widest:
+                if kind == DOUBLE and widest <= LONG:
+                    double_total = float(long_total)
+                elif kind == DECIMAL:
+                    decimal_total = Decimal(long_total) if widest <= LONG else decimal_from_double(double_total)
+                widest = kind
+            if widest <= LONG:
+                total = long_total + int(value)
+                if INT64_MIN <= total <= INT64_MAX:
+                    long_total = total
+                else:
+                    widest = DOUBLE
+                    double_total = float(long_total) + float(value)
+            elif widest == DOUBLE:
+                double_total += float(value)
+            else:
+                decimal_total = DECIMAL128.add(decimal_total, to_decimal(value, kind))
+    if date_ms is not None:
+        return date_from_millis(date_ms)
+    if widest == INT:
+        return int_or_long(long_total)
+    if widest == LONG:
+        return Int64(long_total)
+    if widest == DOUBLE:
+        return double_total
+    return Decimal128(decimal_total)
 
 
 @expression_operator("$add")
-def compile_add(args: Any, at: tuple, scope: Any):
+def compile_add(args: Any, at: tuple, scope: Any) -> Callable:
     fns = operands("$add", args, at, scope)
-    if len(fns) == 2:
-        left, right = fns
+    if len(fns) != 2:
+        return fold(lambda doc, vars: add_values([fn(doc, vars) for fn in fns]), fns, at)
+    left, right = fns
 
-        def add_two(doc: dict, vars: Any) -> Any:
-            a = left(doc, vars)
-            b = right(doc, vars)
-            if type(a) in FAST_NUMBERS and type(b) in FAST_NUMBERS:
-                result = a + b
-                return result if type(result) is float else integral(result)
-            return _sum([a, b], "$add")
+    def add_two(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        ta, tb = type(a), type(b)
+        if ta is float:
+            if tb is float or tb is int:
+                return a + b
+        elif ta is int:
+            if tb is int:
+                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
+                    return int_or_long(a + b)
+            elif tb is float:
+                return a + b
+        return add_values((a, b))
 
-        return add_two
-    return lambda doc, vars: _sum([fn(doc, vars) for fn in fns], "$add")
+    return fold(add_two, fns, at)
 
 
-def _subtract(a: Any, b: Any) -> Any:
-    if _nullish(a) or _nullish(b):
+# --- $subtract --------------------------------------------------------------------------------
+
+
+def subtract_values(a: Any, b: Any) -> Any:
+    kind_a, kind_b = number_kind(a), number_kind(b)
+    if kind_a and kind_b:
+        kind = max(kind_a, kind_b)
+        if kind == DECIMAL:
+            return Decimal128(DECIMAL128.subtract(to_decimal(a, kind_a), to_decimal(b, kind_b)))
+        if kind == DOUBLE:
+            return float(a) - float(b)
+        difference = int(a) - int(b)
+        if kind == INT:
+            return int_or_long(difference)
+        return Int64(difference) if INT64_MIN <= difference <= INT64_MAX else float(a) - float(b)
+    if is_nullish(a) or is_nullish(b):
         return None
     if type(a) is datetime:
         if type(b) is datetime:
-            return int((a - b) / timedelta(milliseconds=1))
-        if is_number(b):
-            return a - timedelta(milliseconds=round(float(str(b))))
-    elif is_number(a) and is_number(b):
-        kind = widest(a, b)
-        if kind is int:
-            return integral(a - b, a, b)
-        if kind is float:
-            return float(a) - float(b)
-        return from_decimal(to_decimal(a) - to_decimal(b))
-    msg = f"cant $subtract a {bson_type_name(b)} from a {bson_type_name(a)}"
+            return Int64(millis(a) - millis(b))
+        if kind_b:
+            return date_from_millis(millis(a) - millis_offset(b, kind_b))
+        msg = f"can't $subtract {bson_type_name(b)} from Date"
+        raise ExpressionError(msg)
+    msg = f"can't $subtract {bson_type_name(b)} from {bson_type_name(a)}"
     raise ExpressionError(msg)
 
 
 @expression_operator("$subtract")
-def compile_subtract(args: Any, at: tuple, scope: Any):
-    left, right = operands("$subtract", args, at, scope, 2, 2)
+def compile_subtract(args: Any, at: tuple, scope: Any) -> Callable:
+    fns = operands("$subtract", args, at, scope, 2, 2)
+    left, right = fns
 
     def subtract(doc: dict, vars: Any) -> Any:
         a = left(doc, vars)
         b = right(doc, vars)
-        if type(a) in FAST_NUMBERS and type(b) in FAST_NUMBERS:
-            result = a - b
-            return result if type(result) is float else integral(result)
-        return _subtract(a, b)
+        ta, tb = type(a), type(b)
+        if ta is float:
+            if tb is float or tb is int:
+                return a - b
+        elif ta is int:
+            if tb is int:
+                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
+                    return int_or_long(a - b)
+            elif tb is float:
+                return a - b
+        return subtract_values(a, b)
 
-    return subtract
+    return fold(subtract, fns, at)
 
 
-def _product(values: list) -> Any:
+# --- $multiply --------------------------------------------------------------------------------
+
+
+def multiply_values(values: Any) -> Any:
+    """mongod's ``$multiply``: a double product runs alongside the integer one for overflow."""
+    widest = INT
+    double_product = 1.0
+    long_product = 1
+    decimal_product = _DECIMAL_ONE
     for value in values:
-        if _nullish(value):
-            return None
-        if not is_number(value):
-            msg = f"$multiply only supports numeric types, not {bson_type_name(value)}"
-            raise ExpressionError(msg)
-    kind = widest(*values)
-    if kind is Decimal128:
-        result = to_decimal(1)
-        for value in values:
-            result *= to_decimal(value)
-        return from_decimal(result)
-    result: Any = 1
-    for value in values:
-        result *= float(value) if kind is float else int(value)
-    return result if kind is float else integral(result, *values)
-
+        kind = number_kind(value)
+        if not kind:
+            if value is None or value is MISSING:
+                return None
+            raise not_numeric("$multiply", value)
+        previous = widest
+        widest = max(widest, kind)
+        if widest == DECIMAL:
+            if previous != DECIMAL:
+                decimal_product = decimal_from_double(double_product) if previous == DOUBLE else Decimal(long_product)
+            decimal_product = DECIMAL128.multiply(decimal_product, to_decimal(value, kind))
+        else:
+            double_product *= float(value)
+            if widest != DOUBLE:
+                product = long_product * int(value)
+                if INT64_MIN <= product <= INT64_MAX:
+                    long_product = product
+                else:
+                    widest = DOUBLE
+    if widest == INT:
+        return int_or_long(long_product)
+    if widest == LONG:
+        return Int64(long_product)
+    if widest == DOUBLE:
+        return double_product
+    return Decimal128(decimal_product)
 
 
 @expression_operator("$multiply")
-def compile_multiply(args: Any, at: tuple, scope: Any):
+def compile_multiply(args: Any, at: tuple, scope: Any) -> Callable:
     fns = operands("$multiply", args, at, scope)
-    return lambda doc, vars: _product([fn(doc, vars) for fn in fns])
+    if len(fns) != 2:
+        return fold(lambda doc, vars: multiply_values([fn(doc, vars) for fn in fns]), fns, at)
+    left, right = fns
+
+    def multiply_two(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        ta, tb = type(a), type(b)
+        if ta is float:
+            if tb is float or tb is int:
+                return a * b
+        elif ta is int:
+            if tb is int:
+                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
+                    return int_or_long(a * b)
+            elif tb is float:
+                return float(a) * b
+        return multiply_values((a, b))
+
+    return fold(multiply_two, fns, at)
 
 
-def _divide(a: Any, b: Any) -> Any:
-    if _nullish(a) or _nullish(b):
+# --- $divide and $mod ------------------------------------------------------------------------
+
+
+def divide_values(a: Any, b: Any) -> Any:
+    kind_a, kind_b = number_kind(a), number_kind(b)
+    if kind_a and kind_b:
+        if kind_a == DECIMAL or kind_b == DECIMAL:
+            denominator = to_decimal(b, kind_b)
+            if denominator.is_zero():
+                raise ExpressionError("can't $divide by zero")
+            return Decimal128(DECIMAL128.divide(to_decimal(a, kind_a), denominator))
+        denominator = float(b)
+        if denominator == 0:
+            raise ExpressionError("can't $divide by zero")
+        return float(a) / denominator
+    if is_nullish(a) or is_nullish(b):
         return None
-    if not (is_number(a) and is_number(b)):
-        msg = f"$divide only supports numeric types, not {bson_type_name(a)} and {bson_type_name(b)}"
-        raise ExpressionError(msg)
-    if widest(a, b) is Decimal128:
-        if to_decimal(b) == 0:
-            msg = "can't $divide by zero"
-            raise ExpressionError(msg)
-        return from_decimal(to_decimal(a) / to_decimal(b))
-    if b == 0:
-        msg = "can't $divide by zero"
-        raise ExpressionError(msg)
-    return float(a) / float(b)
+    msg = f"$divide only supports numeric types, not {bson_type_name(a)} and {bson_type_name(b)}"
+    raise ExpressionError(msg)
 
 
 @expression_operator("$divide")
-def compile_divide(args: Any, at: tuple, scope: Any):
-    left, right = operands("$divide", args, at, scope, 2, 2)
-    return lambda doc, vars: _divide(left(doc, vars), right(doc, vars))
+def compile_divide(args: Any, at: tuple, scope: Any) -> Callable:
+    fns = operands("$divide", args, at, scope, 2, 2)
+    left, right = fns
+
+    def divide(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        ta, tb = type(a), type(b)
+        if (ta is float or ta is int) and (tb is float or tb is int) and b != 0:
+            return float(a) / float(b)
+        return divide_values(a, b)
+
+    return fold(divide, fns, at)
+
+
+def _truncated_remainder(a: int, b: int) -> int:
+    """C's ``%``: the remainder takes the dividend's sign."""
+    remainder = abs(a) % abs(b)
+    return -remainder if a < 0 else remainder
+
+
+def mod_values(a: Any, b: Any) -> Any:
+    kind_a, kind_b = number_kind(a), number_kind(b)
+    if kind_a and kind_b:
+        if kind_a == DECIMAL or kind_b == DECIMAL:
+            divisor = to_decimal(b, kind_b)
+            if divisor.is_zero():
+                raise ExpressionError("can't $mod by zero")
+            return decimal128(_WIDE.remainder(to_decimal(a, kind_a), divisor))
+        if float(b) == 0:
+            raise ExpressionError("can't $mod by zero")
+        if kind_a == DOUBLE or kind_b == DOUBLE:
+            try:
+                return math.fmod(float(a), float(b))
+            except ValueError:  # an infinite dividend
+                return math.nan
+        remainder = _truncated_remainder(int(a), int(b))
+        return Int64(remainder) if kind_a == LONG or kind_b == LONG else remainder
+    if is_nullish(a) or is_nullish(b):
+        return None
+    msg = f"$mod only supports numeric types, not {bson_type_name(a)} and {bson_type_name(b)}"
+    raise ExpressionError(msg)
+
+
+@expression_operator("$mod")
+def compile_mod(args: Any, at: tuple, scope: Any) -> Callable:
+    fns = operands("$mod", args, at, scope, 2, 2)
+    left, right = fns
+    return fold(lambda doc, vars: mod_values(left(doc, vars), right(doc, vars)), fns, at)
+
+
+# --- $abs, $ceil, $floor, $exp, $ln, $log10, $sqrt -----------------------------------------
+
+
+def _abs(value: Any, kind: int) -> Any:
+    if kind == DOUBLE:
+        return abs(value)
+    if kind == DECIMAL:
+        return Decimal128(value.to_decimal().copy_abs())
+    if value == INT64_MIN:
+        raise ExpressionError("can't take $abs of long long min")
+    return Int64(abs(value)) if kind == LONG else int_or_long(abs(value))
+
+
+def _rounder(double_op: Callable[[float], int], rounding: str) -> Callable[[Any, int], Any]:
+    """``$ceil``/``$floor``: doubles keep the sign of a zero result; decimals go to exponent 0."""
+
+    def round_number(value: Any, kind: int) -> Any:
+        if kind == DOUBLE:
+            if not math.isfinite(value):
+                return value
+            result = float(double_op(value))
+            return math.copysign(0.0, value) if result == 0 else result
+        if kind == DECIMAL:
+            return Decimal128(value.to_decimal().quantize(_DECIMAL_ONE, rounding=rounding, context=DECIMAL128))
+        return value
+
+    return round_number
+
+
+def _exp(value: Any, kind: int) -> Any:
+    if kind == DECIMAL:
+        return Decimal128(value.to_decimal().exp(DECIMAL128))
+    try:
+        return math.exp(float(value))
+    except OverflowError:
+        return math.inf
+
+
+def _logarithm(name: str, double_log: Callable[[float], float], decimal_log: str) -> Callable[[Any, int], Any]:
+    def logarithm(value: Any, kind: int) -> Any:
+        if kind == DECIMAL:
+            number = value.to_decimal()
+            if number > 0:
+                return Decimal128(getattr(number, decimal_log)(DECIMAL128))
+        number = to_double(value, kind)
+        if not number > 0:
+            if number != number:
+                return number
+            msg = f"{name}'s argument must be a positive number, but is {format_double(number)}"
+            raise ExpressionError(msg)
+        return double_log(number)
+
+    return logarithm
+
+
+def _sqrt(value: Any, kind: int) -> Any:
+    if kind == DECIMAL:
+        number = value.to_decimal()
+        if number < 0:
+            raise ExpressionError("$sqrt's argument must be greater than or equal to 0")
+        return Decimal128(number.sqrt(DECIMAL128))
+    number = float(value)
+    if number < 0:
+        raise ExpressionError("$sqrt's argument must be greater than or equal to 0")
+    return math.sqrt(number)
+
+
+numeric_operator("$abs", _abs)
+numeric_operator("$ceil", _rounder(math.ceil, decimal.ROUND_CEILING))
+numeric_operator("$floor", _rounder(math.floor, decimal.ROUND_FLOOR))
+numeric_operator("$exp", _exp)
+numeric_operator("$ln", _logarithm("$ln", math.log, "ln"))
+numeric_operator("$log10", _logarithm("$log10", math.log10, "log10"))
+numeric_operator("$sqrt", _sqrt)
+
+
+# --- $log and $pow ----------------------------------------------------------------------------
+
+
+def log_values(number: Any, base: Any) -> Any:
+    if is_nullish(number) or is_nullish(base):
+        return None
+    kind_n, kind_b = number_kind(number), number_kind(base)
+    if not kind_n:
+        raise ExpressionError(f"$log's argument must be numeric, not {bson_type_name(number)}")
+    if not kind_b:
+        raise ExpressionError(f"$log's base must be numeric, not {bson_type_name(base)}")
+    if kind_n == DECIMAL or kind_b == DECIMAL:
+        n, b = to_decimal(number, kind_n), to_decimal(base, kind_b)
+        if n > 0 and b > 0 and b != 1:
+            return Decimal128(DECIMAL128.divide(n.ln(DECIMAL128), b.ln(DECIMAL128)))
+    n, b = to_double(number, kind_n), to_double(base, kind_b)
+    if not (n > 0 or n != n):
+        raise ExpressionError(f"$log's argument must be a positive number, but is {format_double(n)}")
+    if not ((b > 0 and b != 1) or b != b):
+        raise ExpressionError(f"$log's base must be a positive number not equal to 1, but is {format_double(b)}")
+    return _c_log(n) / _c_log(b)
+
+
+def _c_log(number: float) -> float:
+    return number if number != number else math.log(number)
+
+
+@expression_operator("$log")
+def compile_log(args: Any, at: tuple, scope: Any) -> Callable:
+    fns = operands("$log", args, at, scope, 2, 2)
+    number, base = fns
+    return fold(lambda doc, vars: log_values(number(doc, vars), base(doc, vars)), fns, at)
+
+
+def c_pow(base: float, exponent: float) -> float:
+    """C's ``pow``: overflow gives an infinity and a negative base with a fraction gives NaN."""
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:
+        odd = exponent == math.floor(exponent) and exponent % 2 == 1
+        return -math.inf if base < 0 and odd else math.inf
+    except ValueError:
+        return math.nan
+
+
+def pow_values(base: Any, exponent: Any) -> Any:
+    if is_nullish(base) or is_nullish(exponent):
+        return None
+    kind_b, kind_e = number_kind(base), number_kind(exponent)
+    if not kind_b:
+        raise ExpressionError(f"$pow's base must be numeric, not {bson_type_name(base)}")
+    if not kind_e:
+        raise ExpressionError(f"$pow's exponent must be numeric, not {bson_type_name(exponent)}")
+    if kind_b == DECIMAL or kind_e == DECIMAL:
+        b, e = to_decimal(base, kind_b), to_decimal(exponent, kind_e)
+        if b.is_zero() and e < 0:
+            raise ExpressionError("$pow cannot take a base of 0 and a negative exponent")
+        if e.is_zero():
+            return Decimal128(_DECIMAL_ONE)
+        return Decimal128(DECIMAL128.power(b, e))
+    b, e = float(base), float(exponent)
+    if b == 0 and e < 0:
+        raise ExpressionError("$pow cannot take a base of 0 and a negative exponent")
+    if kind_b == DOUBLE or kind_e == DOUBLE:
+        return c_pow(b, e)
+    whole_base, whole_exponent = int(base), int(exponent)
+    if whole_exponent < 0 and whole_base not in (1, -1):
+        return c_pow(b, e)
+    result = whole_base**whole_exponent if whole_base in (0, 1, -1) or whole_exponent <= 63 else INT64_MAX + 1
+    if not INT64_MIN <= result <= INT64_MAX:
+        return c_pow(b, e)
+    return Int64(result) if kind_b == LONG or kind_e == LONG else int_or_long(result)
+
+
+@expression_operator("$pow")
+def compile_pow(args: Any, at: tuple, scope: Any) -> Callable:
+    fns = operands("$pow", args, at, scope, 2, 2)
+    base, exponent = fns
+    return fold(lambda doc, vars: pow_values(base(doc, vars), exponent(doc, vars)), fns, at)
+
+
+# --- $round and $trunc ------------------------------------------------------------------------
+
+_PLACE_RANGE = (-20, 100)
+
+
+def _place(name: str, value: Any) -> int:
+    """The ``place`` argument: an integral number in [-20, 100]."""
+    kind = number_kind(value)
+    if not kind:
+        raise ExpressionError(f"can't convert from BSON type {bson_type_name(value)} to long")
+    number = to_double(value, kind) if kind >= DOUBLE else int(value)
+    if kind >= DOUBLE and not (math.isfinite(number) and number == int(number)):
+        raise ExpressionError(f"precision argument to  {name} must be a integral value")
+    place = int(number)
+    if not INT32_MIN <= place <= INT32_MAX:
+        raise ExpressionError(f"precision argument to  {name} must be a integral value")
+    if not _PLACE_RANGE[0] <= place <= _PLACE_RANGE[1]:
+        raise ExpressionError(f"cannot apply {name} with precision value {place} value must be in [-20, 100]")
+    return place
+
+
+def _round_to_place(name: str, rounding: str, value: Any, kind: int, place: int) -> Any:
+    quantum = Decimal((0, (1,), -place))
+    if kind == DOUBLE:
+        if math.isinf(value):
+            return value
+        return float(DECIMAL128.create_decimal(value).quantize(quantum, rounding=rounding, context=DECIMAL128))
+    if kind == DECIMAL:
+        number = value.to_decimal()
+        if number.is_infinite():
+            return value
+        return Decimal128(number.quantize(quantum, rounding=rounding, context=DECIMAL128))
+    if place >= 0:
+        return value
+    rounded = int(Decimal(int(value)).quantize(quantum, rounding=rounding, context=DECIMAL128))
+    if not INT64_MIN <= rounded <= INT64_MAX:
+        msg = f"invalid conversion from Decimal128 result in {name} resulting from arguments: [{int(value)}, {place}]"
+        raise ExpressionError(msg)
+    return Int64(rounded) if kind == LONG else int_or_long(rounded)
+
+
+def _round_operator(name: str, rounding: str) -> None:
+    def compile_round(args: Any, at: tuple, scope: Any) -> Callable:
+        fns = operands(name, args, at, scope, 1, 2)
+        number = fns[0]
+        place_fn = fns[1] if len(fns) == 2 else constant(0)
+        if is_constant(place_fn) and not is_nullish(place_fn.constant):
+            try:
+                place = _place(name, place_fn.constant)
+            except ExpressionError as error:
+                raise SpecError(str(error), (*at, "1")) from None
+
+            def round_constant_place(doc: dict, vars: Any) -> Any:
+                value = number(doc, vars)
+                kind = number_kind(value)
+                if kind:
+                    return _round_to_place(name, rounding, value, kind, place)
+                if value is None or value is MISSING:
+                    return None
+                raise not_numeric(name, value)
+
+            return fold(round_constant_place, fns, at)
+
+        def round_number(doc: dict, vars: Any) -> Any:
+            value = number(doc, vars)
+            kind = number_kind(value)
+            if not kind:
+                if value is None or value is MISSING:
+                    return None
+                raise not_numeric(name, value)
+            place = place_fn(doc, vars)
+            if is_nullish(place):
+                return None
+            return _round_to_place(name, rounding, value, kind, _place(name, place))
+
+        return fold(round_number, fns, at)
+
+    expression_operator(name)(compile_round)
+
+
+_round_operator("$round", decimal.ROUND_HALF_EVEN)
+_round_operator("$trunc", decimal.ROUND_DOWN)
+
+
+# --- $sigmoid -------------------------------------------------------------------------------
+
+
+def sigmoid(value: Any) -> Any:
+    """mongod's rewrite, ``1 / (1 + e^(-x))``, with each step's own type rules and errors."""
+    return divide_values(1, add_values((1, _exp_any(multiply_values((-1, value))))))
+
+
+def _exp_any(value: Any) -> Any:
+    return _exp(value, number_kind(value))
+
+
+@expression_operator("$sigmoid")
+def compile_sigmoid(args: Any, at: tuple, scope: Any) -> Callable:
+    from translator.expressions.compile import compile_expression
+
+    if type(args) is dict and "input" in args:
+        named_arguments("$sigmoid", args, at, required=("input",), optional=("onNull",))
+        value = compile_expression(args["input"], (*at, "input"), scope)
+        on_null = compile_expression(args.get("onNull"), (*at, "onNull"), scope)
+    else:
+        value = compile_expression(args, at, scope)
+        on_null = constant(None)
+
+    def evaluate(doc: dict, vars: Any) -> Any:
+        x = value(doc, vars)
+        if type(x) is float or type(x) is int:
+            return sigmoid(x)
+        if x is None or x is MISSING:
+            return on_null(doc, vars)
+        return sigmoid(x)
+
+    return fold(evaluate, [value, on_null], at)

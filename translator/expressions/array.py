@@ -19,7 +19,6 @@ from translator.expressions.boolean import truthy
 from translator.expressions.compile import (
     compile_expression,
     expression_operator,
-    get_path,
     is_constant,
     named_arguments,
     operands,
@@ -176,8 +175,7 @@ def compile_in(args: Any, at: tuple, scope: Any):
             msg = f"$in requires an array as a second argument, found: {bson_type_name(values)}"
             raise ExpressionError(msg)
 
-    if is_constant(haystack):
-        check(haystack.constant)  # a constant non-array fails every document alike
+    if is_constant(haystack) and type(haystack.constant) is list:
         keys = frozenset(bson_key(v) for v in haystack.constant)
 
         # An array never holds a missing value, so a missing needle is never found.
@@ -351,8 +349,8 @@ def compile_range(args: Any, at: tuple, scope: Any):
             if step == 0:
                 msg = "$range requires a non-zero step value"
                 raise ExpressionError(msg)
-        steps = (end - start) // step if (end - start) * step >= 0 else -1
-        needed = RANGE_VECTOR_BYTES + max(0, steps + 1) * RANGE_ELEMENT_BYTES
+        steps = int((end - start) / step)  # C++ division truncates toward zero
+        needed = RANGE_VECTOR_BYTES + (steps + 1 if steps >= 0 else 0) * RANGE_ELEMENT_BYTES
         if needed >= RANGE_MEMORY_LIMIT:
             msg = (f"$range would use too much memory ({needed} bytes) and cannot spill to disk. "
                    f"Memory limit: {RANGE_MEMORY_LIMIT} bytes")  # fmt: skip
@@ -365,12 +363,12 @@ def compile_range(args: Any, at: tuple, scope: Any):
 # ----------------------------------------------------------------------------- $map $filter $reduce
 
 
-def _variable_name(name: str, spec: dict, at: tuple, key: str, default: str) -> str:
-    if key not in spec:
-        return default
-    variable = spec[key]
-    check_variable_name(variable, (*at, key))
-    return variable
+def _as_name(spec: dict, at: tuple) -> str:
+    """The variable named by ``as``; ``this`` when it is left out."""
+    if "as" not in spec:
+        return "this"
+    check_variable_name(spec["as"], (*at, "as"))
+    return spec["as"]
 
 
 @expression_operator("$map")
@@ -386,7 +384,7 @@ def compile_map(args: Any, at: tuple, scope: Any):
         if key not in args:
             msg = f"Missing '{key}' parameter to $map"
             raise SpecError(msg, at)
-    name = _variable_name("$map", args, at, "as", "this")
+    name = _as_name(args, at)
     source = compile_expression(args["input"], (*at, "input"), scope)
     body = compile_expression(args["in"], (*at, "in"), scope.with_variables((name,)))
 
@@ -421,7 +419,7 @@ def compile_filter(args: Any, at: tuple, scope: Any):
         if key not in args:
             msg = f"Missing '{key}' parameter to $filter"
             raise SpecError(msg, at)
-    name = _variable_name("$filter", args, at, "as", "this")
+    name = _as_name(args, at)
     source = compile_expression(args["input"], (*at, "input"), scope)
     cond = compile_expression(args["cond"], (*at, "cond"), scope.with_variables((name,)))
     limit_fn = compile_expression(args["limit"], (*at, "limit"), scope) if "limit" in args else None
@@ -569,15 +567,21 @@ def _sort_direction(value: Any, at: tuple) -> int:
     raise SpecError(msg, at)
 
 
-def _field_sort_value(element: Any, parts: tuple, direction: int) -> Any:
-    """The value an element sorts by: through arrays, the least (ascending) or greatest."""
-    found = get_path(element, parts) if type(element) is dict else MISSING
-    if type(found) is list:
-        flat = [x for v in found for x in (v if type(v) is list else (v,))]
-        if not flat:
+def _field_sort_value(element: Any, parts: tuple) -> Any:
+    """The value an element sorts by: the field at a dotted path, null when absent.
+
+    Like mongod's sort-key extraction for $sortArray, the path does not fan out over arrays
+    (a numeric component indexes one) and an array value compares as a whole.
+    """
+    for part in parts:
+        kind = type(element)
+        if kind is dict:
+            element = element.get(part, MISSING)
+        elif kind is list and part.isdigit() and int(part) < len(element):
+            element = element[int(part)]
+        else:
             return None
-        return min(flat, key=sort_key) if direction == 1 else max(flat, key=sort_key)
-    return None if found is MISSING else found
+    return None if element is MISSING else element
 
 
 def _compile_sort_by(sort_by: Any, at: tuple) -> Callable[[list], list]:
@@ -612,7 +616,7 @@ def _compile_sort_by(sort_by: Any, at: tuple) -> Callable[[list], list]:
     decorated_key = functools.cmp_to_key(compare_keys)
 
     def sort_documents(values: list) -> list:
-        keyed = [(tuple(_field_sort_value(v, parts, d) for parts, d in fields), v) for v in values]
+        keyed = [(tuple(_field_sort_value(v, parts) for parts, _ in fields), v) for v in values]
         keyed.sort(key=decorated_key)
         return [v for _, v in keyed]
 
@@ -692,11 +696,9 @@ def compile_zip(args: Any, at: tuple, scope: Any):
                 raise ExpressionError(msg)
             arrays.append(value)
         lengths = [len(a) for a in arrays]
-        if min(lengths) == max(lengths):
+        if not longest or min(lengths) == max(lengths):
             return [list(row) for row in zip(*arrays)]
-        if not longest:
-            return [list(row) for row in zip(*arrays)]
-        fills = [fn(doc, vars) for fn in default_fns] or [None] * len(arrays)
+        fills = [None if (v := fn(doc, vars)) is MISSING else v for fn in default_fns] or [None] * len(arrays)
         return [[a[row] if row < len(a) else fill for a, fill in zip(arrays, fills)] for row in range(max(lengths))]
 
     return zip_arrays

@@ -1,56 +1,979 @@
-"""Type expression operators.
+"""Type expression operators: $convert and its shorthands, $type, $isNumber.
 
 https://www.mongodb.com/docs/manual/reference/operator/aggregation/#type-expression-operators
+and Atlas Stream Processing's binData forms of $convert:
+https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-convert/
+
+Conversions follow mongod's conversion table: a conversion that fails for one value raises
+:class:`ConversionFailure` (which ``onError`` replaces); a malformed ``to``, ``format``,
+``byteOrder`` or ``subtype`` is a hard error that ``onError`` does not catch, as in mongod.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any
+import base64
+import binascii
+import decimal
+import math
+import re
+import struct
+import uuid
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any, Callable
 
-from bson import Decimal128, Int64, ObjectId, Timestamp
+from bson import Binary, Decimal128, Int64, ObjectId, Timestamp
 
-from translator._bson_types import bson_type_name
+from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, TYPE_NAMES, TYPE_NUMBERS, bson_type_name
 from translator._types import MISSING
-from translator.errors import ExpressionError
-from translator.expressions.compile import expression_operator, operands
+from translator.errors import ExpressionError, SpecError
+from translator.expressions._numbers import NUMBER_TYPES
+from translator.expressions.compile import (
+    compile_expression,
+    expression_operator,
+    is_constant,
+    named_arguments,
+    operands,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_MS = timedelta(milliseconds=1)
+TWO_POW_63 = 2.0**63
+SMALLEST_NORMAL_DOUBLE = 2.2250738585072014e-308
+NO_ON_ERROR = "in $convert with no onError value"
+
+# BinData subtypes mongod accepts in 'to.subtype': predefined 0-9, user defined 128-255.
+VALID_SUBTYPES = frozenset(range(10)) | frozenset(range(128, 256))
+UUID_SUBTYPE = 4
+BINDATA_FORMATS = frozenset({"auto", "base64", "base64url", "hex", "uuid", "utf8"})
+BYTE_ORDERS = {"little": "<", "big": ">"}
+
+# Decimal128's range: 34 digits, exponents clamped as IEEE 754-2008 decimal128 does.
+DECIMAL128_CONTEXT = decimal.Context(
+    prec=34, Emin=-6143, Emax=6144, clamp=1, rounding=decimal.ROUND_HALF_EVEN, traps=[]
+)
 
 
-def parse_date_string(text: str) -> datetime:
-    """An ISO 8601 date string as a UTC datetime; naive strings are taken as UTC."""
+class ConversionFailure(ExpressionError):
+    """A value that cannot be converted (mongod's ConversionFailure): ``onError`` applies."""
+
+
+def _failure(text: str) -> ConversionFailure:
+    return ConversionFailure(text)
+
+
+# --- Kinds: the BSON type name of a value, cheaply -------------------------------------------
+
+_FAST_KINDS = {
+    float: "double",
+    str: "string",
+    bool: "bool",
+    datetime: "date",
+    Int64: "long",
+    Decimal128: "decimal",
+    ObjectId: "objectId",
+    bytes: "binData",
+    Binary: "binData",
+    uuid.UUID: "binData",
+    dict: "object",
+    list: "array",
+    Timestamp: "timestamp",
+}
+
+
+def _kind(value: Any) -> str:
+    kind = type(value)
+    if kind is int:
+        return "int" if INT32_MIN <= value <= INT32_MAX else "long"
+    name = _FAST_KINDS.get(kind)
+    return name if name is not None else bson_type_name(value)
+
+
+def _is_nullish(value: Any) -> bool:
+    return value is None or value is MISSING
+
+
+# --- Number formatting and parsing, as mongod does them -----------------------------------------
+
+
+def format_double(value: float) -> str:
+    """``$toString`` of a double: shortest round-trip digits, no trailing ``.0`` (fmt's ``{}``)."""
+    if math.isinf(value):
+        return "-Infinity" if value < 0 else "Infinity"
+    if math.isnan(value):
+        return "NaN"
+    if value == 0.0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_decimal(value: Decimal128) -> str:
+    """``$toString`` of a Decimal128: the IEEE scientific string, any NaN as ``NaN``."""
+    number = value.to_decimal()
+    return "NaN" if number.is_nan() else str(number)
+
+
+def _stream_double(value: float) -> str:
+    """A double as mongod's string streams print it inside messages (C's ``%g``)."""
+    return "%g" % value
+
+
+def _parse_failure(text: str, reason: str) -> ConversionFailure:
+    return _failure(f"Failed to parse number '{text}' {NO_ON_ERROR}: {reason}")
+
+
+def _reject_hex(text: str) -> None:
+    if text.startswith(("0x", "0X")):
+        raise _failure(f"Illegal hexadecimal input {NO_ON_ERROR}: {text}")
+
+
+_DECIMAL_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_integer(text: str, low: int, high: int) -> int:
+    """mongod's base-10 integer parser: optional sign, digits only, no surrounding spaces."""
+    _reject_hex(text)
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body:
+        raise _parse_failure(text, "No digits")
+    if not _DECIMAL_DIGITS.fullmatch(body):
+        raise _parse_failure(text, "Did not consume whole string.")
+    number = int(body)
+    if number > 2**64 - 1:
+        raise _parse_failure(text, "Overflow")
+    number = -number if text[0] == "-" else number
+    if number < low or number > high:
+        raise _parse_failure(text, "Overflow")
+    return number
+
+
+# The longest prefix C's strtod accepts (decimal, hex float, infinity, nan).
+_STRTOD_PREFIX = re.compile(
+    r"[+-]?(?:"
+    r"0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
+    r"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+    r"|[nN][aA][nN](?:\([0-9A-Za-z_]*\))?"
+    r")"
+)
+_C_SPACES = " \t\n\v\f\r"
+
+
+def _has_nonzero_digit(body: str) -> bool:
+    """Whether a strtod token's digits are not all zero (so a zero result means underflow)."""
+    if body[:2] in ("0x", "0X"):
+        mantissa = re.split("[pP]", body[2:], maxsplit=1)[0]
+    else:
+        mantissa = re.split("[eE]", body, maxsplit=1)[0]
+    return any(c not in "0." for c in mantissa)
+
+
+def parse_double(text: str) -> float:
+    """mongod's double parser (strtod over the whole string)."""
+    _reject_hex(text)
+    if not text:
+        raise _parse_failure(text, "Empty string")
+    if text[0] in _C_SPACES:
+        raise _parse_failure(text, "Leading whitespace")
+    match = _STRTOD_PREFIX.match(text)
+    if match is None:
+        raise _parse_failure(text, "Did not consume any digits")
+    token = match.group()
+    body = token.lstrip("+-")
+    if body[:1] in ("n", "N"):
+        number = math.nan
+    elif body[:2] in ("0x", "0X"):
+        number = float.fromhex(token)
+    else:
+        number = float(token)
+    finite_text = body[:1] not in ("i", "I", "n", "N")
+    tiny = 0.0 < abs(number) < SMALLEST_NORMAL_DOUBLE or (number == 0.0 and _has_nonzero_digit(body))
+    if finite_text and (math.isinf(number) or tiny):
+        raise _parse_failure(text, "Out of range")
+    if match.end() != len(text):
+        raise _parse_failure(text, "Did not consume whole string.")
+    return number
+
+
+_DECIMAL_TEXT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf(?:inity)?|nan)"
+)
+
+
+def parse_decimal(text: str) -> Decimal128:
+    """mongod's Decimal128 parser: rounds to 34 digits, refuses overflow and underflow."""
+    _reject_hex(text)
+    if not text:
+        raise _parse_failure(text, "Empty string")
+    lowered = text.lower()
+    if not _DECIMAL_TEXT.fullmatch(lowered):
+        raise _parse_failure(text, "Failed to parse string to decimal")
+    context = DECIMAL128_CONTEXT.copy()
+    number = context.create_decimal(lowered)
+    if context.flags[decimal.Overflow]:
+        raise _parse_failure(text, "Conversion from string to decimal would overflow")
+    if context.flags[decimal.Underflow]:
+        raise _parse_failure(text, "Conversion from string to decimal would underflow")
+    return Decimal128(number)
+
+
+def _decimal_from_double(value: float) -> Decimal128:
+    """A double as mongod makes a Decimal128 of it: rounded to 15 significant digits."""
+    if math.isnan(value) or math.isinf(value) or value == 0.0:
+        return Decimal128(decimal.Decimal(value))
+    return Decimal128(decimal.Decimal("%.14e" % value))
+
+
+# --- Dates -----------------------------------------------------------------------------------
+
+
+def millis_of(value: datetime) -> int:
+    """Milliseconds since the epoch of a datetime (naive ones are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - EPOCH) // ONE_MS
+
+
+def date_from_millis(millis: int) -> datetime:
     try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return EPOCH + timedelta(milliseconds=millis)
+    except OverflowError:
+        msg = f"date out of the range sluice can represent (years 1 to 9999): {millis} ms since the epoch"
+        raise _failure(msg) from None
+
+
+def format_date(value: datetime) -> str:
+    """``$toString`` of a date: ISO 8601 in UTC with milliseconds and ``Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    elif value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*,?\s+)?"
+_TIME = r"(?:[T\s]\s*(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?)?"
+_ZONE = r"\s*(?P<zone>z|utc|gmt|(?:utc|gmt)?[+-]\d{1,2}(?::?\d{2})?)?"
+_MONTH_NAME = r"(?P<mname>[a-z]{3,9})\.?"
+_DATE_FORMS = [
+    re.compile(rf"{_WEEKDAY}(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}}){_TIME}{_ZONE}", re.I),
+    re.compile(rf"{_WEEKDAY}(?P<y>\d{{4}})/(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}}){_TIME}{_ZONE}", re.I),
+    re.compile(rf"{_WEEKDAY}(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
+    re.compile(rf"{_WEEKDAY}{_MONTH_NAME}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
+    re.compile(rf"{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH_NAME},?\s+(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
+]
+
+
+def _zone_of(text: str) -> tzinfo:
+    lowered = text.lower()
+    for prefix in ("utc", "gmt"):
+        if lowered.startswith(prefix):
+            lowered = lowered[3:]
+    if lowered in ("", "z"):
+        return timezone.utc
+    sign = -1 if lowered[0] == "-" else 1
+    digits = lowered[1:].replace(":", "")
+    hours, minutes = (digits, "0") if len(digits) <= 2 else (digits[:-2], digits[-2:])
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+
+
+def split_date_string(text: str) -> tuple[datetime, tzinfo | None]:
+    """A date string's wall-clock time (naive) and the zone it names, if any.
+
+    Accepts the forms mongod's ``$toDate``/``$dateFromString`` documentation shows: ISO 8601
+    dates with optional time, fraction and offset (``Z``, ``+05``, ``+0500``, ``+05:00``, ``UTC``,
+    ``GMT``), ``YYYY/MM/DD``, ``MM/DD/YYYY`` and English month names (``March 20, 2018``).
+    """
+    stripped = text.strip()
+    for form in _DATE_FORMS:
+        match = form.fullmatch(stripped)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        month = _MONTHS.get(parts["mname"].lower()) if parts.get("mname") else int(parts["m"])
+        fraction = (parts["f"] or "")[:6].ljust(6, "0")
+        try:
+            wall = datetime(
+                int(parts["y"]), month or 0, int(parts["d"]),
+                int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
+                int(fraction) // 1000 * 1000,
+            )  # fmt: skip
+        except (TypeError, ValueError):
+            break
+        zone = _zone_of(parts["zone"]) if parts["zone"] else None
+        return wall, zone
+    msg = f"Error parsing date string '{text}'"
+    raise _failure(msg)
+
+
+def parse_date_string(text: str, zone: tzinfo | None = None) -> datetime:
+    """A date string as a UTC datetime; a string without an offset is read in ``zone`` (UTC)."""
+    wall, named = split_date_string(text)
+    local = wall.replace(tzinfo=named or zone or timezone.utc)
+    try:
+        return local.astimezone(timezone.utc)
+    except OverflowError:
         msg = f"Error parsing date string '{text}'"
-        raise ExpressionError(msg) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        raise _failure(msg) from None
+
+
+# --- BinData -----------------------------------------------------------------------------------
+
+
+def _binary_parts(value: Any) -> tuple[bytes, int]:
+    if type(value) is uuid.UUID:
+        return value.bytes, UUID_SUBTYPE
+    return bytes(value), getattr(value, "subtype", 0)
+
+
+def make_binary(data: bytes, subtype: int) -> Any:
+    """BinData as pymongo decodes it: plain ``bytes`` for subtype 0, ``Binary`` otherwise."""
+    return data if subtype == 0 else Binary(data, subtype)
+
+
+def _describe_binary(data: bytes, subtype: int) -> str:
+    return f"BinData({subtype}, {data.hex().upper()})"
+
+
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_BASE64_TEXT = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_BASE64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+def _decode_string(text: str, fmt: str, subtype: int) -> bytes:
+    """The bytes a string stands for in ``format``; ValueError carries mongod's reason."""
+    if (fmt == "uuid") != (subtype == UUID_SUBTYPE):
+        msg = "Only the 'uuid' format is allowed with the UUID subtype"
+        raise ValueError(msg)
+    if fmt == "base64":
+        if not _BASE64_TEXT.fullmatch(text):
+            msg = "invalid base64"
+            raise ValueError(msg)
+        return base64.b64decode(text)
+    if fmt == "base64url":
+        if not _BASE64URL_TEXT.fullmatch(text) or len(text.rstrip("=")) % 4 == 1:
+            msg = "invalid base64url"
+            raise ValueError(msg)
+        body = text.rstrip("=")
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    if fmt == "hex":
+        try:
+            return binascii.unhexlify(text)
+        except (binascii.Error, ValueError):
+            msg = "invalid hex string"
+            raise ValueError(msg) from None
+    if fmt == "utf8":
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            msg = f"Invalid UTF-8: {text}"
+            raise ValueError(msg) from None
+    if fmt == "uuid":
+        if not _UUID_TEXT.fullmatch(text):
+            msg = f"Invalid UUID string: {text}"
+            raise ValueError(msg)
+        return uuid.UUID(text).bytes
+    msg = f"Invalid format '{fmt}'"
+    raise ValueError(msg)
+
+
+def _encode_binary(data: bytes, subtype: int, fmt: str) -> str:
+    is_uuid = subtype == UUID_SUBTYPE and len(data) == 16
+    if fmt == "auto":
+        fmt = "uuid" if is_uuid else "base64"
+    if fmt == "base64":
+        return base64.b64encode(data).decode("ascii")
+    if fmt == "base64url":
+        return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    if fmt == "hex":
+        return data.hex().upper()
+    if fmt == "utf8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            msg = "BinData does not represent a valid UTF-8 string"
+            raise ValueError(msg) from None
+    if not is_uuid:
+        msg = "BinData does not represent a valid UUID"
+        raise ValueError(msg)
+    return str(uuid.UUID(bytes=data))
+
+
+# --- Conversion functions: fn(value, options) ------------------------------------------------
+
+
+class Options:
+    """``format``, ``byteOrder`` (a struct prefix) and target subtype of one conversion."""
+
+    __slots__ = ("byte_order", "format", "subtype")
+
+    def __init__(self, format: str | None = None, byte_order: str = "<", subtype: int = 0) -> None:
+        self.format = format
+        self.byte_order = byte_order
+        self.subtype = subtype
+
+
+DEFAULT_OPTIONS = Options()
+Converter = Callable[[Any, Options], Any]
+
+
+def _identity(value: Any, options: Options) -> Any:
+    return value
+
+
+def _true(value: Any, options: Options) -> bool:
+    return True
+
+
+def _nonzero(value: Any, options: Options) -> bool:
+    return value != 0
+
+
+def _decimal_nonzero(value: Decimal128, options: Options) -> bool:
+    return not value.to_decimal().is_zero()
+
+
+def _check_integral_double(value: float) -> None:
+    if math.isnan(value):
+        raise _failure(f"Attempt to convert NaN value to integer type {NO_ON_ERROR}")
+    if math.isinf(value):
+        raise _failure(f"Attempt to convert infinity value to integer type {NO_ON_ERROR}")
+
+
+def _overflow(shown: str) -> ConversionFailure:
+    return _failure(f"Conversion would overflow target type {NO_ON_ERROR}: {shown}")
+
+
+def _double_to_int(value: float, options: Options) -> int:
+    _check_integral_double(value)
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise _overflow(_stream_double(value))
+    return int(value)
+
+
+def _double_to_long_int(value: float) -> int:
+    _check_integral_double(value)
+    if not (-TWO_POW_63 <= value < TWO_POW_63):
+        raise _overflow(_stream_double(value))
+    return int(value)
+
+
+def _double_to_long(value: float, options: Options) -> Int64:
+    return Int64(_double_to_long_int(value))
+
+
+def _decimal_to_integer(value: Decimal128, low: int, high: int) -> int:
+    number = value.to_decimal()
+    if number.is_nan():
+        raise _failure(f"Attempt to convert NaN value to integer type {NO_ON_ERROR}")
+    if number.is_infinite():
+        raise _failure(f"Attempt to convert infinity value to integer type {NO_ON_ERROR}")
+    result = int(number)  # truncates toward zero, as mongod's kRoundTowardZero
+    if not low <= result <= high:
+        raise _overflow(format_decimal(value))
+    return result
+
+
+def _decimal_to_int(value: Decimal128, options: Options) -> int:
+    return _decimal_to_integer(value, INT32_MIN, INT32_MAX)
+
+
+def _decimal_to_long(value: Decimal128, options: Options) -> Int64:
+    return Int64(_decimal_to_integer(value, INT64_MIN, INT64_MAX))
+
+
+def _decimal_to_double(value: Decimal128, options: Options) -> float:
+    number = value.to_decimal()
+    if number.is_nan():
+        return math.nan
+    result = float(number)
+    if not number.is_infinite() and (math.isinf(result) or (number != 0 and abs(result) < SMALLEST_NORMAL_DOUBLE)):
+        raise _overflow(format_decimal(value))
+    return result
+
+
+def _long_to_int(value: Any, options: Options) -> int:
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise _overflow("")
+    return int(value)
+
+
+def _to_long(value: Any, options: Options) -> Int64:
+    return Int64(value)
+
+
+def _to_double(value: Any, options: Options) -> float:
+    return float(value)
+
+
+def _integer_to_decimal(value: Any, options: Options) -> Decimal128:
+    return Decimal128(decimal.Decimal(int(value)))
+
+
+def _double_to_decimal(value: float, options: Options) -> Decimal128:
+    return _decimal_from_double(value)
+
+
+def _integer_to_string(value: Any, options: Options) -> str:
+    return str(int(value))
+
+
+def _double_to_string(value: float, options: Options) -> str:
+    return format_double(value)
+
+
+def _decimal_to_string(value: Decimal128, options: Options) -> str:
+    return format_decimal(value)
+
+
+def _long_to_date(value: Any, options: Options) -> datetime:
+    return date_from_millis(int(value))
+
+
+def _double_to_date(value: float, options: Options) -> datetime:
+    return date_from_millis(_double_to_long_int(value))
+
+
+def _decimal_to_date(value: Decimal128, options: Options) -> datetime:
+    return date_from_millis(_decimal_to_integer(value, INT64_MIN, INT64_MAX))
+
+
+def _string_to_double(value: str, options: Options) -> float:
+    return parse_double(value)
+
+
+def _string_to_int(value: str, options: Options) -> int:
+    return parse_integer(value, INT32_MIN, INT32_MAX)
+
+
+def _string_to_long(value: str, options: Options) -> Int64:
+    return Int64(parse_integer(value, INT64_MIN, INT64_MAX))
+
+
+def _string_to_decimal(value: str, options: Options) -> Decimal128:
+    return parse_decimal(value)
+
+
+_HEX_24 = re.compile(r"[0-9a-fA-F]{24}")
+
+
+def _string_to_object_id(value: str, options: Options) -> ObjectId:
+    if len(value) != 24:
+        reason = f"Invalid string length for parsing to OID, expected 24 but found {len(value)}"
+    elif not _HEX_24.fullmatch(value):
+        reason = f"Invalid character found in hex string: '{value}'"
+    else:
+        return ObjectId(value)
+    raise _failure(f"Failed to parse objectId '{value}' {NO_ON_ERROR}: {reason}")
+
+
+def _string_to_date(value: str, options: Options) -> datetime:
+    return parse_date_string(value)
+
+
+def _require_format(kind: str, target: str, options: Options) -> str:
+    if options.format is None:
+        msg = f"Format must be speficied when converting from '{kind}' to '{target}'"
+        raise ExpressionError(msg)
+    return options.format
+
+
+def _string_to_binary(value: str, options: Options) -> Any:
+    fmt = _require_format("string", "binData", options)
+    try:
+        data = _decode_string(value, fmt, options.subtype)
+    except ValueError as error:
+        raise _failure(f"Failed to parse BinData '{value}' {NO_ON_ERROR}: {error}") from None
+    return make_binary(data, options.subtype)
+
+
+def _binary_to_string(value: Any, options: Options) -> str:
+    fmt = _require_format("binData", "string", options)
+    data, subtype = _binary_parts(value)
+    try:
+        return _encode_binary(data, subtype, fmt)
+    except ValueError as error:
+        msg = f"Failed to convert '{_describe_binary(data, subtype)}' to string {NO_ON_ERROR}: {error}"
+        raise _failure(msg) from None
+
+
+def _binary_to_binary(value: Any, options: Options) -> Any:
+    data, subtype = _binary_parts(value)
+    if subtype != options.subtype:
+        msg = "Conversions between different BinData subtypes are not supported"
+        raise _failure(msg)
+    return value
+
+
+def _read_number(value: Any, options: Options, codes: dict) -> Any:
+    """A number stored in binData whose length picks the width (``codes``: length → struct code)."""
+    data, subtype = _binary_parts(value)
+    code = codes.get(len(data))
+    if code is None:
+        msg = (
+            f"Failed to convert '{_describe_binary(data, subtype)}' to number in $convert"
+            f" because of invalid length: {len(data)}"
+        )
+        raise _failure(msg)
+    return struct.unpack(options.byte_order + code, data)[0]
+
+
+_INT_WIDTHS = {1: "b", 2: "h", 4: "i"}
+_LONG_WIDTHS = {1: "b", 2: "h", 4: "i", 8: "q"}
+_DOUBLE_WIDTHS = {4: "f", 8: "d"}
+
+
+def _binary_to_int(value: Any, options: Options) -> int:
+    return _read_number(value, options, _INT_WIDTHS)
+
+
+def _binary_to_long(value: Any, options: Options) -> Int64:
+    return Int64(_read_number(value, options, _LONG_WIDTHS))
+
+
+def _binary_to_double(value: Any, options: Options) -> float:
+    return float(_read_number(value, options, _DOUBLE_WIDTHS))
+
+
+def _int_to_binary(value: int, options: Options) -> Any:
+    return make_binary(struct.pack(options.byte_order + "i", value), options.subtype)
+
+
+def _long_to_binary(value: Any, options: Options) -> Any:
+    return make_binary(struct.pack(options.byte_order + "q", int(value)), options.subtype)
+
+
+def _double_to_binary(value: float, options: Options) -> Any:
+    return make_binary(struct.pack(options.byte_order + "d", value), options.subtype)
+
+
+def _bool_to(one: Any, zero: Any) -> Converter:
+    return lambda value, options: one if value else zero
+
+
+def _object_id_to_date(value: ObjectId, options: Options) -> datetime:
+    return value.generation_time
+
+
+def _timestamp_to_date(value: Timestamp, options: Options) -> datetime:
+    return date_from_millis(value.time * 1000)
+
+
+def _date_to_long(value: datetime, options: Options) -> Int64:
+    return Int64(millis_of(value))
+
+
+def _date_to_double(value: datetime, options: Options) -> float:
+    return float(millis_of(value))
+
+
+def _date_to_decimal(value: datetime, options: Options) -> Decimal128:
+    return Decimal128(decimal.Decimal(millis_of(value)))
+
+
+def _date_to_string(value: datetime, options: Options) -> str:
+    return format_date(value)
+
+
+# mongod's conversion table: target → input kind → conversion. Pairs not listed are refused.
+CONVERSIONS: dict[str, dict[str, Converter]] = {
+    "double": {
+        "double": _identity, "string": _string_to_double, "bool": _bool_to(1.0, 0.0),
+        "date": _date_to_double, "int": _to_double, "long": _to_double,
+        "decimal": _decimal_to_double, "binData": _binary_to_double,
+    },
+    "string": {
+        "double": _double_to_string, "string": _identity, "objectId": lambda v, o: str(v),
+        "bool": _bool_to("true", "false"), "date": _date_to_string, "int": _integer_to_string,
+        "long": _integer_to_string, "decimal": _decimal_to_string, "binData": _binary_to_string,
+    },
+    "objectId": {"string": _string_to_object_id, "objectId": _identity},
+    "bool": {
+        "double": _nonzero, "int": _nonzero, "long": _nonzero, "decimal": _decimal_nonzero,
+        "bool": _identity,
+    },
+    "date": {
+        "double": _double_to_date, "string": _string_to_date, "objectId": _object_id_to_date,
+        "date": _identity, "long": _long_to_date, "decimal": _decimal_to_date,
+        "timestamp": _timestamp_to_date,
+    },
+    "int": {
+        "double": _double_to_int, "string": _string_to_int, "bool": _bool_to(1, 0),
+        "int": _identity, "long": _long_to_int, "decimal": _decimal_to_int, "binData": _binary_to_int,
+    },
+    "long": {
+        "double": _double_to_long, "string": _string_to_long, "bool": _bool_to(Int64(1), Int64(0)),
+        "date": _date_to_long, "int": _to_long, "long": _to_long, "decimal": _decimal_to_long,
+        "binData": _binary_to_long,
+    },
+    "decimal": {
+        "double": _double_to_decimal, "string": _string_to_decimal,
+        "bool": _bool_to(Decimal128("1"), Decimal128("0")), "date": _date_to_decimal,
+        "int": _integer_to_decimal, "long": _integer_to_decimal, "decimal": _identity,
+    },
+    "binData": {
+        "string": _string_to_binary, "binData": _binary_to_binary, "int": _int_to_binary,
+        "long": _long_to_binary, "double": _double_to_binary,
+    },
+}  # fmt: skip
+# Every other BSON type converts to true (mongod lists them one by one; null never gets here).
+for _kind_name in TYPE_NUMBERS:
+    CONVERSIONS["bool"].setdefault(_kind_name, _true)
+
+
+def convert_value(value: Any, target: str, options: Options = DEFAULT_OPTIONS) -> Any:
+    """Convert a non-null ``value`` to the type named ``target``; ConversionFailure if refused."""
+    kind = _kind(value)
+    converter = CONVERSIONS.get(target, {}).get(kind)
+    if converter is None:
+        msg = f"Unsupported conversion from {kind} to {target} {NO_ON_ERROR}"
+        raise _failure(msg)
+    return converter(value, options)
 
 
 def to_date(value: Any) -> Any:
-    """``$toDate``'s conversion rules."""
-    kind = type(value)
-    if kind is datetime:
+    """``$toDate``'s conversion rules (null and missing give null)."""
+    if type(value) is datetime:
         return value
-    if value is None or value is MISSING:
+    if _is_nullish(value):
         return None
+    return convert_value(value, "date")
+
+
+# --- $convert arguments ---------------------------------------------------------------------
+
+
+class Target:
+    """A resolved ``to``: the type name and, for binData, the subtype."""
+
+    __slots__ = ("conversions", "name", "subtype")
+
+    def __init__(self, name: str, subtype: int = 0) -> None:
+        self.name = name
+        self.subtype = subtype
+        self.conversions = CONVERSIONS.get(name, {})
+
+
+def _subtype_of(value: Any) -> int:
+    if _is_nullish(value):
+        return 0
+    if type(value) not in NUMBER_TYPES:
+        msg = f"For BinData, $convert's 'subtype' argument must be a number, but is {bson_type_name(value)}"
+        raise ExpressionError(msg)
+    number = float(str(value)) if type(value) is Decimal128 else value
+    if number != int(number):
+        msg = "In $convert, numeric 'subtype' argument is not an integer"
+        raise ExpressionError(msg)
+    if int(number) not in VALID_SUBTYPES:
+        msg = f"In $convert, numeric value for 'subtype' does not correspond to a BinData type: {int(number)}"
+        raise ExpressionError(msg)
+    return int(number)
+
+
+def _type_name_of(value: Any) -> str:
+    kind = type(value)
     if kind is str:
-        return parse_date_string(value)
-    if kind in (int, Int64, float, Decimal128):
-        millis = value.to_decimal() if kind is Decimal128 else value
-        return EPOCH + timedelta(milliseconds=int(millis))
-    if kind is ObjectId:
-        return value.generation_time
-    if kind is Timestamp:
-        return value.as_datetime()
-    msg = f"Unsupported conversion from {bson_type_name(value)} to date in $convert with no onError value"
+        if value not in TYPE_NUMBERS and value != "missing":
+            msg = f"Unknown type name: {value}"
+            raise ExpressionError(msg)
+        return value
+    if kind in NUMBER_TYPES:
+        number = float(str(value)) if kind is Decimal128 else value
+        if math.isnan(number) or math.isinf(number) or number != int(number):
+            msg = "In $convert, numeric 'to' argument is not an integer"
+            raise ExpressionError(msg)
+        name = TYPE_NAMES.get(int(number))
+        if name is None:
+            msg = f"In $convert, numeric value for 'to' does not correspond to a BSON type: {int(number)}"
+            raise ExpressionError(msg)
+        return name
+    msg = f"$convert's 'to' argument must be a string or number, but is {bson_type_name(value)}"
     raise ExpressionError(msg)
 
 
-@expression_operator("$toDate")
-def compile_to_date(args: Any, at: tuple, scope: Any):
-    (fn,) = operands("$toDate", args, at, scope, 1, 1)
-    return lambda doc, vars: to_date(fn(doc, vars))
+def resolve_target(value: Any) -> Target | None:
+    """``to`` as mongod reads it: a type name, a type number or ``{type, subtype}``; None if null."""
+    if type(value) is dict:
+        kind = value.get("type", MISSING)
+        if _is_nullish(kind) and "type" in value:
+            return None
+        return Target(_type_name_of(kind), _subtype_of(value.get("subtype", MISSING)))
+    if _is_nullish(value):
+        return None
+    return Target(_type_name_of(value))
+
+
+def resolve_format(value: Any) -> str | None:
+    if _is_nullish(value):
+        return None
+    if type(value) is not str:
+        msg = f"$convert requires that 'format' be a string, found: {bson_type_name(value)} with value {value!r}"
+        raise ExpressionError(msg)
+    if value not in BINDATA_FORMATS:
+        msg = f"Invalid 'format' argument for $convert: {value}"
+        raise ExpressionError(msg)
+    return value
+
+
+def resolve_byte_order(value: Any) -> str:
+    if _is_nullish(value):
+        return "<"
+    if type(value) is not str:
+        msg = f"$convert requires that 'byteOrder' be a string, found: {bson_type_name(value)} with value {value!r}"
+        raise ExpressionError(msg)
+    order = BYTE_ORDERS.get(value)
+    if order is None:
+        msg = f"Invalid 'byteOrder' argument for $convert: {value}"
+        raise ExpressionError(msg)
+    return order
+
+
+def _at_compile_time(resolve: Callable[[Any], Any], fn: Any, at: tuple) -> Any:
+    """Resolve a constant argument now, turning its error into a SpecError located at ``at``."""
+    try:
+        return resolve(fn.constant)
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
+def _optional_argument(spec: dict, key: str, at: tuple, scope: Any) -> Any:
+    return compile_expression(spec[key], (*at, key), scope) if key in spec else None
+
+
+@expression_operator("$convert")
+def compile_convert(args: Any, at: tuple, scope: Any):
+    spec = named_arguments(
+        "$convert", args, at, required=("input", "to"), optional=("onError", "onNull", "format", "byteOrder")
+    )
+    input_fn = compile_expression(spec["input"], (*at, "input"), scope)
+    to_fn = compile_expression(spec["to"], (*at, "to"), scope)
+    on_error = _optional_argument(spec, "onError", at, scope)
+    on_null = _optional_argument(spec, "onNull", at, scope)
+    format_fn = _optional_argument(spec, "format", at, scope)
+    order_fn = _optional_argument(spec, "byteOrder", at, scope)
+
+    fixed_target = _at_compile_time(resolve_target, to_fn, (*at, "to")) if is_constant(to_fn) else MISSING
+    fixed_options = None
+    if (format_fn is None or is_constant(format_fn)) and (order_fn is None or is_constant(order_fn)):
+        fmt = _at_compile_time(resolve_format, format_fn, (*at, "format")) if format_fn else None
+        order = _at_compile_time(resolve_byte_order, order_fn, (*at, "byteOrder")) if order_fn else "<"
+        if fixed_target is not MISSING:
+            fixed_options = Options(fmt, order, fixed_target.subtype if fixed_target else 0)
+
+    def options_for(target: Target, doc: dict, vars: Any) -> Options:
+        if fixed_options is not None:
+            return fixed_options
+        fmt = resolve_format(format_fn(doc, vars)) if format_fn else None
+        order = resolve_byte_order(order_fn(doc, vars)) if order_fn else "<"
+        return Options(fmt, order, target.subtype)
+
+    def convert(doc: dict, vars: Any) -> Any:
+        value = input_fn(doc, vars)
+        target = fixed_target if fixed_target is not MISSING else resolve_target(to_fn(doc, vars))
+        if value is None or value is MISSING:
+            return on_null(doc, vars) if on_null is not None else None
+        if target is None:
+            return None
+        options = options_for(target, doc, vars)
+        converter = target.conversions.get(_kind(value))
+        try:
+            if converter is None:
+                msg = f"Unsupported conversion from {_kind(value)} to {target.name} {NO_ON_ERROR}"
+                raise _failure(msg)
+            return converter(value, options)
+        except ConversionFailure:
+            if on_error is None:
+                raise
+            return on_error(doc, vars)
+
+    return convert
+
+
+# --- Shorthands: $toBool, $toDate, ... ($convert without onError/onNull) -------------------------
+
+
+def _shorthand(name: str, target: str, options: Options, fast_type: type | None) -> None:
+    """Register ``name`` as ``{$convert: {input: <arg>, to: target}}``."""
+    conversions = CONVERSIONS[target]
+
+    @expression_operator(name)
+    def compile_shorthand(args: Any, at: tuple, scope: Any):
+        (fn,) = operands(name, args, at, scope, 1, 1)
+
+        def shorthand(doc: dict, vars: Any) -> Any:
+            value = fn(doc, vars)
+            if type(value) is fast_type:
+                return conversions[_kind(value)](value, options)
+            if value is None or value is MISSING:
+                return None
+            converter = conversions.get(_kind(value))
+            if converter is None:
+                msg = f"Unsupported conversion from {_kind(value)} to {target} {NO_ON_ERROR}"
+                raise _failure(msg)
+            return converter(value, options)
+
+        return shorthand
+
+
+_shorthand("$toBool", "bool", DEFAULT_OPTIONS, bool)
+_shorthand("$toDate", "date", DEFAULT_OPTIONS, datetime)
+_shorthand("$toDecimal", "decimal", DEFAULT_OPTIONS, Decimal128)
+_shorthand("$toDouble", "double", DEFAULT_OPTIONS, float)
+_shorthand("$toInt", "int", DEFAULT_OPTIONS, None)
+_shorthand("$toLong", "long", DEFAULT_OPTIONS, Int64)
+_shorthand("$toObjectId", "objectId", DEFAULT_OPTIONS, ObjectId)
+# $toString reads binData with format "auto": a UUID string for UUIDs, base64 otherwise.
+_shorthand("$toString", "string", Options(format="auto"), str)
+
+
+@expression_operator("$toUUID")
+def compile_to_uuid(args: Any, at: tuple, scope: Any):
+    """Shorthand for ``$convert`` to ``{type: "binData", subtype: 4}`` with ``format: "uuid"``.
+
+    The documentation says non-string input errors, so numbers are refused here even though
+    mongod 8.1's numeric binData conversion would otherwise accept them.
+    """
+    (fn,) = operands("$toUUID", args, at, scope, 1, 1)
+    options = Options(format="uuid", subtype=UUID_SUBTYPE)
+
+    def to_uuid(doc: dict, vars: Any) -> Any:
+        value = fn(doc, vars)
+        if value is None or value is MISSING:
+            return None
+        kind = _kind(value)
+        if kind == "string":
+            return _string_to_binary(value, options)
+        if kind == "binData":
+            return _binary_to_binary(value, options)
+        msg = f"Unsupported conversion from {kind} to binData {NO_ON_ERROR}"
+        raise _failure(msg)
+
+    return to_uuid
+
+
+@expression_operator("$type")
+def compile_type(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$type", args, at, scope, 1, 1)
+    return lambda doc, vars: _kind(fn(doc, vars))
+
+
+@expression_operator("$isNumber")
+def compile_is_number(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$isNumber", args, at, scope, 1, 1)
+    return lambda doc, vars: type(fn(doc, vars)) in NUMBER_TYPES

@@ -14,6 +14,7 @@ from bson import Regex
 
 from translator._bson_order import MAX_KEY, MIN_KEY, NULL, NUMBER, compare, rank
 from translator._types import MISSING
+from translator.errors import SpecError
 
 FAST_NUMBERS = frozenset({int, float})
 _ORDERINGS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
@@ -21,7 +22,11 @@ _ORDERINGS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte
 
 def regex_test(pattern: Any) -> Callable[[Any], bool]:
     """Match strings against a BSON regex (or equal Regex values)."""
-    compiled = pattern.try_compile() if isinstance(pattern, Regex) else pattern
+    try:
+        compiled = pattern.try_compile() if isinstance(pattern, Regex) else pattern
+    except re.error as exc:
+        msg = f"invalid regular expression {pattern.pattern!r}: {exc}"
+        raise SpecError(msg) from None
     search = compiled.search
 
     def test(value: Any) -> bool:

@@ -98,7 +98,10 @@ def _is_operator_object(spec: Any) -> bool:
 def compile_field_tests(spec: Any, at: Path) -> list[tuple[bool, Callable]]:
     """The tests one field's condition makes: ``(per_value, test)`` pairs."""
     if not _is_operator_object(spec):
-        return [(True, equality_test(spec))]
+        try:
+            return [(True, equality_test(spec))]
+        except SpecError as exc:
+            raise SpecError(exc.message, at) from None
     tests = []
     for name, operand in spec.items():
         where = (*at, name)

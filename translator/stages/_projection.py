@@ -24,18 +24,21 @@ def _insert(tree: dict, parts: list, value: Any, at: tuple) -> None:
     for part in parts[:-1]:
         node = tree.setdefault(part, {})
         if type(node) is not dict:
-            msg = f"path collision at {'.'.join(parts)}"
+            msg = f"path collision: {part} is already projected, so {'.'.join(parts)} cannot be"
             raise SpecError(msg, at)
         tree = node
     if parts[-1] in tree:
-        msg = f"path collision at {'.'.join(parts)}"
+        msg = f"path collision: {'.'.join(parts)} is projected twice, or together with a field inside it"
         raise SpecError(msg, at)
     tree[parts[-1]] = value
 
 
 def _check_key(key: str, at: tuple) -> list:
-    if not key or key.startswith("$") or any(part == "" for part in key.split(".")):
-        msg = f"field name {key!r} may not be empty or start with '$'"
+    if key.startswith("$"):
+        msg = f"field name {key!r} may not start with '$'"
+        raise SpecError(msg, at)
+    if any(part == "" for part in key.split(".")):
+        msg = f"field path {key!r} has an empty component"
         raise SpecError(msg, at)
     return key.split(".")
 
@@ -85,28 +88,36 @@ def compile_projection(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
         raise SpecError(msg, at)
     if excluded or (not kept and tree.get("_id") == EXCLUDE):
         return exclusion(tree)
-    tree.setdefault("_id", INCLUDE)
-    if tree["_id"] == EXCLUDE:
-        del tree["_id"]
+    id_node = tree.pop("_id", INCLUDE)
+    if id_node != EXCLUDE:
+        tree = {"_id": id_node, **tree}  # _id leads, as in mongod's output
     return _inclusion(tree)
 
 
 def _inclusion(tree: dict) -> Callable[[dict], dict]:
-    includes = tuple(key for key, node in tree.items() if node == INCLUDE)
+    """Included fields in the input's order, then computed fields in the spec's, as mongod does."""
+    kept = {key: None if node == INCLUDE else _nested_inclusion(node) for key, node in tree.items() if not callable(node)}
     computed = tuple((key, node) for key, node in tree.items() if callable(node))
-    nested = tuple((key, _nested_inclusion(node)) for key, node in tree.items() if type(node) is dict)
+    # Subtrees with computed fields appear even when the input lacks them.
+    computed_subtrees = tuple(
+        (key, apply) for key, apply in kept.items() if apply is not None and _has_computed(tree[key])
+    )
 
     def project(doc: dict, root: dict | None = None) -> dict:
         root = doc if root is None else root
         out = {}
-        for key in includes:
-            value = doc.get(key, MISSING)
-            if value is not MISSING:
-                out[key] = value
-        for key, apply in nested:
-            value = apply(doc.get(key, MISSING), root)
-            if value is not MISSING:
-                out[key] = value
+        for key, value in doc.items():
+            if key in kept:
+                apply = kept[key]
+                if apply is None:
+                    out[key] = value
+                else:
+                    value = apply(value, root)
+                    if value is not MISSING:
+                        out[key] = value
+        for key, apply in computed_subtrees:
+            if key not in out:
+                out[key] = apply({}, root)
         for key, fn in computed:
             value = fn(root, NO_VARS)
             if value is not MISSING:
@@ -116,9 +127,13 @@ def _inclusion(tree: dict) -> Callable[[dict], dict]:
     return project
 
 
+def _has_computed(tree: dict) -> bool:
+    return any(callable(node) or (type(node) is dict and _has_computed(node)) for node in tree.values())
+
+
 def _nested_inclusion(tree: dict) -> Callable[[Any, dict], Any]:
     project = _inclusion(tree)
-    has_computed = any(callable(node) or type(node) is dict for node in tree.values())
+    has_computed = _has_computed(tree)
 
     def apply(value: Any, root: dict) -> Any:
         kind = type(value)
