@@ -23,6 +23,7 @@ from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, b
 from translator._types import MISSING
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.compile import (
+    compile_expression,
     constant,
     expression_operator,
     is_constant,
@@ -54,6 +55,11 @@ def number_kind(value: Any) -> int:
 
 def is_nullish(value: Any) -> bool:
     return value is None or value is MISSING
+
+
+def is_positive(number: Decimal) -> bool:
+    """``number > 0`` without the exception Python's decimal raises when comparing a NaN."""
+    return not number.is_nan() and number > 0
 
 
 def int_or_long(number: int) -> Any:
@@ -494,7 +500,7 @@ def _logarithm(name: str, double_log: Callable[[float], float], decimal_log: str
     def logarithm(value: Any, kind: int) -> Any:
         if kind == DECIMAL:
             number = value.to_decimal()
-            if number > 0:
+            if is_positive(number):
                 return Decimal128(getattr(number, decimal_log)(DECIMAL128))
         number = to_double(value, kind)
         if not number > 0:
@@ -510,7 +516,7 @@ def _logarithm(name: str, double_log: Callable[[float], float], decimal_log: str
 def _sqrt(value: Any, kind: int) -> Any:
     if kind == DECIMAL:
         number = value.to_decimal()
-        if number < 0:
+        if not number.is_nan() and number < 0:
             raise ExpressionError("$sqrt's argument must be greater than or equal to 0")
         return Decimal128(number.sqrt(DECIMAL128))
     number = float(value)
@@ -541,7 +547,7 @@ def log_values(number: Any, base: Any) -> Any:
         raise ExpressionError(f"$log's base must be numeric, not {bson_type_name(base)}")
     if kind_n == DECIMAL or kind_b == DECIMAL:
         n, b = to_decimal(number, kind_n), to_decimal(base, kind_b)
-        if n > 0 and b > 0 and b != 1:
+        if is_positive(n) and is_positive(b) and b != 1:
             return Decimal128(DECIMAL128.divide(n.ln(DECIMAL128), b.ln(DECIMAL128)))
     n, b = to_double(number, kind_n), to_double(base, kind_b)
     if not (n > 0 or n != n):
@@ -583,7 +589,7 @@ def pow_values(base: Any, exponent: Any) -> Any:
         raise ExpressionError(f"$pow's exponent must be numeric, not {bson_type_name(exponent)}")
     if kind_b == DECIMAL or kind_e == DECIMAL:
         b, e = to_decimal(base, kind_b), to_decimal(exponent, kind_e)
-        if b.is_zero() and e < 0:
+        if b.is_zero() and e.is_signed():
             raise ExpressionError("$pow cannot take a base of 0 and a negative exponent")
         if e.is_zero():
             return Decimal128(_DECIMAL_ONE)
@@ -594,10 +600,15 @@ def pow_values(base: Any, exponent: Any) -> Any:
     if kind_b == DOUBLE or kind_e == DOUBLE:
         return c_pow(b, e)
     whole_base, whole_exponent = int(base), int(exponent)
-    if whole_exponent < 0 and whole_base not in (1, -1):
-        return c_pow(b, e)
-    result = whole_base**whole_exponent if whole_base in (0, 1, -1) or whole_exponent <= 63 else INT64_MAX + 1
-    if not INT64_MIN <= result <= INT64_MAX:
+    if whole_base in (1, -1):
+        result = -1 if whole_base == -1 and whole_exponent % 2 else 1
+    elif whole_base == 0:
+        result = 0 if whole_exponent else 1
+    elif 0 <= whole_exponent <= 63:
+        result = whole_base**whole_exponent
+        if not INT64_MIN <= result <= INT64_MAX:
+            return c_pow(b, e)
+    else:
         return c_pow(b, e)
     return Int64(result) if kind_b == LONG or kind_e == LONG else int_or_long(result)
 
@@ -707,8 +718,6 @@ def _exp_any(value: Any) -> Any:
 
 @expression_operator("$sigmoid")
 def compile_sigmoid(args: Any, at: tuple, scope: Any) -> Callable:
-    from translator.expressions.compile import compile_expression
-
     if type(args) is dict and "input" in args:
         named_arguments("$sigmoid", args, at, required=("input",), optional=("onNull",))
         value = compile_expression(args["input"], (*at, "input"), scope)

@@ -1,16 +1,166 @@
 """String expression operators.
 
 https://www.mongodb.com/docs/manual/reference/operator/aggregation/#string-expression-operators
+
+Offsets and lengths follow mongod exactly: the ``*Bytes`` operators count UTF-8 bytes, the
+``*CP`` operators count code points, and ``$toLower``/``$toUpper``/``$strcasecmp`` fold ASCII
+letters only. Regular expressions are PCRE in mongod; :func:`pcre_to_python` rewrites the
+PCRE spellings Python's ``re`` reads differently (ASCII-only ``\\d \\w \\s \\b``, named groups,
+``\\Q...\\E``, POSIX classes) and refuses the few it cannot express.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN
+from functools import lru_cache
 from typing import Any
 
-from translator._bson_types import bson_type_name
+from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+
+from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
-from translator.errors import ExpressionError
-from translator.expressions.compile import expression_operator, operands
+from translator.errors import ExpressionError, SpecError
+from translator.expressions.compile import compile_expression, constant, expression_operator, is_constant, operands
+
+NUMERIC = frozenset({int, Int64, float, Decimal128})
+
+# mongod's default set for $trim/$ltrim/$rtrim: NUL, ASCII whitespace and the Unicode spaces
+# U+00A0, U+1680, U+2000..U+200A (not U+2028, U+3000 or Python's str.isspace set).
+DEFAULT_TRIM_CHARS = "\0 \t\n\x0b\x0c\r\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
+MAX_TRIM_CHARS_BYTES = 4096
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _nullish(value: Any) -> bool:
+    return value is None or value is MISSING
+
+
+def _iso_date(value: datetime) -> str:
+    utc = value.astimezone(timezone.utc)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+def show_value(value: Any) -> str:
+    """mongod's ``Value::toString``, which its error messages quote (strings in double quotes)."""
+    kind = type(value)
+    if kind is str:
+        return f'"{value}"'
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is Int64:
+        return str(int(value))
+    if kind is float:
+        return "%g" % value
+    if value is None:
+        return "null"
+    if value is MISSING:
+        return "MISSING"
+    if kind is dict:
+        return "{" + ", ".join(f"{k}: {show_value(v)}" for k, v in value.items()) + "}" if value else "{}"
+    if kind is list:
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if kind is datetime:
+        return _iso_date(value)
+    if kind is Timestamp:
+        return f"Timestamp({value.time}, {value.inc})"
+    if kind is Regex or isinstance(value, re.Pattern):
+        pattern, flags = regex_pattern_and_flags(value)
+        return f"/{pattern}/{flags}"
+    if isinstance(value, bytes):
+        subtype = value.subtype if isinstance(value, Binary) else 0
+        return f'BinData({subtype}, "{bytes(value).hex().upper()}")'
+    if kind is MinKey:
+        return "MinKey"
+    if kind is MaxKey:
+        return "MaxKey"
+    return str(value)  # Decimal128 ("1.5", "NaN", "Infinity"), ObjectId (24 hex digits)
+
+
+def coerce_to_string(value: Any) -> str:
+    """mongod's ``Value::coerceToString``: null/missing → "", numbers and dates → text, else an error.
+
+    Doubles print as C's ``%g`` (six significant digits), dates as ISO 8601 with milliseconds.
+    """
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None or value is MISSING:
+        return ""
+    if kind is int or kind is Int64:
+        return str(int(value))
+    if kind is float:
+        return "%g" % value
+    if kind is Decimal128:
+        return str(value)
+    if kind is datetime:
+        return _iso_date(value)
+    if kind is Timestamp:
+        return f"{value.as_datetime().strftime('%b %d %H:%M:%S')}:{value.inc}"
+    msg = f"can't convert from BSON type {bson_type_name(value)} to String"
+    raise ExpressionError(msg)
+
+
+def is_int32_integral(value: Any) -> bool:
+    """mongod's ``Value::integral``: a number that converts to a 32-bit int without loss."""
+    kind = type(value)
+    if kind is int or kind is Int64:
+        return INT32_MIN <= value <= INT32_MAX
+    if kind is float:
+        return value.is_integer() and INT32_MIN <= value <= INT32_MAX
+    if kind is Decimal128:
+        number = value.to_decimal()
+        return number.is_finite() and number == number.to_integral_value() and INT32_MIN <= number <= INT32_MAX
+    return False
+
+
+def _coerce_to_long(value: Any) -> int:
+    """mongod's ``Value::coerceToLong`` for a number: doubles truncate, decimals round half-even."""
+    kind = type(value)
+    if kind is int or kind is Int64:
+        return int(value)
+    number = value.to_decimal() if kind is Decimal128 else value
+    if number != number or not INT64_MIN <= number < 2**63:  # NaN fails both comparisons
+        msg = f"Can't coerce out of range value {show_value(value)} to long"
+        raise ExpressionError(msg)
+    if kind is Decimal128:
+        return int(number.to_integral_value(rounding=ROUND_HALF_EVEN))
+    return int(number)
+
+
+def _int32(value: Any) -> int:
+    """``Value::coerceToInt`` of a value that :func:`is_int32_integral` accepted."""
+    return int(value.to_decimal()) if type(value) is Decimal128 else int(value)
+
+
+def _object_arguments(name: str, args: Any, at: tuple, known: tuple, required: tuple, wording: tuple) -> dict:
+    """Check an operator's named arguments with mongod's messages.
+
+    ``wording`` holds the three messages' templates: not an object (``{type}``), an unknown
+    argument (``{key}``) and a missing required one (``{key}``).
+    """
+    not_object, unknown, missing = wording
+    if type(args) is not dict:
+        msg = not_object.format(name=name, type=bson_type_name(args))
+        raise SpecError(msg, at)
+    for key in args:
+        if key not in known:
+            msg = unknown.format(name=name, key=key)
+            raise SpecError(msg, (*at, key))
+    for key in required:
+        if key not in args:
+            msg = missing.format(name=name, key=key)
+            raise SpecError(msg, at)
+    return args
+
+
+# --------------------------------------------------------------------------- $concat
 
 
 @expression_operator("$concat")
@@ -30,3 +180,823 @@ def compile_concat(args: Any, at: tuple, scope: Any):
         return "".join(parts)
 
     return concat
+
+
+# --------------------------------------------------------------------------- $indexOfBytes, $indexOfCP
+
+
+def _index_bound(value: Any, name: str, what: str) -> int:
+    if not is_int32_integral(value):
+        # mongod's message really has no space after the operator name.
+        msg = (
+            f"{name}requires an integral {what}, found a value of type: {bson_type_name(value)}, "
+            f"with value: {show_value(value)}"
+        )
+        raise ExpressionError(msg)
+    bound = _int32(value)
+    if bound < 0:
+        msg = f"{name} requires a nonnegative {what}, found: {show_value(value)}"
+        raise ExpressionError(msg)
+    return bound
+
+
+def _index_operands(name: str, args: Any, at: tuple, scope: Any) -> tuple:
+    fns = operands(name, args, at, scope, 2, 4)
+    return fns[0], fns[1], fns[2] if len(fns) > 2 else None, fns[3] if len(fns) > 3 else None
+
+
+def _index_strings(name: str, text: Any, token: Any) -> None:
+    """Raise mongod's error for a non-string argument (null text was handled before)."""
+    if type(text) is not str:
+        msg = f"{name} requires a string as the first argument, found: {bson_type_name(text)}"
+        raise ExpressionError(msg)
+    msg = f"{name} requires a string as the second argument, found: {bson_type_name(token)}"
+    raise ExpressionError(msg)
+
+
+@expression_operator("$indexOfBytes")
+def compile_index_of_bytes(args: Any, at: tuple, scope: Any):
+    text_fn, token_fn, start_fn, end_fn = _index_operands("$indexOfBytes", args, at, scope)
+
+    def index_of_bytes(doc: dict, vars: Any) -> Any:
+        text = text_fn(doc, vars)
+        if type(text) is not str and _nullish(text):
+            return None
+        token = token_fn(doc, vars)
+        if type(text) is not str or type(token) is not str:
+            _index_strings("$indexOfBytes", text, token)
+        # An ASCII text has byte offsets equal to code point offsets: search the str itself.
+        haystack, needle = (text, token) if text.isascii() else (text.encode(), token.encode())
+        start = 0 if start_fn is None else _index_bound(start_fn(doc, vars), "$indexOfBytes", "starting index")
+        end = len(haystack)
+        if end_fn is not None:
+            end = min(end, _index_bound(end_fn(doc, vars), "$indexOfBytes", "ending index"))
+        if start > len(haystack) or end < start:
+            return -1
+        return haystack.find(needle, start, end)
+
+    return index_of_bytes
+
+
+@expression_operator("$indexOfCP")
+def compile_index_of_cp(args: Any, at: tuple, scope: Any):
+    text_fn, token_fn, start_fn, end_fn = _index_operands("$indexOfCP", args, at, scope)
+
+    def index_of_cp(doc: dict, vars: Any) -> Any:
+        text = text_fn(doc, vars)
+        if type(text) is not str and _nullish(text):
+            return None
+        token = token_fn(doc, vars)
+        if type(text) is not str or type(token) is not str:
+            _index_strings("$indexOfCP", text, token)
+        start = 0 if start_fn is None else _index_bound(start_fn(doc, vars), "$indexOfCP", "starting index")
+        end = len(text)
+        if end_fn is not None:
+            end = min(end, _index_bound(end_fn(doc, vars), "$indexOfCP", "ending index"))
+        if end < start:
+            return -1
+        if not text and not token:
+            return 0
+        # mongod bounds where a match may *start*: it can run past the ending index.
+        found = text.find(token, start)
+        return found if 0 <= found < end else -1
+
+    return index_of_cp
+
+
+# --------------------------------------------------------------------------- $strLenBytes, $strLenCP
+
+
+@expression_operator("$strLenBytes")
+def compile_str_len_bytes(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$strLenBytes", args, at, scope, 1, 1)
+
+    def str_len_bytes(doc: dict, vars: Any) -> Any:
+        value = fn(doc, vars)
+        if type(value) is not str:
+            msg = f"$strLenBytes requires a string argument, found: {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return len(value) if value.isascii() else len(value.encode())
+
+    return str_len_bytes
+
+
+@expression_operator("$strLenCP")
+def compile_str_len_cp(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$strLenCP", args, at, scope, 1, 1)
+
+    def str_len_cp(doc: dict, vars: Any) -> Any:
+        value = fn(doc, vars)
+        if type(value) is not str:
+            msg = f"$strLenCP requires a string argument, found: {bson_type_name(value)}"
+            raise ExpressionError(msg)
+        return len(value)
+
+    return str_len_cp
+
+
+# --------------------------------------------------------------------------- $toLower, $toUpper, $strcasecmp
+
+
+def _case_mapper(name: str, table: dict, ascii_map: Any) -> None:
+    """Register ``$toLower``/``$toUpper``: ASCII letters only, as mongod's C-locale mapping."""
+
+    def compile_case(args: Any, at: tuple, scope: Any):
+        (fn,) = operands(name, args, at, scope, 1, 1)
+
+        def change_case(doc: dict, vars: Any) -> Any:
+            value = fn(doc, vars)
+            text = value if type(value) is str else coerce_to_string(value)
+            return ascii_map(text) if text.isascii() else text.translate(table)
+
+        return change_case
+
+    expression_operator(name)(compile_case)
+
+
+_case_mapper("$toLower", _ASCII_LOWER, str.lower)
+_case_mapper("$toUpper", _ASCII_UPPER, str.upper)
+
+
+def _ascii_upper(text: str) -> str:
+    return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
+
+
+@expression_operator("$strcasecmp")
+def compile_strcasecmp(args: Any, at: tuple, scope: Any):
+    left_fn, right_fn = operands("$strcasecmp", args, at, scope, 2, 2)
+
+    def strcasecmp(doc: dict, vars: Any) -> Any:
+        # Python compares code points, which orders like mongod's byte-wise UTF-8 comparison.
+        left = _ascii_upper(coerce_to_string(left_fn(doc, vars)))
+        right = _ascii_upper(coerce_to_string(right_fn(doc, vars)))
+        return 0 if left == right else (1 if left > right else -1)
+
+    return strcasecmp
+
+
+# --------------------------------------------------------------------------- $substr, $substrBytes, $substrCP
+
+
+def _is_continuation(byte: int) -> bool:
+    return byte & 0xC0 == 0x80
+
+
+def _substr_bytes(value: Any, lower_value: Any, length_value: Any) -> str:
+    text = coerce_to_string(value)
+    if type(lower_value) not in NUMERIC:
+        msg = f"$substrBytes:  starting index must be a numeric type (is BSON type {bson_type_name(lower_value)})"
+        raise ExpressionError(msg)
+    if type(length_value) not in NUMERIC:
+        msg = f"$substrBytes:  length must be a numeric type (is BSON type {bson_type_name(length_value)})"
+        raise ExpressionError(msg)
+    lower = _coerce_to_long(lower_value)
+    if lower < 0:
+        msg = f"$substrBytes:  starting index must be non-negative (got: {lower})"
+        raise ExpressionError(msg)
+    length = _coerce_to_long(length_value)
+    if text.isascii():
+        return text[lower:] if length < 0 else text[lower : lower + length]
+    data = text.encode()
+    if length < 0:
+        length = len(data)
+    if lower < len(data) and _is_continuation(data[lower]):
+        msg = "$substrBytes:  Invalid range, starting index is a UTF-8 continuation byte."
+        raise ExpressionError(msg)
+    if lower + length < len(data) and _is_continuation(data[lower + length]):
+        msg = "$substrBytes:  Invalid range, ending index is in the middle of a UTF-8 character."
+        raise ExpressionError(msg)
+    return data[lower : lower + length].decode()
+
+
+def compile_substr_bytes(args: Any, at: tuple, scope: Any, name: str = "$substrBytes"):
+    text_fn, lower_fn, length_fn = operands(name, args, at, scope, 3, 3)
+    if is_constant(lower_fn) and is_constant(length_fn):
+        lower, length = lower_fn.constant, length_fn.constant
+        if type(lower) is int and type(length) is int and lower >= 0:
+            stop = None if length < 0 else lower + length
+
+            def substr_constant_range(doc: dict, vars: Any) -> Any:
+                value = text_fn(doc, vars)
+                if type(value) is str and value.isascii():
+                    return value[lower:stop]
+                return _substr_bytes(value, lower, length)
+
+            return substr_constant_range
+    return lambda doc, vars: _substr_bytes(text_fn(doc, vars), lower_fn(doc, vars), length_fn(doc, vars))
+
+
+@expression_operator("$substrBytes")
+def compile_substr_bytes_operator(args: Any, at: tuple, scope: Any):
+    return compile_substr_bytes(args, at, scope, "$substrBytes")
+
+
+@expression_operator("$substr")
+def compile_substr(args: Any, at: tuple, scope: Any):
+    """The deprecated alias of ``$substrBytes``; mongod names ``$substrBytes`` in its errors."""
+    return compile_substr_bytes(args, at, scope, "$substr")
+
+
+def _cp_bound(value: Any, what: str) -> int:
+    if type(value) not in NUMERIC:
+        msg = f"$substrCP: {what} must be a numeric type (is BSON type {bson_type_name(value)})"
+        raise ExpressionError(msg)
+    if not is_int32_integral(value):
+        msg = f"$substrCP: {what} cannot be represented as a 32-bit integral value: {show_value(value)}"
+        raise ExpressionError(msg)
+    return _int32(value)
+
+
+def _substr_cp(value: Any, start_value: Any, length_value: Any) -> str:
+    text = coerce_to_string(value)
+    start = _cp_bound(start_value, "starting index")
+    length = _cp_bound(length_value, "length")
+    if length < 0:
+        msg = "$substrCP: length must be a nonnegative integer."
+        raise ExpressionError(msg)
+    if start < 0:
+        msg = "$substrCP: the starting index must be nonnegative integer."
+        raise ExpressionError(msg)
+    return text[start : start + length]
+
+
+@expression_operator("$substrCP")
+def compile_substr_cp(args: Any, at: tuple, scope: Any):
+    text_fn, start_fn, length_fn = operands("$substrCP", args, at, scope, 3, 3)
+    if is_constant(start_fn) and is_constant(length_fn):
+        start, length = start_fn.constant, length_fn.constant
+        if type(start) is int and type(length) is int and 0 <= start <= INT32_MAX and 0 <= length <= INT32_MAX:
+            stop = start + length
+
+            def substr_cp_constant_range(doc: dict, vars: Any) -> Any:
+                value = text_fn(doc, vars)
+                return value[start:stop] if type(value) is str else _substr_cp(value, start, length)
+
+            return substr_cp_constant_range
+    return lambda doc, vars: _substr_cp(text_fn(doc, vars), start_fn(doc, vars), length_fn(doc, vars))
+
+
+# --------------------------------------------------------------------------- $trim, $ltrim, $rtrim
+
+_TRIM_WORDING = (
+    "{name} only supports an object as an argument, found {type}",
+    "{name} found an unknown argument: {key}",
+    "{name} requires an '{key}' field",
+)
+
+
+def _trim_chars(name: str, chars: Any) -> str:
+    if type(chars) is not str:
+        msg = f"{name} requires 'chars' to be a string, got {show_value(chars)} (of type {bson_type_name(chars)}) instead."
+        raise ExpressionError(msg)
+    size = len(chars.encode())
+    if size > MAX_TRIM_CHARS_BYTES:
+        msg = f"{name} requires 'chars' to be not greater than {MAX_TRIM_CHARS_BYTES} bytes, got {size} bytes instead."
+        raise ExpressionError(msg)
+    return chars
+
+
+def _trimmer(name: str, strip: Any) -> None:
+    """Register one of ``$trim``/``$ltrim``/``$rtrim``; ``strip`` is the matching ``str`` method.
+
+    mongod trims whole code points from a set, which is what ``str.strip(chars)`` does.
+    """
+
+    def compile_trim(args: Any, at: tuple, scope: Any):
+        _object_arguments(name, args, at, ("input", "chars"), ("input",), _TRIM_WORDING)
+        input_fn = compile_expression(args["input"], (*at, "input"), scope)
+        chars_fn = compile_expression(args["chars"], (*at, "chars"), scope) if "chars" in args else None
+        if chars_fn is None or (is_constant(chars_fn) and type(chars_fn.constant) is str):
+            chars = DEFAULT_TRIM_CHARS if chars_fn is None else chars_fn.constant
+            if chars_fn is not None:
+                try:
+                    _trim_chars(name, chars)
+                except ExpressionError as error:
+                    raise SpecError(str(error), (*at, "chars")) from None
+
+            def trim_constant_chars(doc: dict, vars: Any) -> Any:
+                text = input_fn(doc, vars)
+                if type(text) is str:
+                    return strip(text, chars)
+                return _check_trim_input(name, text)
+
+            return trim_constant_chars
+
+        def trim(doc: dict, vars: Any) -> Any:
+            text = input_fn(doc, vars)
+            if type(text) is not str:
+                return _check_trim_input(name, text)
+            chars = chars_fn(doc, vars)
+            if _nullish(chars):
+                return None
+            return strip(text, _trim_chars(name, chars))
+
+        return trim
+
+    expression_operator(name)(compile_trim)
+
+
+def _check_trim_input(name: str, text: Any) -> None:
+    """A non-string input: null when null or missing, else mongod's error."""
+    if _nullish(text):
+        return None
+    msg = f"{name} requires its input to be a string, got {show_value(text)} (of type {bson_type_name(text)}) instead."
+    raise ExpressionError(msg)
+
+
+_trimmer("$trim", str.strip)
+_trimmer("$ltrim", str.lstrip)
+_trimmer("$rtrim", str.rstrip)
+
+
+# --------------------------------------------------------------------------- regular expressions
+
+_REGEX_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
+# BSON's option letters for the bits of bson.Regex.flags / re.Pattern.flags, in BSON's order.
+_BSON_FLAG_LETTERS = (("i", re.IGNORECASE), ("l", re.LOCALE), ("m", re.MULTILINE), ("s", re.DOTALL),
+                      ("u", re.UNICODE), ("x", re.VERBOSE))  # fmt: skip
+
+_WORD = "[A-Za-z0-9_]"
+_SPACE = "\\t\\n\\x0b\\x0c\\r "
+_HSPACE = "\\t \\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_VSPACE = "\\n-\\r\\x85\\u2028\\u2029"
+# PCRE (without UCP, as mongod compiles) gives \d \w \s \b their ASCII meaning; Python's are Unicode.
+_CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _SPACE, "h": _HSPACE, "v": _VSPACE}
+_ESCAPES = {
+    **{letter: f"[{body}]" for letter, body in _CLASS_ESCAPES.items()},
+    **{letter.upper(): f"[^{body}]" for letter, body in _CLASS_ESCAPES.items()},
+    "b": f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))",
+    "B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
+    "z": "\\Z",
+    "Z": "(?=\\n?\\Z)",
+    "R": f"(?:\\r\\n|[{_VSPACE}])",
+    "N": "[^\\n]",
+    "e": "\\x1b",
+}
+_POSIX_CLASSES = {
+    "alpha": "A-Za-z", "digit": "0-9", "alnum": "A-Za-z0-9", "upper": "A-Z", "lower": "a-z",
+    "space": _SPACE, "blank": " \\t", "punct": "!-/:-@\\[-`{-~", "xdigit": "0-9A-Fa-f",
+    "word": "A-Za-z0-9_", "cntrl": "\\x00-\\x1f\\x7f", "print": " -~", "graph": "!-~", "ascii": "\\x00-\\x7f",
+}  # fmt: skip
+_POSIX_CLASS = re.compile(r"\[:(\^?)([a-z]+):\]")
+_UNSUPPORTED_ESCAPES = {
+    "p": "Unicode properties (\\p)", "P": "Unicode properties (\\P)", "X": "extended grapheme clusters (\\X)",
+    "K": "match start resets (\\K)", "G": "\\G anchors", "C": "single code units (\\C)",
+}  # fmt: skip
+_UNSUPPORTED_GROUPS = (
+    ("(?P>", "subroutine calls"), ("(?&", "subroutine calls"), ("(?R", "recursion"), ("(?|", "branch resets"),
+    ("(*", "backtracking verbs"), ("(?C", "callouts"),
+)  # fmt: skip
+
+
+class UnsupportedRegex(ValueError):
+    """A valid PCRE pattern that Python's ``re`` cannot express."""
+
+
+def _escape_sequence(pattern: str, i: int, out: list, in_class: bool) -> int:
+    """Translate the escape at ``pattern[i]`` (a backslash); return the index after it."""
+    if i + 1 >= len(pattern):
+        msg = "\\ at end of pattern"
+        raise re.error(msg)
+    letter = pattern[i + 1]
+    if letter == "Q":
+        close = pattern.find("\\E", i + 2)
+        literal = pattern[i + 2 :] if close < 0 else pattern[i + 2 : close]
+        out.append(re.escape(literal))
+        return len(pattern) if close < 0 else close + 2
+    if letter == "E":
+        return i + 2  # a \E without \Q is ignored by PCRE
+    if letter in "xo" and pattern.startswith("{", i + 2):
+        close = pattern.find("}", i + 3)
+        if close < 0:
+            msg = f"missing }} after \\{letter}{{"
+            raise re.error(msg)
+        out.append(re.escape(chr(int(pattern[i + 3 : close], 16 if letter == "x" else 8))))
+        return close + 1
+    if letter == "c" and i + 2 < len(pattern):
+        out.append(re.escape(chr(ord(pattern[i + 2].upper()) ^ 0x40)))
+        return i + 3
+    if letter in "kg" and not in_class:
+        return _back_reference(pattern, i, out)
+    if letter in _UNSUPPORTED_ESCAPES:
+        msg = f"{_UNSUPPORTED_ESCAPES[letter]} are not supported"
+        raise UnsupportedRegex(msg)
+    if letter in "uUlLN" and (in_class or letter != "N" or pattern.startswith("{", i + 2)):
+        msg = f"PCRE does not support \\{letter}"
+        raise re.error(msg)
+    if in_class:
+        if letter in _CLASS_ESCAPES:
+            out.append(_CLASS_ESCAPES[letter])
+            return i + 2
+        if letter in "HV":
+            msg = f"\\{letter} inside a character class is not supported"
+            raise UnsupportedRegex(msg)
+        out.append("\\x1b" if letter == "e" else pattern[i : i + 2])
+        return i + 2
+    out.append(_ESCAPES.get(letter, pattern[i : i + 2]))
+    return i + 2
+
+
+def _back_reference(pattern: str, i: int, out: list) -> int:
+    """``\\k<name>``, ``\\k'name'``, ``\\k{name}``, ``\\g{name}``, ``\\gN``, ``\\g{N}``."""
+    match = re.compile(r"\\[kg](?:<(\w+)>|'(\w+)'|\{(-?\w+)\}|(\d+))").match(pattern, i)
+    if match is None:
+        msg = f"malformed \\{pattern[i + 1]} back reference"
+        raise re.error(msg)
+    name = next(group for group in match.groups() if group is not None)
+    if name.startswith("-"):
+        msg = "relative back references are not supported"
+        raise UnsupportedRegex(msg)
+    out.append(f"(?:\\{name})" if name.isdigit() else f"(?P={name})")
+    return match.end()
+
+
+def _character_class(pattern: str, i: int, out: list) -> int:
+    """Translate ``[...]`` starting at ``pattern[i]``; return the index after its ``]``."""
+    parts = ["["]
+    j = i + 1
+    if pattern.startswith("^", j):
+        parts.append("^")
+        j += 1
+    if pattern.startswith("]", j):  # a leading ] is literal in PCRE
+        parts.append("\\]")
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        char = pattern[j]
+        if char == "\\":
+            j = _escape_sequence(pattern, j, parts, in_class=True)
+            continue
+        posix = _POSIX_CLASS.match(pattern, j) if char == "[" else None
+        if posix is not None:
+            negated, name = posix.groups()
+            if negated or name not in _POSIX_CLASSES:
+                msg = f"POSIX class [:{negated}{name}:] is not supported"
+                raise UnsupportedRegex(msg)
+            parts.append(_POSIX_CLASSES[name])
+            j = posix.end()
+            continue
+        # Characters Python would read as nested sets or set operations are literal in PCRE.
+        literal = char in "[&~|" or (char == "-" and pattern.startswith("-", j + 1))
+        parts.append("\\" + char if literal else char)
+        j += 1
+    if j >= len(pattern):
+        msg = "missing terminating ] for character class"
+        raise re.error(msg)
+    parts.append("]")
+    out.append("".join(parts))
+    return j + 1
+
+
+def _group_opening(pattern: str, i: int, out: list) -> int:
+    """Translate PCRE's named-group spellings; refuse what ``re`` has no form for."""
+    for prefix, what in _UNSUPPORTED_GROUPS:
+        if pattern.startswith(prefix, i):
+            msg = f"{what} are not supported"
+            raise UnsupportedRegex(msg)
+    if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+        out.append("(?P<")
+        return i + 3
+    if pattern.startswith("(?'", i):
+        close = pattern.find("'", i + 3)
+        if close < 0:
+            msg = "unterminated group name"
+            raise re.error(msg)
+        out.append(f"(?P<{pattern[i + 3 : close]}>")
+        return close + 1
+    if re.compile(r"\(\?[+-]?\d").match(pattern, i):
+        msg = "subroutine calls are not supported"
+        raise UnsupportedRegex(msg)
+    out.append("(")
+    return i + 1
+
+
+def pcre_to_python(pattern: str, extended: bool = False) -> str:
+    """Rewrite a PCRE pattern (as mongod compiles it) into an equivalent Python ``re`` pattern.
+
+    Args:
+        pattern: the PCRE source text.
+        extended: the ``x`` option is on, so ``#`` starts a comment that is copied unchanged.
+
+    Returns:
+        The Python pattern; raises ``re.error`` for invalid PCRE and :class:`UnsupportedRegex`
+        for PCRE features ``re`` lacks (Unicode properties, recursion, ...).
+    """
+    out: list = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i = _escape_sequence(pattern, i, out, in_class=False)
+        elif char == "[":
+            i = _character_class(pattern, i, out)
+        elif char == "(":
+            i = _group_opening(pattern, i, out)
+        elif char == "#" and extended:
+            end = pattern.find("\n", i)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[i:end])
+            i = end
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def regex_pattern_and_flags(value: Any) -> tuple:
+    """The pattern text and BSON option letters of a ``bson.Regex`` or compiled ``re.Pattern``."""
+    flags = value.flags
+    if type(flags) is str:
+        return value.pattern, flags
+    return value.pattern, "".join(letter for letter, bit in _BSON_FLAG_LETTERS if flags & bit)
+
+
+@lru_cache(maxsize=512)
+def compile_regex(pattern: str, options: str, name: str) -> re.Pattern:
+    """Compile a PCRE pattern with mongod's option letters (i m s x u); errors are mongod's."""
+    flags = 0
+    for letter in options:
+        bit = _REGEX_FLAG_BITS.get(letter)
+        if bit is None:
+            msg = f"{name} invalid flag in regex options: {letter}"
+            raise ExpressionError(msg)
+        flags |= bit
+    try:
+        return re.compile(pcre_to_python(pattern, "x" in options), flags)
+    except UnsupportedRegex as error:
+        msg = f"{name}: sluice cannot run this regular expression: {error}"
+        raise ExpressionError(msg) from None
+    except (re.error, ValueError, OverflowError) as error:
+        msg = f"Invalid Regex in {name}: {error}"
+        raise ExpressionError(msg) from None
+
+
+def resolve_regex(name: str, regex: Any, options: Any) -> re.Pattern | None:
+    """mongod's checks on 'regex' and 'options', then the compiled pattern (None when regex is null)."""
+    kind = type(regex)
+    if not (kind is str or kind is Regex or isinstance(regex, re.Pattern) or _nullish(regex)):
+        msg = f"{name} needs 'regex' to be of type string or regex"
+        raise ExpressionError(msg)
+    if not (type(options) is str or _nullish(options)):
+        msg = f"{name} needs 'options' to be of type string"
+        raise ExpressionError(msg)
+    pattern, flags = (regex, "") if kind is str else (None, "")
+    if kind is Regex or isinstance(regex, re.Pattern):
+        pattern, flags = regex_pattern_and_flags(regex)
+        if flags and not _nullish(options):
+            msg = f"{name}: found regex option(s) specified in both 'regex' and 'option' fields"
+            raise ExpressionError(msg)
+    if type(options) is str:
+        flags = options
+    if pattern is not None and "\0" in pattern:
+        msg = f"{name}: regular expression cannot contain an embedded null byte"
+        raise ExpressionError(msg)
+    if "\0" in flags:
+        msg = f"{name}: regular expression options cannot contain an embedded null byte"
+        raise ExpressionError(msg)
+    return None if pattern is None else compile_regex(pattern, flags, name)
+
+
+def _is_regex_value(value: Any) -> bool:
+    return type(value) is Regex or isinstance(value, re.Pattern)
+
+
+_REGEX_WORDING = (
+    "{name} expects an object of named arguments but found: {type}",
+    "{name} found an unknown argument: {key}",
+    "{name} requires '{key}' parameter",
+)
+
+
+def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: Any):
+    """Shared by $regexFind/$regexFindAll/$regexMatch: ``run(compiled, text)`` makes the result.
+
+    A constant regex (and options) is checked and compiled once, here; a failure is a SpecError,
+    as mongod reports it when it parses the pipeline.
+    """
+    _object_arguments(name, args, at, ("input", "regex", "options"), ("input", "regex"), _REGEX_WORDING)
+    input_fn = compile_expression(args["input"], (*at, "input"), scope)
+    regex_fn = compile_expression(args["regex"], (*at, "regex"), scope)
+    options_fn = compile_expression(args["options"], (*at, "options"), scope) if "options" in args else constant(None)
+    null_result = run(None, None)
+
+    def check_input(text: Any) -> None:
+        if not _nullish(text):
+            msg = f"{name} needs 'input' to be of type string"
+            raise ExpressionError(msg)
+
+    if is_constant(regex_fn) and is_constant(options_fn):
+        try:
+            compiled = resolve_regex(name, regex_fn.constant, options_fn.constant)
+        except ExpressionError as error:
+            raise SpecError(str(error), (*at, "regex")) from None
+
+        def regex_constant(doc: dict, vars: Any) -> Any:
+            text = input_fn(doc, vars)
+            if type(text) is not str:
+                check_input(text)
+                return null_result
+            return null_result if compiled is None else run(compiled, text)
+
+        return regex_constant
+
+    def regex_dynamic(doc: dict, vars: Any) -> Any:
+        text = input_fn(doc, vars)
+        compiled = resolve_regex(name, regex_fn(doc, vars), options_fn(doc, vars))
+        if type(text) is not str:
+            check_input(text)
+            return null_result
+        return null_result if compiled is None else run(compiled, text)
+
+    return regex_dynamic
+
+
+def _match_document(match: re.Match) -> dict:
+    """mongod's match shape: idx counts code points, unmatched groups are null."""
+    return {"match": match.group(), "idx": match.start(), "captures": list(match.groups())}
+
+
+def _find_first(compiled: Any, text: Any) -> Any:
+    if compiled is None:
+        return None
+    match = compiled.search(text)
+    return None if match is None else _match_document(match)
+
+
+def _find_all(compiled: Any, text: Any) -> list:
+    """Every non-overlapping match, as mongod scans: after an empty match, step one code point.
+
+    Unlike ``re.finditer``, no empty match is reported at the very end of a non-empty text.
+    """
+    found: list = []
+    if compiled is None:
+        return found
+    position, size = 0, len(text)
+    while True:
+        match = compiled.search(text, position)
+        if match is None:
+            break
+        found.append(_match_document(match))
+        start, end = match.span()
+        position = end if end > start else start + 1
+        if position >= size:
+            break
+    return found
+
+
+def _matches(compiled: Any, text: Any) -> bool:
+    return compiled is not None and compiled.search(text) is not None
+
+
+@expression_operator("$regexFind")
+def compile_regex_find(args: Any, at: tuple, scope: Any):
+    return _compile_regex_operator("$regexFind", args, at, scope, _find_first)
+
+
+@expression_operator("$regexFindAll")
+def compile_regex_find_all(args: Any, at: tuple, scope: Any):
+    return _compile_regex_operator("$regexFindAll", args, at, scope, _find_all)
+
+
+@expression_operator("$regexMatch")
+def compile_regex_match(args: Any, at: tuple, scope: Any):
+    return _compile_regex_operator("$regexMatch", args, at, scope, _matches)
+
+
+def _regex_pieces(compiled: re.Pattern, text: str, limit: int | None = None) -> tuple:
+    """mongod's scan for a regex $split/$replaceAll/$replaceOne: (text before, match) pairs and the rest.
+
+    Empty matches count, including one at the very end; after an empty match the scan steps
+    one code point. ``limit`` stops after that many matches.
+    """
+    pieces = []
+    position = kept = 0
+    size = len(text)
+    while position <= size and (limit is None or len(pieces) < limit):
+        match = compiled.search(text, position)
+        if match is None:
+            break
+        start, end = match.span()
+        pieces.append((text[kept:start], match))
+        kept = end
+        position = end if end > start else (start + 1 if position < size else size + 1)
+    return pieces, text[kept:]
+
+
+def _regex_constant(fn: Any, name: str, at: tuple) -> re.Pattern | None:
+    """A constant regex argument compiled once (None if the argument is not a constant regex)."""
+    if not (is_constant(fn) and _is_regex_value(fn.constant)):
+        return None
+    try:
+        return resolve_regex(name, fn.constant, None)
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
+# --------------------------------------------------------------------------- $split
+
+
+def _split(text: Any, delimiter: Any, compiled: re.Pattern | None = None) -> Any:
+    if type(text) is not str or type(delimiter) is not str:
+        if _nullish(text) or _nullish(delimiter):
+            return None
+        if type(text) is not str:
+            msg = f"$split requires an expression that evaluates to a string as a first argument, found: {bson_type_name(text)}"
+            raise ExpressionError(msg)
+        if not _is_regex_value(delimiter):
+            msg = (
+                "$split requires an expression that evaluates to a string or regular expression as a "
+                f"second argument, found: {bson_type_name(delimiter)}"
+            )
+            raise ExpressionError(msg)
+        pieces, rest = _regex_pieces(compiled or resolve_regex("$split", delimiter, None), text)
+        out = []
+        for before, match in pieces:
+            out.append(before)
+            out.extend("" if group is None else group for group in match.groups())
+        out.append(rest)
+        return out
+    if not delimiter:
+        msg = "$split requires a non-empty separator"
+        raise ExpressionError(msg)
+    return text.split(delimiter)
+
+
+@expression_operator("$split")
+def compile_split(args: Any, at: tuple, scope: Any):
+    text_fn, delimiter_fn = operands("$split", args, at, scope, 2, 2)
+    compiled = _regex_constant(delimiter_fn, "$split", (*at, "1"))
+    if compiled is not None:
+        delimiter = delimiter_fn.constant
+        return lambda doc, vars: _split(text_fn(doc, vars), delimiter, compiled)
+    if is_constant(delimiter_fn) and type(delimiter_fn.constant) is str and delimiter_fn.constant:
+        separator = delimiter_fn.constant
+
+        def split_constant(doc: dict, vars: Any) -> Any:
+            text = text_fn(doc, vars)
+            return text.split(separator) if type(text) is str else _split(text, separator)
+
+        return split_constant
+    return lambda doc, vars: _split(text_fn(doc, vars), delimiter_fn(doc, vars))
+
+
+# --------------------------------------------------------------------------- $replaceOne, $replaceAll
+
+_REPLACE_WORDING = (
+    "{name} requires an object as an argument, found: {type}",
+    "{name} found an unknown argument: {key}",
+    "{name} requires '{key}' to be specified",
+)
+
+
+def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
+    """Register ``$replaceOne`` (``limit`` 1) or ``$replaceAll`` (no limit).
+
+    ``find`` may be a string (``replace_string(text, find, replacement)``) or, as in
+    mongod 8.2+, a regex; the replacement is always literal text.
+    """
+
+    def replace(text: Any, find: Any, replacement: Any, compiled: re.Pattern | None = None) -> Any:
+        if type(text) is not str and not _nullish(text):
+            msg = f"{name} requires that 'input' be a string, found: {show_value(text)}"
+            raise ExpressionError(msg)
+        if type(find) is not str and not _nullish(find) and not _is_regex_value(find):
+            msg = f"{name} requires that 'find' be a string or regular expression, found: {show_value(find)}"
+            raise ExpressionError(msg)
+        if type(replacement) is not str and not _nullish(replacement):
+            msg = f"{name} requires that 'replacement' be a string, found: {show_value(replacement)}"
+            raise ExpressionError(msg)
+        if _nullish(text) or _nullish(find) or _nullish(replacement):
+            return None
+        if type(find) is str:
+            return replace_string(text, find, replacement)
+        pieces, rest = _regex_pieces(compiled or resolve_regex(name, find, None), text, limit)
+        return "".join(before + replacement for before, _ in pieces) + rest
+
+    def compile_replace(args: Any, at: tuple, scope: Any):
+        keys = ("input", "find", "replacement")
+        _object_arguments(name, args, at, keys, keys, _REPLACE_WORDING)
+        text_fn, find_fn, replacement_fn = (compile_expression(args[key], (*at, key), scope) for key in keys)
+        compiled = _regex_constant(find_fn, name, (*at, "find"))
+        if compiled is not None:
+            find = find_fn.constant
+            return lambda doc, vars: replace(text_fn(doc, vars), find, replacement_fn(doc, vars), compiled)
+        if is_constant(find_fn) and is_constant(replacement_fn):
+            find, replacement = find_fn.constant, replacement_fn.constant
+            if type(find) is str and type(replacement) is str:
+
+                def replace_constant(doc: dict, vars: Any) -> Any:
+                    text = text_fn(doc, vars)
+                    if type(text) is str:
+                        return replace_string(text, find, replacement)
+                    return replace(text, find, replacement)
+
+                return replace_constant
+        return lambda doc, vars: replace(text_fn(doc, vars), find_fn(doc, vars), replacement_fn(doc, vars))
+
+    expression_operator(name)(compile_replace)
+
+
+# str.replace matches mongod for an empty 'find' too: one insertion at the front ($replaceOne),
+# or before every code point and at the end ($replaceAll).
+_replacer("$replaceOne", lambda text, find, replacement: text.replace(find, replacement, 1), 1)
+_replacer("$replaceAll", lambda text, find, replacement: text.replace(find, replacement), None)
