@@ -3,7 +3,15 @@
 Importing this package registers every operator; ``compile_query`` is the entry point.
 """
 
-from translator.query import comparison, element, evaluation, logical  # noqa: F401  (registers operators)
+from translator.query import (  # noqa: F401  (imported to register their operators)
+    array,
+    bitwise,
+    comparison,
+    element,
+    evaluation,
+    json_schema,
+    logical,
+)
 from translator.query.compile import QUERY_OPERATORS, TOP_LEVEL_OPERATORS, compile_query
 
 __all__ = ["QUERY_OPERATORS", "TOP_LEVEL_OPERATORS", "compile_query"]
