@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from translator._bson_order import compare
 from translator._types import MISSING
-from translator.expressions.compile import binary, expression_operator, operands
+from translator.expressions.compile import binary, expression_operator, is_constant, operands
 
 # Numbers and strings compare natively when both sides are of one kind and neither is
 # NaN (NaN sorts below every number in BSON order, unlike Python's comparisons).
@@ -32,6 +32,19 @@ def _comparison(name: str, native: Callable[[Any, Any], Any], test: Callable[[in
     @expression_operator(name)
     def compile_comparison(args: Any, at: tuple, scope: Any):
         left, right = operands(name, args, at, scope, 2, 2)
+        field = getattr(left, "field", None)
+        if field is not None and is_constant(right) and type(right.constant) in (int, float) and right.constant == right.constant:
+            # `{$gte: ["$amount", 500]}`: one closure, an int needs no NaN check.
+            b = right.constant
+
+            def field_against_number(doc: dict, vars: Any) -> Any:
+                a = doc.get(field, MISSING)
+                kind = type(a)
+                if kind is int or (kind is float and a == a):
+                    return native(a, b)
+                return bson(a, b)
+
+            return field_against_number
         return binary(left, right, NATIVE, fast, bson)
 
 

@@ -102,6 +102,8 @@ def _inclusion(tree: dict) -> Callable[[dict], dict]:
     computed_subtrees = tuple(
         (key, apply) for key, apply in kept.items() if apply is not None and _has_computed(tree[key])
     )
+    if all(apply is None for apply in kept.values()):
+        return _flat_inclusion(frozenset(kept), computed)
 
     def project(doc: dict, root: dict | None = None) -> dict:
         root = doc if root is None else root
@@ -118,6 +120,24 @@ def _inclusion(tree: dict) -> Callable[[dict], dict]:
         for key, apply in computed_subtrees:
             if key not in out:
                 out[key] = apply({}, root)
+        for key, fn in computed:
+            value = fn(root, NO_VARS)
+            if value is not MISSING:
+                out[key] = value
+        return out
+
+    return project
+
+
+def _flat_inclusion(kept: frozenset, computed: tuple) -> Callable[[dict], dict]:
+    """The common case, top-level fields only: one pass over the input, then computed fields."""
+
+    def project(doc: dict, root: dict | None = None) -> dict:
+        root = doc if root is None else root
+        out = {}
+        for key, value in doc.items():  # a plain loop: a comprehension costs a frame on 3.11
+            if key in kept:
+                out[key] = value
         for key, fn in computed:
             value = fn(root, NO_VARS)
             if value is not MISSING:
