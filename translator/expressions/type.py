@@ -1,12 +1,7 @@
-"""Type expression operators: $convert and its shorthands, $type, $isNumber.
+"""Type expression operators: $convert (with Atlas's binData forms), its shorthands, $type, $isNumber, $toHashedIndexKey.
 
 https://www.mongodb.com/docs/manual/reference/operator/aggregation/#type-expression-operators
-and Atlas Stream Processing's binData forms of $convert:
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-convert/
-
-Conversions follow mongod's conversion table: a conversion that fails for one value raises
-:class:`ConversionFailure` (which ``onError`` replaces); a malformed ``to``, ``format``,
-``byteOrder`` or ``subtype`` is a hard error that ``onError`` does not catch, as in mongod.
 """
 
 from __future__ import annotations
@@ -14,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import hashlib
 import math
 import re
 import struct
@@ -21,7 +17,10 @@ import uuid
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
 
+import bson
 from bson import Binary, Decimal128, Int64, ObjectId, Timestamp
+from bson.binary import UuidRepresentation
+from bson.codec_options import CodecOptions
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, TYPE_NAMES, TYPE_NUMBERS, bson_type_name
 from translator._types import MISSING
@@ -29,6 +28,7 @@ from translator.errors import ExpressionError, SpecError
 from translator.expressions._numbers import NUMBER_TYPES
 from translator.expressions.compile import (
     compile_expression,
+    constant,
     expression_operator,
     is_constant,
     named_arguments,
@@ -54,11 +54,11 @@ DECIMAL128_CONTEXT = decimal.Context(
 
 
 class ConversionFailure(ExpressionError):
-    """A value that cannot be converted (mongod's ConversionFailure): ``onError`` applies."""
+    """A value that cannot be converted (mongod's ConversionFailure), which ``onError`` replaces.
 
-
-def _failure(text: str) -> ConversionFailure:
-    return ConversionFailure(text)
+    A malformed ``to``, ``format``, ``byteOrder`` or ``subtype`` raises a plain ExpressionError
+    instead: mongod does not let ``onError`` hide those.
+    """
 
 
 # --- Kinds: the BSON type name of a value, cheaply -------------------------------------------
@@ -95,16 +95,18 @@ def _is_nullish(value: Any) -> bool:
 # --- Number formatting and parsing, as mongod does them -----------------------------------------
 
 
+_SPECIAL_DOUBLES = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+
+
 def format_double(value: float) -> str:
-    """``$toString`` of a double: shortest round-trip digits, no trailing ``.0`` (fmt's ``{}``)."""
-    if math.isinf(value):
-        return "-Infinity" if value < 0 else "Infinity"
-    if math.isnan(value):
-        return "NaN"
-    if value == 0.0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    """``$toString`` of a double: shortest round-trip digits, no trailing ``.0`` (fmt's ``{}``).
+
+    Python's repr and fmt agree on the digits and on when to switch to an exponent.
+    """
     text = repr(value)
-    return text[:-2] if text.endswith(".0") else text
+    if text.endswith(".0"):
+        return text[:-2]
+    return _SPECIAL_DOUBLES.get(text, text)
 
 
 def format_decimal(value: Decimal128) -> str:
@@ -119,12 +121,14 @@ def _stream_double(value: float) -> str:
 
 
 def _parse_failure(text: str, reason: str) -> ConversionFailure:
-    return _failure(f"Failed to parse number '{text}' {NO_ON_ERROR}: {reason}")
+    msg = f"Failed to parse number '{text}' {NO_ON_ERROR}: {reason}"
+    return ConversionFailure(msg)
 
 
 def _reject_hex(text: str) -> None:
     if text.startswith(("0x", "0X")):
-        raise _failure(f"Illegal hexadecimal input {NO_ON_ERROR}: {text}")
+        msg = f"Illegal hexadecimal input {NO_ON_ERROR}: {text}"
+        raise ConversionFailure(msg)
 
 
 _DECIMAL_DIGITS = re.compile(r"[0-9]+")
@@ -132,6 +136,8 @@ _DECIMAL_DIGITS = re.compile(r"[0-9]+")
 
 def parse_integer(text: str, low: int, high: int) -> int:
     """mongod's base-10 integer parser: optional sign, digits only, no surrounding spaces."""
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        return int(text)  # the common case: no sign, fits in 32 bits
     _reject_hex(text)
     body = text[1:] if text[:1] in ("+", "-") else text
     if not body:
@@ -239,7 +245,7 @@ def date_from_millis(millis: int) -> datetime:
         return EPOCH + timedelta(milliseconds=millis)
     except OverflowError:
         msg = f"date out of the range sluice can represent (years 1 to 9999): {millis} ms since the epoch"
-        raise _failure(msg) from None
+        raise ConversionFailure(msg) from None
 
 
 def format_date(value: datetime) -> str:
@@ -268,20 +274,36 @@ _MONTHS = {
     for name in names
 }  # fmt: skip
 _WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*,?\s+)?"
-_TIME = r"(?:[T\s]\s*(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?)?"
-_ZONE = r"\s*(?P<zone>z|utc|gmt|(?:utc|gmt)?[+-]\d{1,2}(?::?\d{2})?)?"
 _MONTH_NAME = r"(?P<mname>[a-z]{3,9})\.?"
-_DATE_FORMS = [
-    re.compile(rf"{_WEEKDAY}(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}}){_TIME}{_ZONE}", re.I),
-    re.compile(rf"{_WEEKDAY}(?P<y>\d{{4}})/(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}}){_TIME}{_ZONE}", re.I),
-    re.compile(rf"{_WEEKDAY}(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
-    re.compile(rf"{_WEEKDAY}{_MONTH_NAME}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
-    re.compile(rf"{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH_NAME},?\s+(?P<y>\d{{4}}){_TIME}{_ZONE}", re.I),
-]
+# What may follow the date: a 24-hour or am/pm time, or noon/midnight; then an offset, UTC/GMT,
+# or a military zone letter (A-I, K-Z as timelib reads them).
+_REST = (
+    r"(?:(?:T|\s+)(?:"
+    r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?(?:\s*(?P<ap>[ap])\.?m\.?)?"
+    r"|(?P<h>\d{1,2})\s*(?P<ap2>[ap])\.?m\.?"
+    r"|(?P<word>noon|midnight)))?"
+    r"\s*(?P<zone>z|utc|gmt|(?:utc|gmt)?[+-]\d{1,2}(?::?\d{2})?|[a-ik-y])?\s*"
+)
+_DATE_PARTS = (
+    r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
+    r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})",
+    r"(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})",
+    rf"(?P<y>\d{{4}})-{_MONTH_NAME}-(?P<d>\d{{1,2}})",
+    rf"{_MONTH_NAME}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+    rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH_NAME},?\s+(?P<y>\d{{4}})",
+)
+_DATE_FORMS = [re.compile(_WEEKDAY + date + _REST, re.I) for date in _DATE_PARTS]
+_MILITARY_ZONES = {
+    **{letter: hours for hours, letter in enumerate("abcdefghi", start=1)},
+    **{letter: hours for hours, letter in enumerate("klm", start=10)},
+    **{letter: -hours for hours, letter in enumerate("nopqrstuvwxy", start=1)},
+}
 
 
 def _zone_of(text: str) -> tzinfo:
     lowered = text.lower()
+    if lowered in _MILITARY_ZONES:
+        return timezone(timedelta(hours=_MILITARY_ZONES[lowered]))
     for prefix in ("utc", "gmt"):
         if lowered.startswith(prefix):
             lowered = lowered[3:]
@@ -293,6 +315,31 @@ def _zone_of(text: str) -> tzinfo:
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
 
 
+def _hour_of(parts: dict) -> int:
+    """The 24-hour clock hour of a matched time (am/pm and noon/midnight folded in)."""
+    if parts["word"]:
+        return 12 if parts["word"].lower() == "noon" else 0
+    hour = int(parts["H"] or parts["h"] or 0)
+    meridiem = (parts["ap"] or parts["ap2"] or "").lower()
+    if meridiem and not 1 <= hour <= 12:
+        return 99  # refused below, as "13pm" is no time
+    if meridiem:
+        return hour % 12 + (12 if meridiem == "p" else 0)
+    return hour
+
+
+def _iso_fast(text: str) -> datetime | None:
+    """The common ISO 8601 shapes through ``datetime.fromisoformat`` (None when it is not one)."""
+    if len(text) < 10 or text[4] != "-" or text[7] != "-":
+        return None
+    if len(text) > 10 and (text[10] not in "T " or text[13:14] != ":"):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def split_date_string(text: str) -> tuple[datetime, tzinfo | None]:
     """A date string's wall-clock time (naive) and the zone it names, if any.
 
@@ -300,6 +347,10 @@ def split_date_string(text: str) -> tuple[datetime, tzinfo | None]:
     dates with optional time, fraction and offset (``Z``, ``+05``, ``+0500``, ``+05:00``, ``UTC``,
     ``GMT``), ``YYYY/MM/DD``, ``MM/DD/YYYY`` and English month names (``March 20, 2018``).
     """
+    parsed = _iso_fast(text)
+    if parsed is not None:
+        wall = parsed.replace(tzinfo=None, microsecond=parsed.microsecond // 1000 * 1000)
+        return wall, parsed.tzinfo
     stripped = text.strip()
     for form in _DATE_FORMS:
         match = form.fullmatch(stripped)
@@ -311,26 +362,30 @@ def split_date_string(text: str) -> tuple[datetime, tzinfo | None]:
         try:
             wall = datetime(
                 int(parts["y"]), month or 0, int(parts["d"]),
-                int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
+                _hour_of(parts), int(parts["M"] or 0), int(parts["S"] or 0),
                 int(fraction) // 1000 * 1000,
             )  # fmt: skip
-        except (TypeError, ValueError):
+            zone = _zone_of(parts["zone"]) if parts["zone"] else None
+        except ValueError:  # no such day, hour or offset
             break
-        zone = _zone_of(parts["zone"]) if parts["zone"] else None
         return wall, zone
     msg = f"Error parsing date string '{text}'"
-    raise _failure(msg)
+    raise ConversionFailure(msg)
 
 
 def parse_date_string(text: str, zone: tzinfo | None = None) -> datetime:
     """A date string as a UTC datetime; a string without an offset is read in ``zone`` (UTC)."""
+    parsed = _iso_fast(text)
+    if parsed is not None and parsed.tzinfo is timezone.utc:  # the common "...Z" string
+        extra = parsed.microsecond % 1000
+        return parsed.replace(microsecond=parsed.microsecond - extra) if extra else parsed
     wall, named = split_date_string(text)
     local = wall.replace(tzinfo=named or zone or timezone.utc)
     try:
         return local.astimezone(timezone.utc)
     except OverflowError:
         msg = f"Error parsing date string '{text}'"
-        raise _failure(msg) from None
+        raise ConversionFailure(msg) from None
 
 
 # --- BinData -----------------------------------------------------------------------------------
@@ -451,20 +506,23 @@ def _decimal_nonzero(value: Decimal128, options: Options) -> bool:
 
 def _check_integral_double(value: float) -> None:
     if math.isnan(value):
-        raise _failure(f"Attempt to convert NaN value to integer type {NO_ON_ERROR}")
+        msg = f"Attempt to convert NaN value to integer type {NO_ON_ERROR}"
+        raise ConversionFailure(msg)
     if math.isinf(value):
-        raise _failure(f"Attempt to convert infinity value to integer type {NO_ON_ERROR}")
+        msg = f"Attempt to convert infinity value to integer type {NO_ON_ERROR}"
+        raise ConversionFailure(msg)
 
 
 def _overflow(shown: str) -> ConversionFailure:
-    return _failure(f"Conversion would overflow target type {NO_ON_ERROR}: {shown}")
+    msg = f"Conversion would overflow target type {NO_ON_ERROR}: {shown}"
+    return ConversionFailure(msg)
 
 
 def _double_to_int(value: float, options: Options) -> int:
+    if INT32_MIN <= value <= INT32_MAX:  # false for NaN
+        return int(value)
     _check_integral_double(value)
-    if not INT32_MIN <= value <= INT32_MAX:
-        raise _overflow(_stream_double(value))
-    return int(value)
+    raise _overflow(_stream_double(value))
 
 
 def _double_to_long_int(value: float) -> int:
@@ -481,9 +539,11 @@ def _double_to_long(value: float, options: Options) -> Int64:
 def _decimal_to_integer(value: Decimal128, low: int, high: int) -> int:
     number = value.to_decimal()
     if number.is_nan():
-        raise _failure(f"Attempt to convert NaN value to integer type {NO_ON_ERROR}")
+        msg = f"Attempt to convert NaN value to integer type {NO_ON_ERROR}"
+        raise ConversionFailure(msg)
     if number.is_infinite():
-        raise _failure(f"Attempt to convert infinity value to integer type {NO_ON_ERROR}")
+        msg = f"Attempt to convert infinity value to integer type {NO_ON_ERROR}"
+        raise ConversionFailure(msg)
     result = int(number)  # truncates toward zero, as mongod's kRoundTowardZero
     if not low <= result <= high:
         raise _overflow(format_decimal(value))
@@ -577,10 +637,12 @@ def _string_to_object_id(value: str, options: Options) -> ObjectId:
     if len(value) != 24:
         reason = f"Invalid string length for parsing to OID, expected 24 but found {len(value)}"
     elif not _HEX_24.fullmatch(value):
-        reason = f"Invalid character found in hex string: '{value}'"
+        bad = next(c for c in value if c not in "0123456789abcdefABCDEF")
+        reason = f"Invalid character found in hex string: '{bad}'"
     else:
         return ObjectId(value)
-    raise _failure(f"Failed to parse objectId '{value}' {NO_ON_ERROR}: {reason}")
+    msg = f"Failed to parse objectId '{value}' {NO_ON_ERROR}: {reason}"
+    raise ConversionFailure(msg)
 
 
 def _string_to_date(value: str, options: Options) -> datetime:
@@ -599,7 +661,8 @@ def _string_to_binary(value: str, options: Options) -> Any:
     try:
         data = _decode_string(value, fmt, options.subtype)
     except ValueError as error:
-        raise _failure(f"Failed to parse BinData '{value}' {NO_ON_ERROR}: {error}") from None
+        msg = f"Failed to parse BinData '{value}' {NO_ON_ERROR}: {error}"
+        raise ConversionFailure(msg) from None
     return make_binary(data, options.subtype)
 
 
@@ -610,14 +673,14 @@ def _binary_to_string(value: Any, options: Options) -> str:
         return _encode_binary(data, subtype, fmt)
     except ValueError as error:
         msg = f"Failed to convert '{_describe_binary(data, subtype)}' to string {NO_ON_ERROR}: {error}"
-        raise _failure(msg) from None
+        raise ConversionFailure(msg) from None
 
 
 def _binary_to_binary(value: Any, options: Options) -> Any:
     data, subtype = _binary_parts(value)
     if subtype != options.subtype:
         msg = "Conversions between different BinData subtypes are not supported"
-        raise _failure(msg)
+        raise ConversionFailure(msg)
     return value
 
 
@@ -630,7 +693,7 @@ def _read_number(value: Any, options: Options, codes: dict) -> Any:
             f"Failed to convert '{_describe_binary(data, subtype)}' to number in $convert"
             f" because of invalid length: {len(data)}"
         )
-        raise _failure(msg)
+        raise ConversionFailure(msg)
     return struct.unpack(options.byte_order + code, data)[0]
 
 
@@ -743,7 +806,7 @@ def convert_value(value: Any, target: str, options: Options = DEFAULT_OPTIONS) -
     converter = CONVERSIONS.get(target, {}).get(kind)
     if converter is None:
         msg = f"Unsupported conversion from {kind} to {target} {NO_ON_ERROR}"
-        raise _failure(msg)
+        raise ConversionFailure(msg)
     return converter(value, options)
 
 
@@ -759,15 +822,21 @@ def to_date(value: Any) -> Any:
 # --- $convert arguments ---------------------------------------------------------------------
 
 
+def _by_python_type(conversions: dict[str, Converter]) -> dict[type, Converter]:
+    """The conversions keyed by Python type, for types whose BSON kind never depends on the value."""
+    return {kind: conversions[name] for kind, name in _FAST_KINDS.items() if name in conversions}
+
+
 class Target:
     """A resolved ``to``: the type name and, for binData, the subtype."""
 
-    __slots__ = ("conversions", "name", "subtype")
+    __slots__ = ("by_type", "conversions", "name", "subtype")
 
     def __init__(self, name: str, subtype: int = 0) -> None:
         self.name = name
         self.subtype = subtype
         self.conversions = CONVERSIONS.get(name, {})
+        self.by_type = _by_python_type(self.conversions)
 
 
 def _subtype_of(value: Any) -> int:
@@ -852,6 +921,16 @@ def _at_compile_time(resolve: Callable[[Any], Any], fn: Any, at: tuple) -> Any:
         raise SpecError(str(error), at) from None
 
 
+def _folded(fn: Callable, arguments: list, at: tuple) -> Callable:
+    """Evaluate once now when every argument is a constant; a constant that fails is a pipeline error."""
+    if not all(argument is None or is_constant(argument) for argument in arguments):
+        return fn
+    try:
+        return constant(fn({}, {}))
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
 def _optional_argument(spec: dict, key: str, at: tuple, scope: Any) -> Any:
     return compile_expression(spec[key], (*at, key), scope) if key in spec else None
 
@@ -891,26 +970,27 @@ def compile_convert(args: Any, at: tuple, scope: Any):
         if target is None:
             return None
         options = options_for(target, doc, vars)
-        converter = target.conversions.get(_kind(value))
+        converter = target.by_type.get(type(value)) or target.conversions.get(_kind(value))
         try:
             if converter is None:
                 msg = f"Unsupported conversion from {_kind(value)} to {target.name} {NO_ON_ERROR}"
-                raise _failure(msg)
+                raise ConversionFailure(msg)
             return converter(value, options)
         except ConversionFailure:
             if on_error is None:
                 raise
             return on_error(doc, vars)
 
-    return convert
+    return _folded(convert, [input_fn, to_fn, on_error, on_null, format_fn, order_fn], at)
 
 
 # --- Shorthands: $toBool, $toDate, ... ($convert without onError/onNull) -------------------------
 
 
-def _shorthand(name: str, target: str, options: Options, fast_type: type | None) -> None:
+def _shorthand(name: str, target: str, options: Options) -> None:
     """Register ``name`` as ``{$convert: {input: <arg>, to: target}}``."""
     conversions = CONVERSIONS[target]
+    by_type = _by_python_type(conversions)
 
     @expression_operator(name)
     def compile_shorthand(args: Any, at: tuple, scope: Any):
@@ -918,28 +998,29 @@ def _shorthand(name: str, target: str, options: Options, fast_type: type | None)
 
         def shorthand(doc: dict, vars: Any) -> Any:
             value = fn(doc, vars)
-            if type(value) is fast_type:
-                return conversions[_kind(value)](value, options)
+            fast = by_type.get(type(value))
+            if fast is not None:
+                return fast(value, options)
             if value is None or value is MISSING:
                 return None
             converter = conversions.get(_kind(value))
             if converter is None:
                 msg = f"Unsupported conversion from {_kind(value)} to {target} {NO_ON_ERROR}"
-                raise _failure(msg)
+                raise ConversionFailure(msg)
             return converter(value, options)
 
-        return shorthand
+        return _folded(shorthand, [fn], at)
 
 
-_shorthand("$toBool", "bool", DEFAULT_OPTIONS, bool)
-_shorthand("$toDate", "date", DEFAULT_OPTIONS, datetime)
-_shorthand("$toDecimal", "decimal", DEFAULT_OPTIONS, Decimal128)
-_shorthand("$toDouble", "double", DEFAULT_OPTIONS, float)
-_shorthand("$toInt", "int", DEFAULT_OPTIONS, None)
-_shorthand("$toLong", "long", DEFAULT_OPTIONS, Int64)
-_shorthand("$toObjectId", "objectId", DEFAULT_OPTIONS, ObjectId)
+_shorthand("$toBool", "bool", DEFAULT_OPTIONS)
+_shorthand("$toDate", "date", DEFAULT_OPTIONS)
+_shorthand("$toDecimal", "decimal", DEFAULT_OPTIONS)
+_shorthand("$toDouble", "double", DEFAULT_OPTIONS)
+_shorthand("$toInt", "int", DEFAULT_OPTIONS)
+_shorthand("$toLong", "long", DEFAULT_OPTIONS)
+_shorthand("$toObjectId", "objectId", DEFAULT_OPTIONS)
 # $toString reads binData with format "auto": a UUID string for UUIDs, base64 otherwise.
-_shorthand("$toString", "string", Options(format="auto"), str)
+_shorthand("$toString", "string", Options(format="auto"))
 
 
 @expression_operator("$toUUID")
@@ -962,18 +1043,124 @@ def compile_to_uuid(args: Any, at: tuple, scope: Any):
         if kind == "binData":
             return _binary_to_binary(value, options)
         msg = f"Unsupported conversion from {kind} to binData {NO_ON_ERROR}"
-        raise _failure(msg)
+        raise ConversionFailure(msg)
 
-    return to_uuid
+    return _folded(to_uuid, [fn], at)
+
+
+# --- $toHashedIndexKey: mongod's hashed-index hash (MD5 over a canonical walk of the BSON) ------
+
+# Sort-order class of each BSON type byte, as the hash feeds it (numbers share one class).
+_CANONICAL_TYPES = {
+    0x01: 10, 0x10: 10, 0x12: 10, 0x13: 10, 0x02: 15, 0x0E: 15, 0x03: 20, 0x04: 25, 0x05: 30,
+    0x07: 35, 0x08: 40, 0x09: 45, 0x11: 47, 0x0B: 50, 0x0C: 55, 0x0D: 60, 0x0F: 65, 0x0A: 5,
+    0x06: 0, 0xFF: -1, 0x7F: 127,
+}  # fmt: skip
+_FIXED_SIZES = {0x01: 8, 0x09: 8, 0x11: 8, 0x12: 8, 0x10: 4, 0x13: 16, 0x07: 12, 0x08: 1, 0x0A: 0, 0x06: 0, 0xFF: 0, 0x7F: 0}
+_HASH_SEED = struct.pack("<i", 0)
+_UNDEFINED_TYPE = struct.pack("<i", 0)
+_ENCODE_OPTIONS = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+
+
+def _value_size(kind: int, raw: bytes, at: int) -> int:
+    size = _FIXED_SIZES.get(kind)
+    if size is not None:
+        return size
+    if kind in (0x02, 0x0D, 0x0E):  # string, code, symbol: length-prefixed
+        return 4 + struct.unpack_from("<i", raw, at)[0]
+    if kind in (0x03, 0x04, 0x0F):  # document, array, code with scope: total size first
+        return struct.unpack_from("<i", raw, at)[0]
+    if kind == 0x05:  # binData: length, subtype byte, bytes
+        return 5 + struct.unpack_from("<i", raw, at)[0]
+    if kind == 0x0B:  # regex: two C strings
+        return raw.index(b"\x00", raw.index(b"\x00", at) + 1) + 1 - at
+    return 4 + struct.unpack_from("<i", raw, at)[0] + 12  # dbPointer: string, then an ObjectId
+
+
+def _hash_number(kind: int, raw: bytes, at: int) -> int:
+    """A number as the hash sees it: a 64-bit integer (doubles truncated, decimals rounded)."""
+    if kind == 0x10:
+        return struct.unpack_from("<i", raw, at)[0]
+    if kind == 0x12:
+        return struct.unpack_from("<q", raw, at)[0]
+    if kind == 0x01:
+        number = struct.unpack_from("<d", raw, at)[0]
+        if math.isnan(number):
+            return 0
+        if number == TWO_POW_63:
+            return INT64_MIN  # mongod keeps the old wrap-around for exactly 2^63
+        if not number < TWO_POW_63:
+            return INT64_MAX
+        return INT64_MIN if number < -TWO_POW_63 else int(number)
+    number = Decimal128.from_bid(raw[at : at + 16]).to_decimal()
+    if number.is_nan():
+        return 0
+    if number > INT64_MAX:
+        return INT64_MAX
+    if number < INT64_MIN:
+        return INT64_MIN
+    return int(number.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+
+
+def _hash_element(md5: Any, raw: bytes, at: int, with_name: bool) -> int:
+    """Feed one BSON element (and what it contains) to ``md5``; return where the next one starts."""
+    kind = raw[at]
+    if kind == 0:  # the end of an embedded document: its type class only
+        md5.update(_UNDEFINED_TYPE)
+        return at + 1
+    name_end = raw.index(b"\x00", at + 1)
+    md5.update(struct.pack("<i", _CANONICAL_TYPES[kind]))
+    if with_name:
+        md5.update(raw[at + 1 : name_end + 1])
+    start = name_end + 1
+    size = _value_size(kind, raw, start)
+    if kind in (0x01, 0x10, 0x12, 0x13):
+        md5.update(struct.pack("<q", _hash_number(kind, raw, start)))
+    elif kind in (0x03, 0x04, 0x0F):
+        inner = start
+        if kind == 0x0F:  # code with scope: the code, then the scope document
+            code_size = struct.unpack_from("<i", raw, start + 4)[0]
+            md5.update(raw[start + 8 : start + 8 + code_size])
+            inner = start + 8 + code_size
+        element = inner + 4
+        while True:
+            ended = raw[element] == 0
+            element = _hash_element(md5, raw, element, True)
+            if ended:
+                break
+    else:
+        md5.update(raw[start : start + size])
+    return start + size
+
+
+def hashed_index_key(value: Any) -> Int64:
+    """The 64-bit key a hashed index stores for ``value`` (seed 0), as ``$toHashedIndexKey`` returns."""
+    md5 = hashlib.md5(_HASH_SEED)
+    if value is MISSING:
+        md5.update(_UNDEFINED_TYPE)  # mongod hashes an absent value like undefined
+    else:
+        try:
+            raw = bson.encode({"": value}, codec_options=_ENCODE_OPTIONS)
+        except (bson.errors.InvalidDocument, TypeError, OverflowError) as error:
+            msg = f"$toHashedIndexKey cannot hash a value it cannot encode as BSON: {error}"
+            raise ExpressionError(msg) from None
+        _hash_element(md5, raw, 4, False)
+    return Int64(struct.unpack("<q", md5.digest()[:8])[0])
+
+
+@expression_operator("$toHashedIndexKey")
+def compile_to_hashed_index_key(args: Any, at: tuple, scope: Any):
+    (fn,) = operands("$toHashedIndexKey", args, at, scope, 1, 1)
+    return _folded(lambda doc, vars: hashed_index_key(fn(doc, vars)), [fn], at)
 
 
 @expression_operator("$type")
 def compile_type(args: Any, at: tuple, scope: Any):
     (fn,) = operands("$type", args, at, scope, 1, 1)
-    return lambda doc, vars: _kind(fn(doc, vars))
+    return _folded(lambda doc, vars: _kind(fn(doc, vars)), [fn], at)
 
 
 @expression_operator("$isNumber")
 def compile_is_number(args: Any, at: tuple, scope: Any):
     (fn,) = operands("$isNumber", args, at, scope, 1, 1)
-    return lambda doc, vars: type(fn(doc, vars)) in NUMBER_TYPES
+    return _folded(lambda doc, vars: type(fn(doc, vars)) in NUMBER_TYPES, [fn], at)

@@ -138,22 +138,53 @@ def _compile_field(path: str, spec: Any, at: Path) -> Predicate:
         msg = f"field path {path!r} has an empty component"
         raise SpecError(msg, at)
     tests = compile_field_tests(spec, at)
-    if len(parts) == 1 and len(tests) == 1 and tests[0][0]:
-        # The hot case, `{amount: {$gt: 1000}}`: one lookup, one test, arrays only when present.
-        key, test = parts[0], tests[0][1]
-
-        def match_top_field(doc: dict) -> bool:
-            value = doc.get(key, MISSING)
-            if type(value) is list:
-                return test(value) or any(test(element) for element in value)
-            return test(value)
-
-        return match_top_field
+    if len(tests) == 1 and tests[0][0] and len(parts) <= 2:
+        return _single_test(parts, tests[0][1])
     field_test = compile_field_test(spec, at)
     if len(parts) == 1:
         key = parts[0]
         return lambda doc: field_test([doc.get(key, MISSING)])
     return lambda doc: field_test(path_values(doc, parts))
+
+
+def _single_test(parts: tuple, test: ValueTest) -> Predicate:
+    """The hot cases, `{amount: {$gt: 1000}}` and `{"customer.tier": 2}`: direct lookups,
+    arrays handled only when one is met."""
+    if len(parts) == 1:
+        key = parts[0]
+
+        def match_field(doc: dict) -> bool:
+            value = doc.get(key, MISSING)
+            if type(value) is list:
+                return test(value) or any(test(element) for element in value)
+            return test(value)
+
+        return match_field
+    outer, inner = parts
+    values_test = any_value(test)
+
+    def match_nested_field(doc: dict) -> bool:
+        parent = doc.get(outer, MISSING)
+        if type(parent) is dict:
+            value = parent.get(inner, MISSING)
+            if type(value) is not list:
+                return test(value)
+        return values_test(path_values(doc, parts))
+
+    return match_nested_field
+
+
+def _all_of(predicates: list) -> Predicate:
+    """A conjunction without a generator per document for the usual two or three clauses."""
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda doc: first(doc) and second(doc)
+    if len(predicates) == 3:
+        first, second, third = predicates
+        return lambda doc: first(doc) and second(doc) and third(doc)
+    return lambda doc: all(predicate(doc) for predicate in predicates)
 
 
 def compile_query(spec: Any, at: Path = ()) -> Predicate:
@@ -181,6 +212,4 @@ def compile_query(spec: Any, at: Path = ()) -> Predicate:
             predicates.append(_compile_field(key, condition, where))
     if not predicates:
         return lambda doc: True
-    if len(predicates) == 1:
-        return predicates[0]
-    return lambda doc: all(predicate(doc) for predicate in predicates)
+    return _all_of(predicates)
