@@ -22,18 +22,26 @@ def _without_time(reading: dict) -> str:
     return json.dumps({k: v for k, v in reading.items() if k != "timestamp"}, sort_keys=True)
 
 
-def _run(env: dict, out: Path, kill_after: float | None) -> int:
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _run(env: dict, out: Path, kill_at_lines: int | None) -> int:
+    """Run the flow; with ``kill_at_lines``, SIGKILL it a snapshot interval after that much output."""
     with out.open("a") as stdout:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bytewax.run", "flows.pipeline", "-r", env["RECOVERY"], "-s", "1", "-b", "0"],
             stdout=stdout,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             env=env,
             cwd=ROOT,
         )
-        if kill_after is None:
+        if kill_at_lines is None:
             return proc.wait(timeout=120)
-        time.sleep(kill_after)
+        deadline = time.monotonic() + 60
+        while _lines(out) < kill_at_lines and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.2)  # let at least one snapshot commit
         proc.send_signal(signal.SIGKILL)
         return proc.wait(timeout=30)
 
@@ -55,10 +63,10 @@ def test_sigkill_then_resume_emits_every_reading(tmp_path: Path) -> None:
         "RECOVERY": str(recovery),
     }
     out = tmp_path / "out.jsonl"
-    assert _run(env, out, kill_after=2.0) == -signal.SIGKILL
+    assert _run(env, out, kill_at_lines=300) == -signal.SIGKILL
     first_run = len(out.read_text().splitlines())
     assert 0 < first_run < LIMIT, "the kill must land mid-stream"
-    assert _run(env, out, kill_after=None) == 0
+    assert _run(env, out, kill_at_lines=None) == 0
 
     now = datetime.now(timezone.utc)
     expected = [_without_time(solar_reading(SEED, n, now)) for n in range(LIMIT)]

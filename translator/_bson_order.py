@@ -18,11 +18,13 @@ from bson.dbref import DBRef
 from translator._types import MISSING
 
 # Ranks of BSON types in comparison order; numbers share one rank, as do strings and symbols.
-MIN_KEY, NULL, NUMBER, STRING, OBJECT, ARRAY, BINARY, OBJECT_ID, BOOL, DATE, TIMESTAMP, REGEX, MAX_KEY = range(13)
+# A missing value sorts just below null, as in mongod's expression comparisons (queries,
+# where null also matches missing, handle that case themselves).
+MIN_KEY, MISSING_RANK, NULL, NUMBER, STRING, OBJECT, ARRAY, BINARY, OBJECT_ID, BOOL, DATE, TIMESTAMP, REGEX, MAX_KEY = range(14)
 
 _RANKS = {
     type(None): NULL,
-    type(MISSING): NULL,
+    type(MISSING): MISSING_RANK,
     int: NUMBER,
     Int64: NUMBER,
     float: NUMBER,
@@ -116,7 +118,7 @@ def compare(a: Any, b: Any) -> int:
         return (ra > rb) - (ra < rb)
     if ra == NUMBER:
         return _cmp_numbers(a, b)
-    if ra in (NULL, MIN_KEY, MAX_KEY):
+    if ra in (NULL, MISSING_RANK, MIN_KEY, MAX_KEY):
         return 0
     if ra == OBJECT:
         return _cmp_objects(dict(a), dict(b))
@@ -134,7 +136,7 @@ def compare(a: Any, b: Any) -> int:
 
 
 def equal(a: Any, b: Any) -> bool:
-    """BSON equality: 1 == 1.0, field order matters in documents, null is not missing-aware."""
+    """BSON equality: 1 == 1.0, field order matters in documents, missing is not null."""
     return compare(a, b) == 0
 
 

@@ -96,9 +96,36 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     return run
 
 
+def _filter_then_map(first: Callable, second: Callable, predicate: Callable, mapper: Callable) -> Callable:
+    """``$match`` then a map in one comprehension; on a failure, the two runners one by one."""
+
+    def run(docs: list, dead: DeadLetters) -> list:
+        try:
+            return [mapper(doc) for doc in docs if predicate(doc)]
+        except Exception:  # pure stage functions: redoing the chunk is safe
+            return second(first(docs, dead), dead)
+
+    return run
+
+
+def _runners(group: list[StagePlan]) -> list[Callable[[list, DeadLetters], list]]:
+    runners = []
+    i = 0
+    while i < len(group):
+        plan = group[i]
+        after = group[i + 1] if i + 1 < len(group) else None
+        if plan.kind == FILTER and after is not None and after.kind == MAP:
+            runners.append(_filter_then_map(_runner(plan), _runner(after), plan.doc_fn, after.doc_fn))
+            i += 2
+        else:
+            runners.append(_runner(plan))
+            i += 1
+    return runners
+
+
 def fuse(group: list[StagePlan]) -> Callable[[list], list]:
     """One batch function for a run of stateless stages: chunks in, chunks out."""
-    runners = [_runner(plan) for plan in group]
+    runners = _runners(group)
 
     def run_chunks(chunks: list) -> list:
         out = []

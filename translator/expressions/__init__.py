@@ -4,16 +4,20 @@ Importing this package registers every operator; ``compile_expression`` is the e
 """
 
 from translator.expressions import (  # noqa: F401  (imported to register their operators)
+    accumulators,
     arithmetic,
     array,
+    bitwise,
     boolean,
     comparison,
     conditional,
+    date,
     literal,
     miscellaneous,
     object,
     set,
     string,
+    trigonometry,
     type,
     variables,
 )

@@ -12,9 +12,10 @@ from typing import Any, Callable
 from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
-from translator._bson_types import INT32_MAX, INT32_MIN, bson_type_name
+from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
 from translator.errors import ExpressionError, SpecError
+from translator.expressions._numbers import is_number
 from translator.expressions.boolean import truthy
 from translator.expressions.compile import (
     compile_expression,
@@ -23,12 +24,12 @@ from translator.expressions.compile import (
     named_arguments,
     operands,
 )
-from translator.expressions.set import bson_key
+from translator.expressions.set import bson_key, bson_sorted, natively_ordered
 from translator.expressions.variables import check_variable_name
 
-# mongod refuses a $range whose result would pass internalQueryMaxRangeBytes (64 MiB), counting
+# mongod refuses a $range whose result would pass internalQueryMaxRangeBytes (100 MiB), counting
 # sizeof(std::vector<Value>) plus one 16-byte Value per element.
-RANGE_MEMORY_LIMIT = 64 * 1024 * 1024
+RANGE_MEMORY_LIMIT = 100 * 1024 * 1024
 RANGE_VECTOR_BYTES, RANGE_ELEMENT_BYTES = 24, 16
 
 
@@ -65,13 +66,13 @@ def describe(value: Any) -> str:
     return str(value)
 
 
-def int32_of(value: Any) -> int | None:
-    """The int a number stands for when mongod calls it integral (whole and within 32 bits)."""
+def _int64_of(value: Any) -> int | None:
+    """The int a number stands for when it is whole and fits 64 bits (mongod's integral64Bit)."""
     kind = type(value)
     if kind is int or kind is Int64:
         number = int(value)
     elif kind is float:
-        if not value.is_integer():
+        if not value.is_integer():  # false for NaN and the infinities too
             return None
         number = int(value)
     elif kind is Decimal128:
@@ -81,15 +82,17 @@ def int32_of(value: Any) -> int | None:
         number = int(exact)
     else:
         return None
-    return number if INT32_MIN <= number <= INT32_MAX else None
+    return number if INT64_MIN <= number <= INT64_MAX else None
+
+
+def int32_of(value: Any) -> int | None:
+    """The int a number stands for when mongod calls it integral (whole and within 32 bits)."""
+    number = _int64_of(value)
+    return number if number is not None and INT32_MIN <= number <= INT32_MAX else None
 
 
 def _as_double(value: Any) -> float:
     return float(value.to_decimal()) if type(value) is Decimal128 else float(value)
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float, Int64, Decimal128)
 
 
 # ----------------------------------------------------------------------------- element access
@@ -103,7 +106,7 @@ def _element_at(name: str, arity: int, array: Any, index: Any) -> Any:
         which = "argument" if arity == 1 else "first argument"
         msg = f"{name}'s {which} must be an array, but is {bson_type_name(array)}"
         raise ExpressionError(msg)
-    if not _is_number(index):
+    if not is_number(index):
         msg = f"{name}'s second argument must be a numeric value, but is {bson_type_name(index)}"
         raise ExpressionError(msg)
     i = int32_of(index)
@@ -185,12 +188,27 @@ def compile_in(args: Any, at: tuple, scope: Any):
         value = needle(doc, vars)
         values = haystack(doc, vars)
         check(values)
+        kind = type(value)
+        if kind is str:
+            return value in values  # a string equals only the same string
+        if (kind is int or kind is float) and value == value:
+            return _contains_number(values, value)
         if value is MISSING:
             return False
         key = bson_key(value)
         return any(bson_key(v) == key for v in values)
 
     return in_array
+
+
+def _contains_number(values: list, number: Any) -> bool:
+    """BSON equality for a plain int or float that is not NaN, without building keys."""
+    for v in values:
+        if v == number and type(v) is not bool:  # Python compares int, Int64 and float exactly
+            return True
+        if type(v) is Decimal128 and v.to_decimal() == number:
+            return True
+    return False
 
 
 def _index_bound(value: Any, what: str) -> int:
@@ -223,6 +241,11 @@ def compile_index_of_array(args: Any, at: tuple, scope: Any):
         first = 0 if start is None else _index_bound(start(doc, vars), "starting index")
         stop = len(values) if end is None else min(len(values), _index_bound(end(doc, vars), "ending index"))
         target = search(doc, vars)
+        if type(target) is str:
+            for i in range(first, stop):
+                if values[i] == target:
+                    return i
+            return -1
         if target is MISSING:
             return -1
         key = bson_key(target)
@@ -271,12 +294,13 @@ def compile_reverse_array(args: Any, at: tuple, scope: Any):
 
 
 def _slice_int(value: Any, position: str) -> int:
-    if not _is_number(value):
+    if not is_number(value):
         msg = f"{position} argument to $slice must be a numeric value, but is of type: {bson_type_name(value)}"
         raise ExpressionError(msg)
     i = int32_of(value)
     if i is None:
-        msg = f"{position} argument to $slice can't be represented as a 32-bit integer: {format_double(_as_double(value))}"
+        shown = format_double(_as_double(value))
+        msg = f"{position} argument to $slice can't be represented as a 32-bit integer: {shown}"
         raise ExpressionError(msg)
     return i
 
@@ -303,12 +327,13 @@ def compile_slice(args: Any, at: tuple, scope: Any):
         count = count_fn(doc, vars)
         if _nullish(count):
             return None
-        if not _is_number(count):
+        if not is_number(count):
             msg = f"Third argument to $slice must be numeric, but is of type: {bson_type_name(count)}"
             raise ExpressionError(msg)
         c = int32_of(count)
         if c is None:
-            msg = f"Third argument to $slice can't be represented as a 32-bit integer: {format_double(_as_double(count))}"
+            shown = format_double(_as_double(count))
+            msg = f"Third argument to $slice can't be represented as a 32-bit integer: {shown}"
             raise ExpressionError(msg)
         if c <= 0:
             msg = f"Third argument to $slice must be positive: {c}"
@@ -319,12 +344,13 @@ def compile_slice(args: Any, at: tuple, scope: Any):
 
 
 def _range_bound(value: Any, what: str, article: str) -> int:
-    if not _is_number(value):
+    if not is_number(value):
         msg = f"$range requires a numeric {what} value, found value of type: {bson_type_name(value)}"
         raise ExpressionError(msg)
     i = int32_of(value)
     if i is None:
-        msg = f"$range requires {article} {what} value that can be represented as a 32-bit integer, found value: {describe(value)}"
+        msg = (f"$range requires {article} {what} value that can be represented as a 32-bit integer, "
+               f"found value: {describe(value)}")  # fmt: skip
         raise ExpressionError(msg)
     return i
 
@@ -341,7 +367,7 @@ def compile_range(args: Any, at: tuple, scope: Any):
         step = 1
         if step_fn is not None:
             step_value = step_fn(doc, vars)
-            if not _is_number(step_value):
+            if not is_number(step_value):
                 # mongod's message has no space after the colon here.
                 msg = f"$range requires a numeric step value, found value of type:{bson_type_name(step_value)}"
                 raise ExpressionError(msg)
@@ -363,12 +389,12 @@ def compile_range(args: Any, at: tuple, scope: Any):
 # ----------------------------------------------------------------------------- $map $filter $reduce
 
 
-def _as_name(spec: dict, at: tuple) -> str:
-    """The variable named by ``as``; ``this`` when it is left out."""
-    if "as" not in spec:
-        return "this"
-    check_variable_name(spec["as"], (*at, "as"))
-    return spec["as"]
+def _variable(spec: dict, at: tuple, key: str, default: str | None) -> str | None:
+    """The variable named by ``as`` (``this`` when left out) or ``arrayIndexAs`` (MongoDB 8.3)."""
+    if key not in spec:
+        return default
+    check_variable_name(spec[key], (*at, key))
+    return spec[key]
 
 
 @expression_operator("$map")
@@ -377,16 +403,17 @@ def compile_map(args: Any, at: tuple, scope: Any):
         msg = "$map only supports an object as its argument"
         raise SpecError(msg, at)
     for key in args:
-        if key not in ("input", "as", "in"):
+        if key not in ("input", "as", "in", "arrayIndexAs"):
             msg = f"Unrecognized parameter to $map: {key}"
             raise SpecError(msg, (*at, key))
     for key in ("input", "in"):
         if key not in args:
             msg = f"Missing '{key}' parameter to $map"
             raise SpecError(msg, at)
-    name = _as_name(args, at)
+    name = _variable(args, at, "as", "this")
+    index_name = _variable(args, at, "arrayIndexAs", None)
     source = compile_expression(args["input"], (*at, "input"), scope)
-    body = compile_expression(args["in"], (*at, "in"), scope.with_variables((name,)))
+    body = compile_expression(args["in"], (*at, "in"), scope.with_variables(v for v in (name, index_name) if v))
 
     def map_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
@@ -397,8 +424,10 @@ def compile_map(args: Any, at: tuple, scope: Any):
             raise ExpressionError(msg)
         inner = dict(vars)
         out = []
-        for value in values:
+        for i, value in enumerate(values):
             inner[name] = value
+            if index_name is not None:
+                inner[index_name] = i
             result = body(doc, inner)
             out.append(None if result is MISSING else result)
         return out
@@ -412,16 +441,17 @@ def compile_filter(args: Any, at: tuple, scope: Any):
         msg = "$filter only supports an object as its argument"
         raise SpecError(msg, at)
     for key in args:
-        if key not in ("input", "as", "cond", "limit"):
+        if key not in ("input", "as", "cond", "limit", "arrayIndexAs"):
             msg = f"Unrecognized parameter to $filter: {key}"
             raise SpecError(msg, (*at, key))
     for key in ("input", "cond"):
         if key not in args:
             msg = f"Missing '{key}' parameter to $filter"
             raise SpecError(msg, at)
-    name = _as_name(args, at)
+    name = _variable(args, at, "as", "this")
+    index_name = _variable(args, at, "arrayIndexAs", None)
     source = compile_expression(args["input"], (*at, "input"), scope)
-    cond = compile_expression(args["cond"], (*at, "cond"), scope.with_variables((name,)))
+    cond = compile_expression(args["cond"], (*at, "cond"), scope.with_variables(v for v in (name, index_name) if v))
     limit_fn = compile_expression(args["limit"], (*at, "limit"), scope) if "limit" in args else None
 
     def filter_array(doc: dict, vars: Any) -> Any:
@@ -446,8 +476,10 @@ def compile_filter(args: Any, at: tuple, scope: Any):
                     raise ExpressionError(msg)
         inner = dict(vars)
         out = []
-        for value in values:
+        for i, value in enumerate(values):
             inner[name] = value
+            if index_name is not None:
+                inner[index_name] = i
             if truthy(cond(doc, inner)):
                 out.append(value)
                 remaining -= 1
@@ -464,7 +496,7 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
         msg = f"$reduce requires an object as an argument, found: {bson_type_name(args)}"
         raise SpecError(msg, at)
     for key in args:
-        if key not in ("input", "initialValue", "in"):
+        if key not in ("input", "initialValue", "in", "arrayIndexAs"):
             msg = f"$reduce found an unknown argument: {key}"
             raise SpecError(msg, (*at, key))
     for key in ("input", "initialValue", "in"):
@@ -473,7 +505,9 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
             raise SpecError(msg, at)
     source = compile_expression(args["input"], (*at, "input"), scope)
     initial = compile_expression(args["initialValue"], (*at, "initialValue"), scope)
-    body = compile_expression(args["in"], (*at, "in"), scope.with_variables(("this", "value")))
+    index_name = _variable(args, at, "arrayIndexAs", None)
+    inner_scope = scope.with_variables(v for v in ("this", "value", index_name) if v)
+    body = compile_expression(args["in"], (*at, "in"), inner_scope)
 
     def reduce_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
@@ -484,9 +518,11 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
             raise ExpressionError(msg)
         accumulated = initial(doc, vars)
         inner = dict(vars)
-        for value in values:
+        for i, value in enumerate(values):
             inner["this"] = value
             inner["value"] = accumulated
+            if index_name is not None:
+                inner[index_name] = i
             accumulated = body(doc, inner)
         return accumulated
 
@@ -498,14 +534,10 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
 
 def _validate_n(value: Any) -> int:
     """mongod's rule for 'n': a number with a whole value, at least 1."""
-    if not _is_number(value):
+    n = _int64_of(value)
+    if n is None:
         msg = f"Value for 'n' must be of integral type, but found {describe(value)}"
         raise ExpressionError(msg)
-    exact = value.to_decimal() if type(value) is Decimal128 else value
-    if exact != exact or exact in (float("inf"), float("-inf")) or exact != int(exact):
-        msg = f"Value for 'n' must be of integral type, but found {describe(value)}"
-        raise ExpressionError(msg)
-    n = int(exact)
     if n <= 0:
         msg = f"'n' must be greater than 0, found {n}"
         raise ExpressionError(msg)
@@ -544,11 +576,11 @@ def _n_operator(name: str, pick: Callable[[list, int], list]) -> None:
 
 def _smallest(values: list, n: int) -> list:
     # null and missing take no part in $minN/$maxN.
-    return sorted((v for v in values if v is not None), key=sort_key)[:n]
+    return bson_sorted(v for v in values if v is not None)[:n]
 
 
 def _largest(values: list, n: int) -> list:
-    return sorted((v for v in values if v is not None), key=sort_key, reverse=True)[:n]
+    return bson_sorted((v for v in values if v is not None), reverse=True)[:n]
 
 
 _n_operator("$firstN", lambda values, n: values[:n])
@@ -561,8 +593,9 @@ _n_operator("$maxN", _largest)
 
 
 def _sort_direction(value: Any, at: tuple) -> int:
-    if type(value) in (int, float, Int64, Decimal128) and int32_of(value) in (1, -1):
-        return int32_of(value)  # type: ignore[return-value]
+    direction = int32_of(value)
+    if direction == 1 or direction == -1:
+        return direction
     msg = "The $sort element value must be either 1 or -1"
     raise SpecError(msg, at)
 
@@ -577,8 +610,8 @@ def _field_sort_value(element: Any, parts: tuple) -> Any:
         kind = type(element)
         if kind is dict:
             element = element.get(part, MISSING)
-        elif kind is list and part.isdigit() and int(part) < len(element):
-            element = element[int(part)]
+        elif kind is list and part.isdigit() and str(int(part)) == part and int(part) < len(element):
+            element = element[int(part)]  # an array's BSON keys are "0", "1", ...
         else:
             return None
     return None if element is MISSING else element
@@ -589,13 +622,7 @@ def _compile_sort_by(sort_by: Any, at: tuple) -> Callable[[list], list]:
     if type(sort_by) is not dict:
         descending = _sort_direction(sort_by, at) == -1
 
-        def sort_values(values: list) -> list:
-            kinds = {type(v) for v in values}
-            if kinds <= {int, float} and all(v == v for v in values) or kinds == {str}:
-                return sorted(values, reverse=descending)  # Python's order is BSON's here
-            return sorted(values, key=sort_key, reverse=descending)
-
-        return sort_values
+        return lambda values: bson_sorted(values, reverse=descending)
     if not sort_by:
         msg = "$sortArray requires a non-empty sortBy document"
         raise SpecError(msg, at)
@@ -605,6 +632,18 @@ def _compile_sort_by(sort_by: Any, at: tuple) -> Callable[[list], list]:
             msg = f"$sortArray sortBy has an invalid field name: {path!r}"
             raise SpecError(msg, (*at, path))
         fields.append((tuple(path.split(".")), _sort_direction(direction, (*at, path))))
+
+    if len(fields) == 1:
+        ((parts, direction),) = fields
+
+        def sort_by_one_field(values: list) -> list:
+            keys = [_field_sort_value(v, parts) for v in values]
+            native = natively_ordered(keys)
+            order = sorted(range(len(values)), key=keys.__getitem__ if native else lambda i: sort_key(keys[i]),
+                           reverse=direction == -1)  # fmt: skip
+            return [values[i] for i in order]
+
+        return sort_by_one_field
 
     def compare_keys(a: tuple, b: tuple) -> int:
         for x, y, (_, direction) in zip(a[0], b[0], fields):
@@ -657,7 +696,7 @@ def compile_sort_array(args: Any, at: tuple, scope: Any):
 @expression_operator("$zip")
 def compile_zip(args: Any, at: tuple, scope: Any):
     if type(args) is not dict:
-        msg = "$zip only supports an object as its argument"
+        msg = f"$zip only supports an object as an argument, found {bson_type_name(args)}"
         raise SpecError(msg, at)
     named_arguments("$zip", args, at, optional=("inputs", "useLongestLength", "defaults"))
     inputs = args.get("inputs", [])
@@ -669,7 +708,8 @@ def compile_zip(args: Any, at: tuple, scope: Any):
         raise SpecError(msg, at)
     longest = args.get("useLongestLength", False)
     if type(longest) is not bool:
-        msg = f"useLongestLength must be a bool, found {bson_type_name(longest)}"
+        # mongod names the type of the whole $zip argument here, which is always an object.
+        msg = "useLongestLength must be a bool, found object"
         raise SpecError(msg, (*at, "useLongestLength"))
     defaults = args.get("defaults")
     if defaults is not None:

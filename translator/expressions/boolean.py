@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import Decimal128
+from bson import Decimal128, Int64
 
 from translator._types import MISSING
 from translator.expressions.compile import expression_operator, operands
@@ -18,7 +18,7 @@ def truthy(value: Any) -> bool:
     if value is None or value is MISSING or value is False:
         return False
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is int or kind is float or kind is Int64:
         return value != 0
     if kind is Decimal128:
         return not value.to_decimal().is_zero()

@@ -21,8 +21,7 @@ def _comparison(name: str, native: Callable[[Any, Any], Any], test: Callable[[in
     """Register one operator: ``native`` for numbers or strings, ``test`` over compare()."""
 
     def bson(a: Any, b: Any) -> Any:
-        # Missing compares as null here, as mongod's expression evaluation does.
-        return test(compare(None if a is MISSING else a, None if b is MISSING else b))
+        return test(compare(a, b))  # missing sorts just below null, as in mongod
 
     def fast(a: Any, b: Any) -> Any:
         if (type(a) is str) is (type(b) is str) and a == a and b == b:

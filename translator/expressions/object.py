@@ -112,10 +112,12 @@ def _kv_documents_to_object(documents: list) -> dict:
                    f"Object was detected, now found: {bson_type_name(document)}")  # fmt: skip
             raise ExpressionError(msg)
         if len(document) != 2:
-            msg = f"$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:{len(document)}"
+            msg = ("$arrayToObject requires an object keys of 'k' and 'v'. "
+                   f"Found incorrect number of keys:{len(document)}")  # fmt: skip
             raise ExpressionError(msg)
         if "k" not in document or "v" not in document:
-            msg = f"$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {describe(document)}"
+            msg = ("$arrayToObject requires an object with keys 'k' and 'v'. "
+                   f"Missing either or both keys from: {describe(document)}")  # fmt: skip
             raise ExpressionError(msg)
         key = document["k"]
         if type(key) is not str:
@@ -188,6 +190,9 @@ def compile_get_field(args: Any, at: tuple, scope: Any):
         source = compile_expression(args["input"], (*at, "input"), scope)
     else:
         field, source = _field_name("$getField", args, at, scope, dynamic=True), CURRENT
+    if is_constant(field) and source is CURRENT:
+        key = field.constant
+        return lambda doc, vars: doc.get(key, MISSING)
     if is_constant(field):
         key = field.constant
 

@@ -67,6 +67,7 @@ def ordering_test(name: str, literal: Any) -> Callable[[Any], bool]:
         return lambda value: (type(value) in FAST_NUMBERS and accept(value, literal)) or (
             type(value) not in FAST_NUMBERS and rank(value) == NUMBER and value == value and accept(compare(value, literal), 0)
         )
-    if literal_rank == NULL:
-        return lambda value: rank(value) == NULL and accept(0, 0)
+    if literal_rank == NULL:  # in a query, null stands for missing too
+        matches_null = accept(0, 0)
+        return lambda value: matches_null and (value is None or value is MISSING)
     return lambda value: rank(value) == literal_rank and accept(compare(value, literal), 0)
