@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN
 from functools import lru_cache
 from typing import Any
 
-from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Binary, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
@@ -30,9 +30,6 @@ NUMERIC = frozenset({int, Int64, float, Decimal128})
 # U+00A0, U+1680, U+2000..U+200A (not U+2028, U+3000 or Python's str.isspace set).
 DEFAULT_TRIM_CHARS = "\0 \t\n\x0b\x0c\r\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
 MAX_TRIM_CHARS_BYTES = 4096
-
-_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _nullish(value: Any) -> bool:
@@ -102,7 +99,10 @@ def coerce_to_string(value: Any) -> str:
     if kind is datetime:
         return _iso_date(value)
     if kind is Timestamp:
-        return f"{value.as_datetime().strftime('%b %d %H:%M:%S')}:{value.inc}"
+        moment = value.as_datetime()  # printed like C's ctime(), without weekday and year
+        return f"{moment:%b} {moment.day:2d} {moment:%H:%M:%S}:{value.inc}"
+    if isinstance(value, str):  # bson.Code: mongod coerces JavaScript code to its text
+        return str(value)
     msg = f"can't convert from BSON type {bson_type_name(value)} to String"
     raise ExpressionError(msg)
 
@@ -126,7 +126,7 @@ def _coerce_to_long(value: Any) -> int:
     if kind is int or kind is Int64:
         return int(value)
     number = value.to_decimal() if kind is Decimal128 else value
-    if number != number or not INT64_MIN <= number < 2**63:  # NaN fails both comparisons
+    if number != number or not INT64_MIN <= number <= INT64_MAX:  # number != number: NaN
         msg = f"Can't coerce out of range value {show_value(value)} to long"
         raise ExpressionError(msg)
     if kind is Decimal128:
@@ -160,7 +160,31 @@ def _object_arguments(name: str, args: Any, at: tuple, known: tuple, required: t
     return args
 
 
+def _check_constant(fn: Any, at: tuple, check: Any) -> Any:
+    """Validate a constant argument once, at translation time: a failure is a SpecError there.
+
+    Returns the closure to use: a constant of ``check``'s result, or ``fn`` if not constant.
+    """
+    if not is_constant(fn):
+        return fn
+    try:
+        return constant(check(fn.constant))
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
 # --------------------------------------------------------------------------- $concat
+
+
+def _concat_failure(values: list) -> None:
+    """Why ``"".join`` refused: the first null or missing operand makes null, else mongod's error."""
+    for value in values:
+        if _nullish(value):
+            return None
+        if type(value) is not str:
+            msg = f"$concat only supports strings, not {bson_type_name(value)}"
+            raise ExpressionError(msg)
+    return None
 
 
 @expression_operator("$concat")
@@ -168,16 +192,11 @@ def compile_concat(args: Any, at: tuple, scope: Any):
     fns = operands("$concat", args, at, scope)
 
     def concat(doc: dict, vars: Any) -> Any:
-        parts = []
-        for fn in fns:
-            value = fn(doc, vars)
-            if type(value) is not str:
-                if value is None or value is MISSING:
-                    return None
-                msg = f"$concat only supports strings, not {bson_type_name(value)}"
-                raise ExpressionError(msg)
-            parts.append(value)
-        return "".join(parts)
+        values = [fn(doc, vars) for fn in fns]
+        try:
+            return "".join(values)
+        except TypeError:
+            return _concat_failure(values)
 
     return concat
 
@@ -200,17 +219,28 @@ def _index_bound(value: Any, name: str, what: str) -> int:
     return bound
 
 
-def _index_operands(name: str, args: Any, at: tuple, scope: Any) -> tuple:
-    fns = operands(name, args, at, scope, 2, 4)
-    return fns[0], fns[1], fns[2] if len(fns) > 2 else None, fns[3] if len(fns) > 3 else None
-
-
-def _index_strings(name: str, text: Any, token: Any) -> None:
-    """Raise mongod's error for a non-string argument (null text was handled before)."""
-    if type(text) is not str:
-        msg = f"{name} requires a string as the first argument, found: {bson_type_name(text)}"
+def _second_argument(name: str, token: Any) -> str:
+    if type(token) is not str:
+        msg = f"{name} requires a string as the second argument, found: {bson_type_name(token)}"
         raise ExpressionError(msg)
-    msg = f"{name} requires a string as the second argument, found: {bson_type_name(token)}"
+    return token
+
+
+def _index_operands(name: str, args: Any, at: tuple, scope: Any) -> tuple:
+    """The four operands of $indexOfBytes/$indexOfCP, constant ones checked now (absent bounds: None)."""
+    fns = operands(name, args, at, scope, 2, 4)
+    fns[1] = _check_constant(fns[1], (*at, "1"), lambda token: _second_argument(name, token))
+    for index, what in ((2, "starting index"), (3, "ending index")):
+        if len(fns) > index:
+            fns[index] = _check_constant(fns[index], (*at, str(index)), lambda v, w=what: _index_bound(v, name, w))
+    return (*fns, None, None)[:4]
+
+
+def _non_string_text(name: str, text: Any) -> None:
+    """Null for a null or missing text, else mongod's error."""
+    if _nullish(text):
+        return None
+    msg = f"{name} requires a string as the first argument, found: {bson_type_name(text)}"
     raise ExpressionError(msg)
 
 
@@ -220,11 +250,9 @@ def compile_index_of_bytes(args: Any, at: tuple, scope: Any):
 
     def index_of_bytes(doc: dict, vars: Any) -> Any:
         text = text_fn(doc, vars)
-        if type(text) is not str and _nullish(text):
-            return None
-        token = token_fn(doc, vars)
-        if type(text) is not str or type(token) is not str:
-            _index_strings("$indexOfBytes", text, token)
+        if type(text) is not str:
+            return _non_string_text("$indexOfBytes", text)
+        token = _second_argument("$indexOfBytes", token_fn(doc, vars))
         # An ASCII text has byte offsets equal to code point offsets: search the str itself.
         haystack, needle = (text, token) if text.isascii() else (text.encode(), token.encode())
         start = 0 if start_fn is None else _index_bound(start_fn(doc, vars), "$indexOfBytes", "starting index")
@@ -244,11 +272,9 @@ def compile_index_of_cp(args: Any, at: tuple, scope: Any):
 
     def index_of_cp(doc: dict, vars: Any) -> Any:
         text = text_fn(doc, vars)
-        if type(text) is not str and _nullish(text):
-            return None
-        token = token_fn(doc, vars)
-        if type(text) is not str or type(token) is not str:
-            _index_strings("$indexOfCP", text, token)
+        if type(text) is not str:
+            return _non_string_text("$indexOfCP", text)
+        token = _second_argument("$indexOfCP", token_fn(doc, vars))
         start = 0 if start_fn is None else _index_bound(start_fn(doc, vars), "$indexOfCP", "starting index")
         end = len(text)
         if end_fn is not None:
@@ -298,8 +324,12 @@ def compile_str_len_cp(args: Any, at: tuple, scope: Any):
 # --------------------------------------------------------------------------- $toLower, $toUpper, $strcasecmp
 
 
-def _case_mapper(name: str, table: dict, ascii_map: Any) -> None:
-    """Register ``$toLower``/``$toUpper``: ASCII letters only, as mongod's C-locale mapping."""
+def _case_mapper(name: str, ascii_map: Any) -> None:
+    """Register ``$toLower``/``$toUpper``: ASCII letters only, as mongod's C-locale mapping.
+
+    ``bytes.lower``/``bytes.upper`` touch ASCII letters only and UTF-8 keeps every other code
+    point in bytes >= 0x80, so mapping the encoded text is exact (and faster than a translate table).
+    """
 
     def compile_case(args: Any, at: tuple, scope: Any):
         (fn,) = operands(name, args, at, scope, 1, 1)
@@ -307,19 +337,19 @@ def _case_mapper(name: str, table: dict, ascii_map: Any) -> None:
         def change_case(doc: dict, vars: Any) -> Any:
             value = fn(doc, vars)
             text = value if type(value) is str else coerce_to_string(value)
-            return ascii_map(text) if text.isascii() else text.translate(table)
+            return ascii_map(text) if text.isascii() else ascii_map(text.encode()).decode()
 
         return change_case
 
     expression_operator(name)(compile_case)
 
 
-_case_mapper("$toLower", _ASCII_LOWER, str.lower)
-_case_mapper("$toUpper", _ASCII_UPPER, str.upper)
+_case_mapper("$toLower", lambda text: text.lower())
+_case_mapper("$toUpper", lambda text: text.upper())
 
 
 def _ascii_upper(text: str) -> str:
-    return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
+    return text.upper() if text.isascii() else text.encode().upper().decode()
 
 
 @expression_operator("$strcasecmp")
@@ -342,19 +372,22 @@ def _is_continuation(byte: int) -> bool:
     return byte & 0xC0 == 0x80
 
 
+def _byte_bound(value: Any, what: str) -> int:
+    """A $substrBytes starting index or length: any number, truncated to a long."""
+    if type(value) not in NUMERIC:
+        msg = f"$substrBytes:  {what} must be a numeric type (is BSON type {bson_type_name(value)})"
+        raise ExpressionError(msg)
+    bound = _coerce_to_long(value)
+    if bound < 0 and what == "starting index":
+        msg = f"$substrBytes:  starting index must be non-negative (got: {bound})"
+        raise ExpressionError(msg)
+    return bound
+
+
 def _substr_bytes(value: Any, lower_value: Any, length_value: Any) -> str:
     text = coerce_to_string(value)
-    if type(lower_value) not in NUMERIC:
-        msg = f"$substrBytes:  starting index must be a numeric type (is BSON type {bson_type_name(lower_value)})"
-        raise ExpressionError(msg)
-    if type(length_value) not in NUMERIC:
-        msg = f"$substrBytes:  length must be a numeric type (is BSON type {bson_type_name(length_value)})"
-        raise ExpressionError(msg)
-    lower = _coerce_to_long(lower_value)
-    if lower < 0:
-        msg = f"$substrBytes:  starting index must be non-negative (got: {lower})"
-        raise ExpressionError(msg)
-    length = _coerce_to_long(length_value)
+    lower = _byte_bound(lower_value, "starting index")
+    length = _byte_bound(length_value, "length")  # negative: the rest of the string
     if text.isascii():
         return text[lower:] if length < 0 else text[lower : lower + length]
     data = text.encode()
@@ -369,70 +402,74 @@ def _substr_bytes(value: Any, lower_value: Any, length_value: Any) -> str:
     return data[lower : lower + length].decode()
 
 
-def compile_substr_bytes(args: Any, at: tuple, scope: Any, name: str = "$substrBytes"):
+def _compile_substr_bytes(args: Any, at: tuple, scope: Any, name: str):
     text_fn, lower_fn, length_fn = operands(name, args, at, scope, 3, 3)
+    lower_fn = _check_constant(lower_fn, (*at, "1"), lambda value: _byte_bound(value, "starting index"))
+    length_fn = _check_constant(length_fn, (*at, "2"), lambda value: _byte_bound(value, "length"))
     if is_constant(lower_fn) and is_constant(length_fn):
         lower, length = lower_fn.constant, length_fn.constant
-        if type(lower) is int and type(length) is int and lower >= 0:
-            stop = None if length < 0 else lower + length
+        stop = None if length < 0 else lower + length
 
-            def substr_constant_range(doc: dict, vars: Any) -> Any:
-                value = text_fn(doc, vars)
-                if type(value) is str and value.isascii():
-                    return value[lower:stop]
-                return _substr_bytes(value, lower, length)
+        def substr_constant_range(doc: dict, vars: Any) -> Any:
+            value = text_fn(doc, vars)
+            if type(value) is str and value.isascii():
+                return value[lower:stop]
+            return _substr_bytes(value, lower, length)
 
-            return substr_constant_range
+        return substr_constant_range
     return lambda doc, vars: _substr_bytes(text_fn(doc, vars), lower_fn(doc, vars), length_fn(doc, vars))
 
 
 @expression_operator("$substrBytes")
-def compile_substr_bytes_operator(args: Any, at: tuple, scope: Any):
-    return compile_substr_bytes(args, at, scope, "$substrBytes")
+def compile_substr_bytes(args: Any, at: tuple, scope: Any):
+    return _compile_substr_bytes(args, at, scope, "$substrBytes")
 
 
 @expression_operator("$substr")
 def compile_substr(args: Any, at: tuple, scope: Any):
     """The deprecated alias of ``$substrBytes``; mongod names ``$substrBytes`` in its errors."""
-    return compile_substr_bytes(args, at, scope, "$substr")
+    return _compile_substr_bytes(args, at, scope, "$substr")
 
 
 def _cp_bound(value: Any, what: str) -> int:
+    """A $substrCP starting index or length: a non-negative number that is exactly a 32-bit int."""
     if type(value) not in NUMERIC:
         msg = f"$substrCP: {what} must be a numeric type (is BSON type {bson_type_name(value)})"
         raise ExpressionError(msg)
     if not is_int32_integral(value):
         msg = f"$substrCP: {what} cannot be represented as a 32-bit integral value: {show_value(value)}"
         raise ExpressionError(msg)
-    return _int32(value)
+    bound = _int32(value)
+    if bound < 0:
+        if what == "length":
+            msg = "$substrCP: length must be a nonnegative integer."
+        else:
+            msg = "$substrCP: the starting index must be nonnegative integer."
+        raise ExpressionError(msg)
+    return bound
 
 
 def _substr_cp(value: Any, start_value: Any, length_value: Any) -> str:
     text = coerce_to_string(value)
     start = _cp_bound(start_value, "starting index")
     length = _cp_bound(length_value, "length")
-    if length < 0:
-        msg = "$substrCP: length must be a nonnegative integer."
-        raise ExpressionError(msg)
-    if start < 0:
-        msg = "$substrCP: the starting index must be nonnegative integer."
-        raise ExpressionError(msg)
     return text[start : start + length]
 
 
 @expression_operator("$substrCP")
 def compile_substr_cp(args: Any, at: tuple, scope: Any):
     text_fn, start_fn, length_fn = operands("$substrCP", args, at, scope, 3, 3)
+    start_fn = _check_constant(start_fn, (*at, "1"), lambda value: _cp_bound(value, "starting index"))
+    length_fn = _check_constant(length_fn, (*at, "2"), lambda value: _cp_bound(value, "length"))
     if is_constant(start_fn) and is_constant(length_fn):
         start, length = start_fn.constant, length_fn.constant
-        if type(start) is int and type(length) is int and 0 <= start <= INT32_MAX and 0 <= length <= INT32_MAX:
-            stop = start + length
+        stop = start + length
 
-            def substr_cp_constant_range(doc: dict, vars: Any) -> Any:
-                value = text_fn(doc, vars)
-                return value[start:stop] if type(value) is str else _substr_cp(value, start, length)
+        def substr_cp_constant_range(doc: dict, vars: Any) -> Any:
+            value = text_fn(doc, vars)
+            return value[start:stop] if type(value) is str else _substr_cp(value, start, length)
 
-            return substr_cp_constant_range
+        return substr_cp_constant_range
     return lambda doc, vars: _substr_cp(text_fn(doc, vars), start_fn(doc, vars), length_fn(doc, vars))
 
 
@@ -447,7 +484,8 @@ _TRIM_WORDING = (
 
 def _trim_chars(name: str, chars: Any) -> str:
     if type(chars) is not str:
-        msg = f"{name} requires 'chars' to be a string, got {show_value(chars)} (of type {bson_type_name(chars)}) instead."
+        shown = f"{show_value(chars)} (of type {bson_type_name(chars)})"
+        msg = f"{name} requires 'chars' to be a string, got {shown} instead."
         raise ExpressionError(msg)
     size = len(chars.encode())
     if size > MAX_TRIM_CHARS_BYTES:
@@ -465,14 +503,12 @@ def _trimmer(name: str, strip: Any) -> None:
     def compile_trim(args: Any, at: tuple, scope: Any):
         _object_arguments(name, args, at, ("input", "chars"), ("input",), _TRIM_WORDING)
         input_fn = compile_expression(args["input"], (*at, "input"), scope)
-        chars_fn = compile_expression(args["chars"], (*at, "chars"), scope) if "chars" in args else None
+        chars_fn = None
+        if "chars" in args:
+            chars_fn = compile_expression(args["chars"], (*at, "chars"), scope)
+            chars_fn = _check_constant(chars_fn, (*at, "chars"), lambda c: c if _nullish(c) else _trim_chars(name, c))
         if chars_fn is None or (is_constant(chars_fn) and type(chars_fn.constant) is str):
             chars = DEFAULT_TRIM_CHARS if chars_fn is None else chars_fn.constant
-            if chars_fn is not None:
-                try:
-                    _trim_chars(name, chars)
-                except ExpressionError as error:
-                    raise SpecError(str(error), (*at, "chars")) from None
 
             def trim_constant_chars(doc: dict, vars: Any) -> Any:
                 text = input_fn(doc, vars)
@@ -543,6 +579,7 @@ _UNSUPPORTED_ESCAPES = {
     "p": "Unicode properties (\\p)", "P": "Unicode properties (\\P)", "X": "extended grapheme clusters (\\X)",
     "K": "match start resets (\\K)", "G": "\\G anchors", "C": "single code units (\\C)",
 }  # fmt: skip
+_INLINE_OPTIONS = re.compile(r"\(\?([a-zA-Z^-]+)(:|\))")
 _UNSUPPORTED_GROUPS = (
     ("(?P>", "subroutine calls"), ("(?&", "subroutine calls"), ("(?R", "recursion"), ("(?|", "branch resets"),
     ("(*", "backtracking verbs"), ("(?C", "callouts"),
@@ -573,6 +610,10 @@ def _escape_sequence(pattern: str, i: int, out: list, in_class: bool) -> int:
             raise re.error(msg)
         out.append(re.escape(chr(int(pattern[i + 3 : close], 16 if letter == "x" else 8))))
         return close + 1
+    if letter == "x":  # PCRE takes zero to two hex digits here; Python insists on two
+        digits = re.compile(r"[0-9a-fA-F]{0,2}").match(pattern, i + 2).group()
+        out.append(re.escape(chr(int(digits or "0", 16))))
+        return i + 2 + len(digits)
     if letter == "c" and i + 2 < len(pattern):
         out.append(re.escape(chr(ord(pattern[i + 2].upper()) ^ 0x40)))
         return i + 3
@@ -653,6 +694,13 @@ def _group_opening(pattern: str, i: int, out: list) -> int:
         if pattern.startswith(prefix, i):
             msg = f"{what} are not supported"
             raise UnsupportedRegex(msg)
+    if pattern.startswith("(?#", i):  # a comment: copied whole, its text is not pattern syntax
+        close = pattern.find(")", i)
+        if close < 0:
+            msg = "missing ) after (?# comment"
+            raise re.error(msg)
+        out.append(pattern[i : close + 1])
+        return close + 1
     if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
         out.append("(?P<")
         return i + 3
@@ -666,6 +714,13 @@ def _group_opening(pattern: str, i: int, out: list) -> int:
     if re.compile(r"\(\?[+-]?\d").match(pattern, i):
         msg = "subroutine calls are not supported"
         raise UnsupportedRegex(msg)
+    options = _INLINE_OPTIONS.match(pattern, i)
+    if options is not None:
+        letters, closing = options.groups()
+        if set(letters) - set("imsx-") or (i > 0 and closing == ")"):
+            # re has no n, J, U or ^ options, and applies unscoped options to the whole pattern only.
+            msg = f"the inline option group {options.group()} is not supported"
+            raise UnsupportedRegex(msg)
     out.append("(")
     return i + 1
 
@@ -682,6 +737,8 @@ def pcre_to_python(pattern: str, extended: bool = False) -> str:
         for PCRE features ``re`` lacks (Unicode properties, recursion, ...).
     """
     out: list = []
+    leading = _INLINE_OPTIONS.match(pattern)
+    extended = extended or (leading is not None and leading.group(2) == ")" and "x" in leading.group(1).split("-")[0])
     i = 0
     while i < len(pattern):
         char = pattern[i]
@@ -770,6 +827,8 @@ _REGEX_WORDING = (
 def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: Any):
     """Shared by $regexFind/$regexFindAll/$regexMatch: ``run(compiled, text)`` makes the result.
 
+    ``run`` gets ``None`` for a null regex or a null/missing input and returns the null result.
+
     A constant regex (and options) is checked and compiled once, here; a failure is a SpecError,
     as mongod reports it when it parses the pipeline.
     """
@@ -777,8 +836,6 @@ def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: An
     input_fn = compile_expression(args["input"], (*at, "input"), scope)
     regex_fn = compile_expression(args["regex"], (*at, "regex"), scope)
     options_fn = compile_expression(args["options"], (*at, "options"), scope) if "options" in args else constant(None)
-    null_result = run(None, None)
-
     def check_input(text: Any) -> None:
         if not _nullish(text):
             msg = f"{name} needs 'input' to be of type string"
@@ -794,8 +851,8 @@ def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: An
             text = input_fn(doc, vars)
             if type(text) is not str:
                 check_input(text)
-                return null_result
-            return null_result if compiled is None else run(compiled, text)
+                return run(None, None)
+            return run(compiled, text)
 
         return regex_constant
 
@@ -804,8 +861,8 @@ def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: An
         compiled = resolve_regex(name, regex_fn(doc, vars), options_fn(doc, vars))
         if type(text) is not str:
             check_input(text)
-            return null_result
-        return null_result if compiled is None else run(compiled, text)
+            return run(None, None)
+        return run(compiled, text)
 
     return regex_dynamic
 
@@ -895,19 +952,32 @@ def _regex_constant(fn: Any, name: str, at: tuple) -> re.Pattern | None:
 # --------------------------------------------------------------------------- $split
 
 
+def _split_delimiter(delimiter: Any) -> Any:
+    """A delimiter mongod accepts: a non-empty string, a regex, or null (then the result is null)."""
+    if type(delimiter) is str:
+        if not delimiter:
+            msg = "$split requires a non-empty separator"
+            raise ExpressionError(msg)
+    elif not (_nullish(delimiter) or _is_regex_value(delimiter)):
+        msg = (
+            "$split requires an expression that evaluates to a string or regular expression as a "
+            f"second argument, found: {bson_type_name(delimiter)}"
+        )
+        raise ExpressionError(msg)
+    return delimiter
+
+
 def _split(text: Any, delimiter: Any, compiled: re.Pattern | None = None) -> Any:
     if type(text) is not str or type(delimiter) is not str:
         if _nullish(text) or _nullish(delimiter):
             return None
         if type(text) is not str:
-            msg = f"$split requires an expression that evaluates to a string as a first argument, found: {bson_type_name(text)}"
-            raise ExpressionError(msg)
-        if not _is_regex_value(delimiter):
             msg = (
-                "$split requires an expression that evaluates to a string or regular expression as a "
-                f"second argument, found: {bson_type_name(delimiter)}"
+                "$split requires an expression that evaluates to a string as a first argument, "
+                f"found: {bson_type_name(text)}"
             )
             raise ExpressionError(msg)
+        _split_delimiter(delimiter)
         pieces, rest = _regex_pieces(compiled or resolve_regex("$split", delimiter, None), text)
         out = []
         for before, match in pieces:
@@ -915,20 +985,18 @@ def _split(text: Any, delimiter: Any, compiled: re.Pattern | None = None) -> Any
             out.extend("" if group is None else group for group in match.groups())
         out.append(rest)
         return out
-    if not delimiter:
-        msg = "$split requires a non-empty separator"
-        raise ExpressionError(msg)
-    return text.split(delimiter)
+    return text.split(_split_delimiter(delimiter))
 
 
 @expression_operator("$split")
 def compile_split(args: Any, at: tuple, scope: Any):
     text_fn, delimiter_fn = operands("$split", args, at, scope, 2, 2)
+    delimiter_fn = _check_constant(delimiter_fn, (*at, "1"), _split_delimiter)
     compiled = _regex_constant(delimiter_fn, "$split", (*at, "1"))
     if compiled is not None:
         delimiter = delimiter_fn.constant
         return lambda doc, vars: _split(text_fn(doc, vars), delimiter, compiled)
-    if is_constant(delimiter_fn) and type(delimiter_fn.constant) is str and delimiter_fn.constant:
+    if is_constant(delimiter_fn) and type(delimiter_fn.constant) is str:
         separator = delimiter_fn.constant
 
         def split_constant(doc: dict, vars: Any) -> Any:
@@ -955,16 +1023,24 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
     mongod 8.2+, a regex; the replacement is always literal text.
     """
 
+    def check_find(find: Any) -> Any:
+        if type(find) is not str and not _nullish(find) and not _is_regex_value(find):
+            msg = f"{name} requires that 'find' be a string or regular expression, found: {show_value(find)}"
+            raise ExpressionError(msg)
+        return find
+
+    def check_replacement(replacement: Any) -> Any:
+        if type(replacement) is not str and not _nullish(replacement):
+            msg = f"{name} requires that 'replacement' be a string, found: {show_value(replacement)}"
+            raise ExpressionError(msg)
+        return replacement
+
     def replace(text: Any, find: Any, replacement: Any, compiled: re.Pattern | None = None) -> Any:
         if type(text) is not str and not _nullish(text):
             msg = f"{name} requires that 'input' be a string, found: {show_value(text)}"
             raise ExpressionError(msg)
-        if type(find) is not str and not _nullish(find) and not _is_regex_value(find):
-            msg = f"{name} requires that 'find' be a string or regular expression, found: {show_value(find)}"
-            raise ExpressionError(msg)
-        if type(replacement) is not str and not _nullish(replacement):
-            msg = f"{name} requires that 'replacement' be a string, found: {show_value(replacement)}"
-            raise ExpressionError(msg)
+        check_find(find)
+        check_replacement(replacement)
         if _nullish(text) or _nullish(find) or _nullish(replacement):
             return None
         if type(find) is str:
@@ -976,6 +1052,8 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
         keys = ("input", "find", "replacement")
         _object_arguments(name, args, at, keys, keys, _REPLACE_WORDING)
         text_fn, find_fn, replacement_fn = (compile_expression(args[key], (*at, key), scope) for key in keys)
+        find_fn = _check_constant(find_fn, (*at, "find"), check_find)
+        replacement_fn = _check_constant(replacement_fn, (*at, "replacement"), check_replacement)
         compiled = _regex_constant(find_fn, name, (*at, "find"))
         if compiled is not None:
             find = find_fn.constant
