@@ -13,7 +13,8 @@ from bson import Decimal128, Int64, Regex, Timestamp
 
 from tests.expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
-from translator.expressions.string import DEFAULT_TRIM_CHARS, pcre_to_python
+from translator._regex import pcre_to_python
+from translator.expressions.string import DEFAULT_TRIM_CHARS
 
 DECOMPOSED_E_ACUTE = "e\u0301"  # "e" + combining acute accent
 DATE = datetime(2024, 3, 5, 7, 8, 9, 123000, tzinfo=timezone.utc)

@@ -4,9 +4,7 @@ https://www.mongodb.com/docs/manual/reference/operator/aggregation/#string-expre
 
 Offsets and lengths follow mongod exactly: the ``*Bytes`` operators count UTF-8 bytes, the
 ``*CP`` operators count code points, and ``$toLower``/``$toUpper``/``$strcasecmp`` fold ASCII
-letters only. Regular expressions are PCRE in mongod; :func:`pcre_to_python` rewrites the
-PCRE spellings Python's ``re`` reads differently (ASCII-only ``\\d \\w \\s \\b``, named groups,
-``\\Q...\\E``, POSIX classes) and refuses the few it cannot express.
+letters only. Regular expressions are PCRE in mongod: see :mod:`translator._regex`.
 """
 
 from __future__ import annotations
@@ -14,13 +12,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN
-from functools import lru_cache
 from typing import Any
 
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
+from translator._regex import compile_regex, regex_pattern_and_flags
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.compile import compile_expression, constant, expression_operator, is_constant, operands
 
@@ -543,248 +541,6 @@ def _check_trim_input(name: str, text: Any) -> None:
 _trimmer("$trim", str.strip)
 _trimmer("$ltrim", str.lstrip)
 _trimmer("$rtrim", str.rstrip)
-
-
-# --------------------------------------------------------------------------- regular expressions
-
-_REGEX_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
-# BSON's option letters for the bits of bson.Regex.flags / re.Pattern.flags, in BSON's order.
-_BSON_FLAG_LETTERS = (("i", re.IGNORECASE), ("l", re.LOCALE), ("m", re.MULTILINE), ("s", re.DOTALL),
-                      ("u", re.UNICODE), ("x", re.VERBOSE))  # fmt: skip
-
-_WORD = "[A-Za-z0-9_]"
-_SPACE = "\\t\\n\\x0b\\x0c\\r "
-_HSPACE = "\\t \\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000"
-_VSPACE = "\\n-\\r\\x85\\u2028\\u2029"
-# PCRE (without UCP, as mongod compiles) gives \d \w \s \b their ASCII meaning; Python's are Unicode.
-_CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _SPACE, "h": _HSPACE, "v": _VSPACE}
-_ESCAPES = {
-    **{letter: f"[{body}]" for letter, body in _CLASS_ESCAPES.items()},
-    **{letter.upper(): f"[^{body}]" for letter, body in _CLASS_ESCAPES.items()},
-    "b": f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))",
-    "B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
-    "z": "\\Z",
-    "Z": "(?=\\n?\\Z)",
-    "R": f"(?:\\r\\n|[{_VSPACE}])",
-    "N": "[^\\n]",
-    "e": "\\x1b",
-}
-_POSIX_CLASSES = {
-    "alpha": "A-Za-z", "digit": "0-9", "alnum": "A-Za-z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": _SPACE, "blank": " \\t", "punct": "!-/:-@\\[-`{-~", "xdigit": "0-9A-Fa-f",
-    "word": "A-Za-z0-9_", "cntrl": "\\x00-\\x1f\\x7f", "print": " -~", "graph": "!-~", "ascii": "\\x00-\\x7f",
-}  # fmt: skip
-_POSIX_CLASS = re.compile(r"\[:(\^?)([a-z]+):\]")
-_UNSUPPORTED_ESCAPES = {
-    "p": "Unicode properties (\\p)", "P": "Unicode properties (\\P)", "X": "extended grapheme clusters (\\X)",
-    "K": "match start resets (\\K)", "G": "\\G anchors", "C": "single code units (\\C)",
-}  # fmt: skip
-_INLINE_OPTIONS = re.compile(r"\(\?([a-zA-Z^-]+)(:|\))")
-_UNSUPPORTED_GROUPS = (
-    ("(?P>", "subroutine calls"), ("(?&", "subroutine calls"), ("(?R", "recursion"), ("(?|", "branch resets"),
-    ("(*", "backtracking verbs"), ("(?C", "callouts"),
-)  # fmt: skip
-
-
-class UnsupportedRegex(ValueError):
-    """A valid PCRE pattern that Python's ``re`` cannot express."""
-
-
-def _escape_sequence(pattern: str, i: int, out: list, in_class: bool) -> int:
-    """Translate the escape at ``pattern[i]`` (a backslash); return the index after it."""
-    if i + 1 >= len(pattern):
-        msg = "\\ at end of pattern"
-        raise re.error(msg)
-    letter = pattern[i + 1]
-    if letter == "Q":
-        close = pattern.find("\\E", i + 2)
-        literal = pattern[i + 2 :] if close < 0 else pattern[i + 2 : close]
-        out.append(re.escape(literal))
-        return len(pattern) if close < 0 else close + 2
-    if letter == "E":
-        return i + 2  # a \E without \Q is ignored by PCRE
-    if letter in "xo" and pattern.startswith("{", i + 2):
-        close = pattern.find("}", i + 3)
-        if close < 0:
-            msg = f"missing }} after \\{letter}{{"
-            raise re.error(msg)
-        out.append(re.escape(chr(int(pattern[i + 3 : close], 16 if letter == "x" else 8))))
-        return close + 1
-    if letter == "x":  # PCRE takes zero to two hex digits here; Python insists on two
-        digits = re.compile(r"[0-9a-fA-F]{0,2}").match(pattern, i + 2).group()
-        out.append(re.escape(chr(int(digits or "0", 16))))
-        return i + 2 + len(digits)
-    if letter == "c" and i + 2 < len(pattern):
-        out.append(re.escape(chr(ord(pattern[i + 2].upper()) ^ 0x40)))
-        return i + 3
-    if letter in "kg" and not in_class:
-        return _back_reference(pattern, i, out)
-    if letter in _UNSUPPORTED_ESCAPES:
-        msg = f"{_UNSUPPORTED_ESCAPES[letter]} are not supported"
-        raise UnsupportedRegex(msg)
-    if letter in "uUlLN" and (in_class or letter != "N" or pattern.startswith("{", i + 2)):
-        msg = f"PCRE does not support \\{letter}"
-        raise re.error(msg)
-    if in_class:
-        if letter in _CLASS_ESCAPES:
-            out.append(_CLASS_ESCAPES[letter])
-            return i + 2
-        if letter in "HV":
-            msg = f"\\{letter} inside a character class is not supported"
-            raise UnsupportedRegex(msg)
-        out.append("\\x1b" if letter == "e" else pattern[i : i + 2])
-        return i + 2
-    out.append(_ESCAPES.get(letter, pattern[i : i + 2]))
-    return i + 2
-
-
-def _back_reference(pattern: str, i: int, out: list) -> int:
-    """``\\k<name>``, ``\\k'name'``, ``\\k{name}``, ``\\g{name}``, ``\\gN``, ``\\g{N}``."""
-    match = re.compile(r"\\[kg](?:<(\w+)>|'(\w+)'|\{(-?\w+)\}|(\d+))").match(pattern, i)
-    if match is None:
-        msg = f"malformed \\{pattern[i + 1]} back reference"
-        raise re.error(msg)
-    name = next(group for group in match.groups() if group is not None)
-    if name.startswith("-"):
-        msg = "relative back references are not supported"
-        raise UnsupportedRegex(msg)
-    out.append(f"(?:\\{name})" if name.isdigit() else f"(?P={name})")
-    return match.end()
-
-
-def _character_class(pattern: str, i: int, out: list) -> int:
-    """Translate ``[...]`` starting at ``pattern[i]``; return the index after its ``]``."""
-    parts = ["["]
-    j = i + 1
-    if pattern.startswith("^", j):
-        parts.append("^")
-        j += 1
-    if pattern.startswith("]", j):  # a leading ] is literal in PCRE
-        parts.append("\\]")
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        char = pattern[j]
-        if char == "\\":
-            j = _escape_sequence(pattern, j, parts, in_class=True)
-            continue
-        posix = _POSIX_CLASS.match(pattern, j) if char == "[" else None
-        if posix is not None:
-            negated, name = posix.groups()
-            if negated or name not in _POSIX_CLASSES:
-                msg = f"POSIX class [:{negated}{name}:] is not supported"
-                raise UnsupportedRegex(msg)
-            parts.append(_POSIX_CLASSES[name])
-            j = posix.end()
-            continue
-        # Characters Python would read as nested sets or set operations are literal in PCRE.
-        literal = char in "[&~|" or (char == "-" and pattern.startswith("-", j + 1))
-        parts.append("\\" + char if literal else char)
-        j += 1
-    if j >= len(pattern):
-        msg = "missing terminating ] for character class"
-        raise re.error(msg)
-    parts.append("]")
-    out.append("".join(parts))
-    return j + 1
-
-
-def _group_opening(pattern: str, i: int, out: list) -> int:
-    """Translate PCRE's named-group spellings; refuse what ``re`` has no form for."""
-    for prefix, what in _UNSUPPORTED_GROUPS:
-        if pattern.startswith(prefix, i):
-            msg = f"{what} are not supported"
-            raise UnsupportedRegex(msg)
-    if pattern.startswith("(?#", i):  # a comment: copied whole, its text is not pattern syntax
-        close = pattern.find(")", i)
-        if close < 0:
-            msg = "missing ) after (?# comment"
-            raise re.error(msg)
-        out.append(pattern[i : close + 1])
-        return close + 1
-    if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
-        out.append("(?P<")
-        return i + 3
-    if pattern.startswith("(?'", i):
-        close = pattern.find("'", i + 3)
-        if close < 0:
-            msg = "unterminated group name"
-            raise re.error(msg)
-        out.append(f"(?P<{pattern[i + 3 : close]}>")
-        return close + 1
-    if re.compile(r"\(\?[+-]?\d").match(pattern, i):
-        msg = "subroutine calls are not supported"
-        raise UnsupportedRegex(msg)
-    options = _INLINE_OPTIONS.match(pattern, i)
-    if options is not None:
-        letters, closing = options.groups()
-        if set(letters) - set("imsx-") or (i > 0 and closing == ")"):
-            # re has no n, J, U or ^ options, and applies unscoped options to the whole pattern only.
-            msg = f"the inline option group {options.group()} is not supported"
-            raise UnsupportedRegex(msg)
-    out.append("(")
-    return i + 1
-
-
-def pcre_to_python(pattern: str, extended: bool = False) -> str:
-    """Rewrite a PCRE pattern (as mongod compiles it) into an equivalent Python ``re`` pattern.
-
-    Args:
-        pattern: the PCRE source text.
-        extended: the ``x`` option is on, so ``#`` starts a comment that is copied unchanged.
-
-    Returns:
-        The Python pattern; raises ``re.error`` for invalid PCRE and :class:`UnsupportedRegex`
-        for PCRE features ``re`` lacks (Unicode properties, recursion, ...).
-    """
-    out: list = []
-    leading = _INLINE_OPTIONS.match(pattern)
-    extended = extended or (leading is not None and leading.group(2) == ")" and "x" in leading.group(1).split("-")[0])
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i = _escape_sequence(pattern, i, out, in_class=False)
-        elif char == "[":
-            i = _character_class(pattern, i, out)
-        elif char == "(":
-            i = _group_opening(pattern, i, out)
-        elif char == "#" and extended:
-            end = pattern.find("\n", i)
-            end = len(pattern) if end < 0 else end
-            out.append(pattern[i:end])
-            i = end
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
-
-
-def regex_pattern_and_flags(value: Any) -> tuple:
-    """The pattern text and BSON option letters of a ``bson.Regex`` or compiled ``re.Pattern``."""
-    flags = value.flags
-    if type(flags) is str:
-        return value.pattern, flags
-    return value.pattern, "".join(letter for letter, bit in _BSON_FLAG_LETTERS if flags & bit)
-
-
-@lru_cache(maxsize=512)
-def compile_regex(pattern: str, options: str, name: str) -> re.Pattern:
-    """Compile a PCRE pattern with mongod's option letters (i m s x u); errors are mongod's."""
-    flags = 0
-    for letter in options:
-        bit = _REGEX_FLAG_BITS.get(letter)
-        if bit is None:
-            msg = f"{name} invalid flag in regex options: {letter}"
-            raise ExpressionError(msg)
-        flags |= bit
-    try:
-        return re.compile(pcre_to_python(pattern, "x" in options), flags)
-    except UnsupportedRegex as error:
-        msg = f"{name}: sluice cannot run this regular expression: {error}"
-        raise ExpressionError(msg) from None
-    except (re.error, ValueError, OverflowError) as error:
-        msg = f"Invalid Regex in {name}: {error}"
-        raise ExpressionError(msg) from None
 
 
 def resolve_regex(name: str, regex: Any, options: Any) -> re.Pattern | None:

@@ -14,19 +14,24 @@ from bson import Regex
 
 from translator._bson_order import MAX_KEY, MIN_KEY, NULL, NUMBER, compare, rank
 from translator._types import MISSING
-from translator.errors import SpecError
+from translator._regex import compile_regex, regex_pattern_and_flags
+from translator.errors import ExpressionError, SpecError
 
 FAST_NUMBERS = frozenset({int, float})
 _ORDERINGS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
+def compile_pcre(pattern: str, options: str) -> re.Pattern:
+    """Compile a query regex as mongod would (PCRE semantics); a bad one is a SpecError."""
+    try:
+        return compile_regex(pattern, options, "$regex")
+    except ExpressionError as exc:
+        raise SpecError(str(exc)) from None
+
+
 def regex_test(pattern: Any) -> Callable[[Any], bool]:
     """Match strings against a BSON regex (or equal Regex values)."""
-    try:
-        compiled = pattern.try_compile() if isinstance(pattern, Regex) else pattern
-    except re.error as exc:
-        msg = f"invalid regular expression {pattern.pattern!r}: {exc}"
-        raise SpecError(msg) from None
+    compiled = compile_pcre(*regex_pattern_and_flags(pattern))
     search = compiled.search
 
     def test(value: Any) -> bool:

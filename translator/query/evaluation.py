@@ -16,7 +16,7 @@ from translator._types import NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.expressions.boolean import truthy
-from translator.query._values import regex_test
+from translator.query._values import compile_pcre, regex_test
 from translator.query.compile import top_level_operator, value_operator
 
 REGEX_OPTIONS = frozenset("imsxu")
@@ -34,10 +34,9 @@ def compile_regex(operand: Any, at: tuple):
         msg = f"invalid regex options {options!r}: expected letters from 'imsxu'"
         raise SpecError(msg, at)
     try:
-        return regex_test(Regex(pattern, options.replace("u", "")).try_compile())
-    except re.error as exc:
-        msg = f"invalid regular expression {pattern!r}: {exc}"
-        raise SpecError(msg, at) from None
+        return regex_test(compile_pcre(pattern, options))
+    except SpecError as exc:
+        raise SpecError(exc.message, at) from None
 
 
 @top_level_operator("$expr")
