@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import operator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
@@ -67,18 +68,19 @@ def int_or_long(number: int) -> Any:
     return number if INT32_MIN <= number <= INT32_MAX else Int64(number)
 
 
-def long_or_double(number: int) -> Any:
-    """A 64-bit result, or a double once it no longer fits."""
-    return Int64(number) if INT64_MIN <= number <= INT64_MAX else float(number)
-
-
 def decimal_from_double(number: float) -> Decimal:
-    """A double as mongod turns it into a decimal: 15 significant digits, trailing zeros kept."""
-    if number != number:
-        return Decimal("NaN")
-    if number in (math.inf, -math.inf) or number == 0:
+    """A double as mongod turns it into a decimal: exactly 15 significant digits, zeros kept.
+
+    Like mongod, the binary value is first rounded to 34 digits, then quantized to 15 (once
+    more when rounding up adds a digit, as 9.999... does).
+    """
+    if not math.isfinite(number) or number == 0:
         return Decimal(number)
-    return Decimal(format(number, ".14e"))
+    wide = DECIMAL128.create_decimal(number)
+    narrow = wide.quantize(Decimal(1).scaleb(wide.adjusted() - 14), context=DECIMAL128)
+    if narrow.adjusted() != wide.adjusted():
+        narrow = narrow.quantize(Decimal(1).scaleb(narrow.adjusted() - 14), context=DECIMAL128)
+    return narrow
 
 
 def to_decimal(value: Any, kind: int) -> Decimal:
@@ -122,22 +124,29 @@ def fold(fn: Callable, fns: list, at: tuple) -> Callable:
         raise SpecError(str(error), at) from None
 
 
+def numeric_function(name: str, arg: Callable, compute: Callable[[Any, int], Any]) -> Callable:
+    """``compute(value, kind)`` over ``arg``'s value: null/missing give null, non-numbers fail."""
+
+    def evaluate(doc: dict, vars: Any) -> Any:
+        value = arg(doc, vars)
+        if type(value) is float:
+            return compute(value, DOUBLE)
+        kind = number_kind(value)
+        if kind:
+            return compute(value, kind)
+        if value is None or value is MISSING:
+            return None
+        raise not_numeric(name, value)
+
+    return evaluate
+
+
 def numeric_operator(name: str, compute: Callable[[Any, int], Any]) -> None:
-    """Register a one-argument numeric operator: null/missing give null, non-numbers fail."""
+    """Register a one-argument numeric operator built on :func:`numeric_function`."""
 
     def compile_numeric(args: Any, at: tuple, scope: Any) -> Callable:
         (arg,) = operands(name, args, at, scope, 1, 1)
-
-        def evaluate(doc: dict, vars: Any) -> Any:
-            value = arg(doc, vars)
-            kind = number_kind(value)
-            if kind:
-                return compute(value, kind)
-            if value is None or value is MISSING:
-                return None
-            raise not_numeric(name, value)
-
-        return fold(evaluate, [arg], at)
+        return fold(numeric_function(name, arg, compute), [arg], at)
 
     expression_operator(name)(compile_numeric)
 
@@ -151,11 +160,17 @@ def millis(date: datetime) -> int:
     return (date - EPOCH) // _ONE_MS
 
 
-def date_from_millis(ms: int) -> datetime:
+def in_date_range(ms: int) -> int:
+    """Milliseconds since the epoch must fit a BSON date's 64 bits."""
     if not INT64_MIN <= ms <= INT64_MAX:
-        raise ExpressionError("date overflow")
+        msg = "date overflow"
+        raise ExpressionError(msg)
+    return ms
+
+
+def date_from_millis(ms: int) -> datetime:
     try:
-        return EPOCH + timedelta(milliseconds=ms)
+        return EPOCH + timedelta(milliseconds=in_date_range(ms))
     except OverflowError:
         msg = "date overflow: the result is outside the dates Python can represent (years 1 to 9999)"
         raise ExpressionError(msg) from None
@@ -175,18 +190,39 @@ def millis_offset(value: Any, kind: int) -> int:
         return int(value)
     if kind == DOUBLE:
         if not -9.223372036854775808e18 <= value < 9.223372036854775808e18:
-            raise ExpressionError("date overflow")
+            msg = "date overflow"
+            raise ExpressionError(msg)
         return _round_half_away(value)
     number = value.to_decimal()
     if not number.is_finite():
-        raise ExpressionError("date overflow")
-    whole = int(number.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
-    if not INT64_MIN <= whole <= INT64_MAX:
-        raise ExpressionError("date overflow")
-    return whole
+        msg = "date overflow"
+        raise ExpressionError(msg)
+    return in_date_range(int(number.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
 
 
-# --- $add -------------------------------------------------------------------------------------
+# --- two operands, the common case -----------------------------------------------------
+
+
+def binary_fast_path(operation: Callable, general: Callable, left: Callable, right: Callable) -> Callable:
+    """Two operands: doubles and 32-bit ints go straight to Python; anything else to ``general``."""
+
+    def evaluate(doc: dict, vars: Any) -> Any:
+        a = left(doc, vars)
+        b = right(doc, vars)
+        ta, tb = type(a), type(b)
+        if ta is float:
+            if tb is float or tb is int:
+                return operation(a, b)
+        elif ta is int:
+            if tb is int:
+                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
+                    return int_or_long(operation(a, b))
+            elif tb is float:
+                return operation(a, b)
+        return general(a, b)
+
+    return evaluate
+
 
 
 def add_values(values: Any) -> Any:
@@ -205,7 +241,8 @@ def add_values(values: Any) -> Any:
                 msg = f"$add only supports numeric or date types, not {bson_type_name(value)}"
                 raise ExpressionError(msg)
             if date_ms is not None:
-                raise ExpressionError("only one date allowed in an $add expression")
+                msg = "only one date allowed in an $add expression"
+                raise ExpressionError(msg)
             if widest <= LONG:
                 date_ms = long_total
             elif widest == DOUBLE:
@@ -214,9 +251,7 @@ def add_values(values: Any) -> Any:
                 date_ms = millis_offset(Decimal128(decimal_total), DECIMAL)
             date_ms += millis(value)
         elif date_ms is not None:
-            date_ms += millis_offset(value, kind)
-            if not INT64_MIN <= date_ms <= INT64_MAX:
-                raise ExpressionError("date overflow")
+            date_ms = in_date_range(date_ms + millis_offset(value, kind))
         else:
             if kind > widest:
                 if kind == DOUBLE and widest <= LONG:
@@ -251,24 +286,7 @@ def compile_add(args: Any, at: tuple, scope: Any) -> Callable:
     fns = operands("$add", args, at, scope)
     if len(fns) != 2:
         return fold(lambda doc, vars: add_values([fn(doc, vars) for fn in fns]), fns, at)
-    left, right = fns
-
-    def add_two(doc: dict, vars: Any) -> Any:
-        a = left(doc, vars)
-        b = right(doc, vars)
-        ta, tb = type(a), type(b)
-        if ta is float:
-            if tb is float or tb is int:
-                return a + b
-        elif ta is int:
-            if tb is int:
-                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
-                    return int_or_long(a + b)
-            elif tb is float:
-                return a + b
-        return add_values((a, b))
-
-    return fold(add_two, fns, at)
+    return fold(binary_fast_path(operator.add, lambda a, b: add_values((a, b)), *fns), fns, at)
 
 
 # --- $subtract --------------------------------------------------------------------------------
@@ -302,24 +320,7 @@ def subtract_values(a: Any, b: Any) -> Any:
 @expression_operator("$subtract")
 def compile_subtract(args: Any, at: tuple, scope: Any) -> Callable:
     fns = operands("$subtract", args, at, scope, 2, 2)
-    left, right = fns
-
-    def subtract(doc: dict, vars: Any) -> Any:
-        a = left(doc, vars)
-        b = right(doc, vars)
-        ta, tb = type(a), type(b)
-        if ta is float:
-            if tb is float or tb is int:
-                return a - b
-        elif ta is int:
-            if tb is int:
-                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
-                    return int_or_long(a - b)
-            elif tb is float:
-                return a - b
-        return subtract_values(a, b)
-
-    return fold(subtract, fns, at)
+    return fold(binary_fast_path(operator.sub, subtract_values, *fns), fns, at)
 
 
 # --- $multiply --------------------------------------------------------------------------------
@@ -365,24 +366,7 @@ def compile_multiply(args: Any, at: tuple, scope: Any) -> Callable:
     fns = operands("$multiply", args, at, scope)
     if len(fns) != 2:
         return fold(lambda doc, vars: multiply_values([fn(doc, vars) for fn in fns]), fns, at)
-    left, right = fns
-
-    def multiply_two(doc: dict, vars: Any) -> Any:
-        a = left(doc, vars)
-        b = right(doc, vars)
-        ta, tb = type(a), type(b)
-        if ta is float:
-            if tb is float or tb is int:
-                return a * b
-        elif ta is int:
-            if tb is int:
-                if INT32_MIN <= a <= INT32_MAX and INT32_MIN <= b <= INT32_MAX:
-                    return int_or_long(a * b)
-            elif tb is float:
-                return float(a) * b
-        return multiply_values((a, b))
-
-    return fold(multiply_two, fns, at)
+    return fold(binary_fast_path(operator.mul, lambda a, b: multiply_values((a, b)), *fns), fns, at)
 
 
 # --- $divide and $mod ------------------------------------------------------------------------
@@ -394,11 +378,13 @@ def divide_values(a: Any, b: Any) -> Any:
         if kind_a == DECIMAL or kind_b == DECIMAL:
             denominator = to_decimal(b, kind_b)
             if denominator.is_zero():
-                raise ExpressionError("can't $divide by zero")
+                msg = "can't $divide by zero"
+                raise ExpressionError(msg)
             return Decimal128(DECIMAL128.divide(to_decimal(a, kind_a), denominator))
         denominator = float(b)
         if denominator == 0:
-            raise ExpressionError("can't $divide by zero")
+            msg = "can't $divide by zero"
+            raise ExpressionError(msg)
         return float(a) / denominator
     if is_nullish(a) or is_nullish(b):
         return None
@@ -434,10 +420,12 @@ def mod_values(a: Any, b: Any) -> Any:
         if kind_a == DECIMAL or kind_b == DECIMAL:
             divisor = to_decimal(b, kind_b)
             if divisor.is_zero():
-                raise ExpressionError("can't $mod by zero")
+                msg = "can't $mod by zero"
+                raise ExpressionError(msg)
             return decimal128(_WIDE.remainder(to_decimal(a, kind_a), divisor))
         if float(b) == 0:
-            raise ExpressionError("can't $mod by zero")
+            msg = "can't $mod by zero"
+            raise ExpressionError(msg)
         if kind_a == DOUBLE or kind_b == DOUBLE:
             try:
                 return math.fmod(float(a), float(b))
@@ -467,7 +455,8 @@ def _abs(value: Any, kind: int) -> Any:
     if kind == DECIMAL:
         return Decimal128(value.to_decimal().copy_abs())
     if value == INT64_MIN:
-        raise ExpressionError("can't take $abs of long long min")
+        msg = "can't take $abs of long long min"
+        raise ExpressionError(msg)
     return Int64(abs(value)) if kind == LONG else int_or_long(abs(value))
 
 
@@ -517,11 +506,13 @@ def _sqrt(value: Any, kind: int) -> Any:
     if kind == DECIMAL:
         number = value.to_decimal()
         if not number.is_nan() and number < 0:
-            raise ExpressionError("$sqrt's argument must be greater than or equal to 0")
+            msg = "$sqrt's argument must be greater than or equal to 0"
+            raise ExpressionError(msg)
         return Decimal128(number.sqrt(DECIMAL128))
     number = float(value)
     if number < 0:
-        raise ExpressionError("$sqrt's argument must be greater than or equal to 0")
+        msg = "$sqrt's argument must be greater than or equal to 0"
+        raise ExpressionError(msg)
     return math.sqrt(number)
 
 
@@ -542,18 +533,22 @@ def log_values(number: Any, base: Any) -> Any:
         return None
     kind_n, kind_b = number_kind(number), number_kind(base)
     if not kind_n:
-        raise ExpressionError(f"$log's argument must be numeric, not {bson_type_name(number)}")
+        msg = f"$log's argument must be numeric, not {bson_type_name(number)}"
+        raise ExpressionError(msg)
     if not kind_b:
-        raise ExpressionError(f"$log's base must be numeric, not {bson_type_name(base)}")
+        msg = f"$log's base must be numeric, not {bson_type_name(base)}"
+        raise ExpressionError(msg)
     if kind_n == DECIMAL or kind_b == DECIMAL:
         n, b = to_decimal(number, kind_n), to_decimal(base, kind_b)
         if is_positive(n) and is_positive(b) and b != 1:
             return Decimal128(DECIMAL128.divide(n.ln(DECIMAL128), b.ln(DECIMAL128)))
     n, b = to_double(number, kind_n), to_double(base, kind_b)
     if not (n > 0 or n != n):
-        raise ExpressionError(f"$log's argument must be a positive number, but is {format_double(n)}")
+        msg = f"$log's argument must be a positive number, but is {format_double(n)}"
+        raise ExpressionError(msg)
     if not ((b > 0 and b != 1) or b != b):
-        raise ExpressionError(f"$log's base must be a positive number not equal to 1, but is {format_double(b)}")
+        msg = f"$log's base must be a positive number not equal to 1, but is {format_double(b)}"
+        raise ExpressionError(msg)
     return _c_log(n) / _c_log(b)
 
 
@@ -584,19 +579,23 @@ def pow_values(base: Any, exponent: Any) -> Any:
         return None
     kind_b, kind_e = number_kind(base), number_kind(exponent)
     if not kind_b:
-        raise ExpressionError(f"$pow's base must be numeric, not {bson_type_name(base)}")
+        msg = f"$pow's base must be numeric, not {bson_type_name(base)}"
+        raise ExpressionError(msg)
     if not kind_e:
-        raise ExpressionError(f"$pow's exponent must be numeric, not {bson_type_name(exponent)}")
+        msg = f"$pow's exponent must be numeric, not {bson_type_name(exponent)}"
+        raise ExpressionError(msg)
     if kind_b == DECIMAL or kind_e == DECIMAL:
         b, e = to_decimal(base, kind_b), to_decimal(exponent, kind_e)
         if b.is_zero() and e.is_signed():
-            raise ExpressionError("$pow cannot take a base of 0 and a negative exponent")
+            msg = "$pow cannot take a base of 0 and a negative exponent"
+            raise ExpressionError(msg)
         if e.is_zero():
             return Decimal128(_DECIMAL_ONE)
         return Decimal128(DECIMAL128.power(b, e))
     b, e = float(base), float(exponent)
     if b == 0 and e < 0:
-        raise ExpressionError("$pow cannot take a base of 0 and a negative exponent")
+        msg = "$pow cannot take a base of 0 and a negative exponent"
+        raise ExpressionError(msg)
     if kind_b == DOUBLE or kind_e == DOUBLE:
         return c_pow(b, e)
     whole_base, whole_exponent = int(base), int(exponent)
@@ -629,24 +628,38 @@ def _place(name: str, value: Any) -> int:
     """The ``place`` argument: an integral number in [-20, 100]."""
     kind = number_kind(value)
     if not kind:
-        raise ExpressionError(f"can't convert from BSON type {bson_type_name(value)} to long")
-    number = to_double(value, kind) if kind >= DOUBLE else int(value)
-    if kind >= DOUBLE and not (math.isfinite(number) and number == int(number)):
-        raise ExpressionError(f"precision argument to  {name} must be a integral value")
-    place = int(number)
+        msg = f"can't convert from BSON type {bson_type_name(value)} to long"
+        raise ExpressionError(msg)
+    if kind >= DOUBLE:
+        number = value.to_decimal() if kind == DECIMAL else Decimal(value)
+        if not (number.is_finite() and INT64_MIN <= number <= INT64_MAX):
+            shown = str(number) if kind == DECIMAL else format_double(value)
+            msg = f"Can't coerce out of range value {shown} to long"
+            raise ExpressionError(msg)
+        if number != number.to_integral_value():
+            msg = f"precision argument to  {name} must be a integral value"
+            raise ExpressionError(msg)
+    place = int(value.to_decimal()) if kind == DECIMAL else int(value)
     if not INT32_MIN <= place <= INT32_MAX:
-        raise ExpressionError(f"precision argument to  {name} must be a integral value")
+        msg = f"precision argument to  {name} must be a integral value"
+        raise ExpressionError(msg)
     if not _PLACE_RANGE[0] <= place <= _PLACE_RANGE[1]:
-        raise ExpressionError(f"cannot apply {name} with precision value {place} value must be in [-20, 100]")
+        msg = f"cannot apply {name} with precision value {place} value must be in [-20, 100]"
+        raise ExpressionError(msg)
     return place
 
 
 def _round_to_place(name: str, rounding: str, value: Any, kind: int, place: int) -> Any:
-    quantum = Decimal((0, (1,), -place))
     if kind == DOUBLE:
+        if -15 <= place <= 15 and -1e15 < value < 1e15 and rounding == decimal.ROUND_HALF_EVEN:
+            # Python rounds the exact binary value half to even; at these sizes mongod's detour
+            # through 34 decimal digits can neither create nor break a tie, so both agree.
+            return round(value, place)
         if math.isinf(value):
             return value
+        quantum = Decimal((0, (1,), -place))
         return float(DECIMAL128.create_decimal(value).quantize(quantum, rounding=rounding, context=DECIMAL128))
+    quantum = Decimal((0, (1,), -place))
     if kind == DECIMAL:
         number = value.to_decimal()
         if number.is_infinite():
@@ -672,16 +685,10 @@ def _round_operator(name: str, rounding: str) -> None:
             except ExpressionError as error:
                 raise SpecError(str(error), (*at, "1")) from None
 
-            def round_constant_place(doc: dict, vars: Any) -> Any:
-                value = number(doc, vars)
-                kind = number_kind(value)
-                if kind:
-                    return _round_to_place(name, rounding, value, kind, place)
-                if value is None or value is MISSING:
-                    return None
-                raise not_numeric(name, value)
+            def round_number_at(value: Any, kind: int) -> Any:
+                return _round_to_place(name, rounding, value, kind, place)
 
-            return fold(round_constant_place, fns, at)
+            return fold(numeric_function(name, number, round_number_at), fns, at)
 
         def round_number(doc: dict, vars: Any) -> Any:
             value = number(doc, vars)
@@ -709,11 +716,8 @@ _round_operator("$trunc", decimal.ROUND_DOWN)
 
 def sigmoid(value: Any) -> Any:
     """mongod's rewrite, ``1 / (1 + e^(-x))``, with each step's own type rules and errors."""
-    return divide_values(1, add_values((1, _exp_any(multiply_values((-1, value))))))
-
-
-def _exp_any(value: Any) -> Any:
-    return _exp(value, number_kind(value))
+    negated = multiply_values((-1, value))
+    return divide_values(1, add_values((1, _exp(negated, number_kind(negated)))))
 
 
 @expression_operator("$sigmoid")
@@ -728,8 +732,6 @@ def compile_sigmoid(args: Any, at: tuple, scope: Any) -> Callable:
 
     def evaluate(doc: dict, vars: Any) -> Any:
         x = value(doc, vars)
-        if type(x) is float or type(x) is int:
-            return sigmoid(x)
         if x is None or x is MISSING:
             return on_null(doc, vars)
         return sigmoid(x)
