@@ -27,7 +27,7 @@ from translator.parse import parse_pipeline
 STAGES = [
     {"$match": {"amount": {"$gt": 100}}},
     {"$project": {"_id": 1, "customer": 1, "amount": 1, "region": "$address.region"}},
-    {"$addFields": {"total": {"$add": ["$amount", 1.2]}, "big": {"$gte": ["$amount", 500]}}},
+    {"$addFields": {"total": {"$multiply": ["$amount", 1.2]}, "big": {"$gte": ["$amount", 500]}}},
 ]
 
 
@@ -125,7 +125,7 @@ def run_hand_written_flow(docs: list) -> int:
         up,
         lambda d: {"_id": d["_id"], "customer": d["customer"], "amount": d["amount"], "region": d["address"]["region"]},
     )
-    up = op.map("add_fields", up, lambda d: {**d, "total": d["amount"] + 1.2, "big": d["amount"] >= 500})
+    up = op.map("add_fields", up, lambda d: {**d, "total": d["amount"] * 1.2, "big": d["amount"] >= 500})
     op.output("out", up, CountItems(counter))
     run_main(flow)
     return counter.count
@@ -136,7 +136,7 @@ def run_plain_loop(docs: list) -> int:
     for d in docs:
         if d.get("amount", 0) > 100:
             p = {"_id": d["_id"], "customer": d["customer"], "amount": d["amount"], "region": d["address"]["region"]}
-            p["total"] = p["amount"] + 1.2
+            p["total"] = p["amount"] * 1.2
             p["big"] = p["amount"] >= 500
             out.append(p)
     return len(out)

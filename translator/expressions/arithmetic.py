@@ -204,7 +204,34 @@ def millis_offset(value: Any, kind: int) -> int:
 
 
 def binary_fast_path(operation: Callable, general: Callable, left: Callable, right: Callable) -> Callable:
-    """Two operands: doubles and 32-bit ints go straight to Python; anything else to ``general``."""
+    """Two operands: doubles and 32-bit ints go straight to Python; anything else to ``general``.
+
+    ``"$field" op constant``, the most common shape, reads the document directly.
+    """
+    field = getattr(left, "field", None)
+    b = getattr(right, "constant", None)
+    if field is not None and type(b) is float:
+
+        def field_and_double(doc: dict, vars: Any) -> Any:
+            a = doc.get(field, MISSING)
+            ta = type(a)
+            if ta is float or ta is int:
+                return operation(a, b)
+            return general(a, b)
+
+        return field_and_double
+    if field is not None and type(b) is int and INT32_MIN <= b <= INT32_MAX:
+
+        def field_and_int(doc: dict, vars: Any) -> Any:
+            a = doc.get(field, MISSING)
+            ta = type(a)
+            if ta is int and INT32_MIN <= a <= INT32_MAX:
+                return int_or_long(operation(a, b))
+            if ta is float:
+                return operation(a, b)
+            return general(a, b)
+
+        return field_and_int
 
     def evaluate(doc: dict, vars: Any) -> Any:
         a = left(doc, vars)
