@@ -28,8 +28,9 @@ class _DocumentsPartition(StatefulSourcePartition):
         if self._position >= len(self._docs):
             raise StopIteration
         end = self._position + self._batch_size
-        # Stamped in place: the source owns its documents and no stage mutates its input.
-        batch = self._docs[self._position : end]
+        # Copies: stages update the documents they are given, and the pipeline's own must
+        # stay as written (a replay, or a second run of the same pipeline, reads them again).
+        batch = [dict(doc) for doc in self._docs[self._position : end]]
         self._position = min(end, len(self._docs))
         docs, dead = stamp(batch, SOURCE_META, datetime.now(timezone.utc), self._time_field, self._ts_field_name)
         return chunks(docs, dead)

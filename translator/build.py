@@ -3,6 +3,9 @@
 Bytewax charges per step and per item, so documents travel in chunks and a run of
 stateless stages costs one ``flat_map_batch``. Dead letters leave the main stream at
 the step that produced them and end in one DLQ output.
+
+A document belongs to the step holding it: stages may update the documents they receive in
+place, so a step that keeps a document in its state emits a copy, never the document itself.
 """
 
 from __future__ import annotations
@@ -60,72 +63,59 @@ def _describe(exc: Exception) -> str:
 
 
 def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
-    """Run one stateless stage over a chunk: a comprehension, or per document once one fails."""
+    """Run one stateless stage over a chunk; a document that fails goes to the dead letters.
+
+    A ``try`` per document costs nothing until something raises (Python 3.11+), and it lets
+    map stages update the documents they own in place: nothing is ever run twice.
+    """
     fn, kind = plan.doc_fn, plan.kind
     where = f"{plan.stage.name} (stage {plan.stage.index})"
-    if kind == FILTER:
-        fast: Callable[[list], list] = lambda docs: [doc for doc in docs if fn(doc)]
-    elif kind == MAP:
-        fast = lambda docs: [fn(doc) for doc in docs]
-    else:
-        fast = lambda docs: [out for doc in docs for out in fn(doc)]
 
-    def one_by_one(docs: list, dead: DeadLetters) -> list:
-        kept: list = []
+    def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:
+        dead.append(dead_letter(doc, f"{where}: {_describe(exc)}"))
+
+    if kind == FILTER:
+
+        def run_filter(docs: list, dead: DeadLetters) -> list:
+            kept = []
+            for doc in docs:
+                try:
+                    if fn(doc):
+                        kept.append(doc)
+                except Exception as exc:  # one document's failure must not stop the stream
+                    fail(doc, exc, dead)
+            return kept
+
+        return run_filter
+    if kind == MAP:
+
+        def run_map(docs: list, dead: DeadLetters) -> list:
+            out = []
+            append = out.append
+            for doc in docs:
+                try:
+                    append(fn(doc))
+                except Exception as exc:
+                    fail(doc, exc, dead)
+            return out
+
+        return run_map
+
+    def run_flat_map(docs: list, dead: DeadLetters) -> list:
+        out = []
         for doc in docs:
             try:
-                result = fn(doc)
-            except Exception as exc:  # one document's failure must not stop the stream
-                dead.append(dead_letter(doc, f"{where}: {_describe(exc)}"))
-                continue
-            if kind == FILTER:
-                if result:
-                    kept.append(doc)
-            elif kind == MAP:
-                kept.append(result)
-            else:
-                kept.extend(result)
-        return kept
+                out.extend(fn(doc))
+            except Exception as exc:
+                fail(doc, exc, dead)
+        return out
 
-    def run(docs: list, dead: DeadLetters) -> list:
-        try:
-            return fast(docs)
-        except Exception:  # stage functions are pure, so the chunk can be redone one by one
-            return one_by_one(docs, dead)
-
-    return run
-
-
-def _filter_then_map(first: Callable, second: Callable, predicate: Callable, mapper: Callable) -> Callable:
-    """``$match`` then a map in one comprehension; on a failure, the two runners one by one."""
-
-    def run(docs: list, dead: DeadLetters) -> list:
-        try:
-            return [mapper(doc) for doc in docs if predicate(doc)]
-        except Exception:  # pure stage functions: redoing the chunk is safe
-            return second(first(docs, dead), dead)
-
-    return run
-
-
-def _runners(group: list[StagePlan]) -> list[Callable[[list, DeadLetters], list]]:
-    runners = []
-    i = 0
-    while i < len(group):
-        plan = group[i]
-        after = group[i + 1] if i + 1 < len(group) else None
-        if plan.kind == FILTER and after is not None and after.kind == MAP:
-            runners.append(_filter_then_map(_runner(plan), _runner(after), plan.doc_fn, after.doc_fn))
-            i += 2
-        else:
-            runners.append(_runner(plan))
-            i += 1
-    return runners
+    return run_flat_map
 
 
 def fuse(group: list[StagePlan]) -> Callable[[list], list]:
     """One batch function for a run of stateless stages: chunks in, chunks out."""
-    runners = _runners(group)
+    runners = [_runner(plan) for plan in group]
 
     def run_chunks(chunks: list) -> list:
         out = []

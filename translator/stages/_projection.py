@@ -203,18 +203,53 @@ def _nested_exclusion(tree: dict) -> Callable[[Any], Any]:
 
 
 def compile_add_fields(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
-    """``$addFields``/``$set``: computed fields merged into a copy of the document."""
+    """``$addFields``/``$set``: computed fields set on the document, which the stage owns.
+
+    Every value is computed from the input before any is assigned, so the expressions see
+    the document as it came in (and a failure leaves it untouched for the DLQ).
+    """
     tree = projection_tree(spec, at, literals_are_values=True)
-    return _setter(tree)
+    top = tuple((key, node) for key, node in tree.items() if callable(node))
+    nested = tuple((key, _nested_setter(node)) for key, node in tree.items() if type(node) is dict)
+
+    def add_fields(doc: dict) -> dict:
+        values = [(key, fn(doc, NO_VARS)) for key, fn in top]
+        values += [(key, apply(doc.get(key, MISSING), doc)) for key, apply in nested]
+        for key, value in values:
+            if value is MISSING:
+                doc.pop(key, None)
+            else:
+                doc[key] = value
+        return doc
+
+    if len(top) == 2 and not nested:  # the common shape, without building lists
+
+        (key1, fn1), (key2, fn2) = top
+
+        def add_two_fields(doc: dict) -> dict:
+            value1 = fn1(doc, NO_VARS)
+            value2 = fn2(doc, NO_VARS)
+            if value1 is MISSING:
+                doc.pop(key1, None)
+            else:
+                doc[key1] = value1
+            if value2 is MISSING:
+                doc.pop(key2, None)
+            else:
+                doc[key2] = value2
+            return doc
+
+        return add_two_fields
+    return add_fields
 
 
-def _setter(tree: dict) -> Callable[..., dict]:
+def _setter(tree: dict) -> Callable[[dict, dict], dict]:
+    """Set computed fields on a copy of an embedded document, which others may share."""
     computed = tuple((key, node) for key, node in tree.items() if callable(node))
     nested = tuple((key, _nested_setter(node)) for key, node in tree.items() if type(node) is dict)
 
-    def add_fields(doc: dict, root: dict | None = None) -> dict:
-        root = doc if root is None else root
-        out = dict(doc)  # expressions read ``root``, never ``out``: each sees the input document
+    def set_fields(doc: dict, root: dict) -> dict:
+        out = dict(doc)  # expressions read ``root``, never ``out``
         for key, fn in computed:
             value = fn(root, NO_VARS)
             if value is MISSING:
@@ -225,7 +260,7 @@ def _setter(tree: dict) -> Callable[..., dict]:
             out[key] = apply(doc.get(key, MISSING), root)
         return out
 
-    return add_fields
+    return set_fields
 
 
 def _nested_setter(tree: dict) -> Callable[[Any, dict], Any]:
