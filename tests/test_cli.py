@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,12 @@ def test_sample_stream_is_deterministic_for_a_seed() -> None:
     reading = solar_reading(1, 0, now)
     assert set(reading) == {"device_id", "group_id", "timestamp", "max_watts", "event_type", "obs"}
     assert set(reading["obs"]) == {"watts", "temp"}
+
+
+def test_ctrl_c_stops_an_endless_pipeline() -> None:
+    proc = subprocess.Popen([*SLUICE, "process", str(EXAMPLES / "solar.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    assert ejson.loads(first)["device_id"].startswith("device_")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    assert "Traceback" not in proc.stderr.read()

@@ -12,7 +12,7 @@ from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Rege
 from tests.expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
-from translator.expressions.type import format_double, parse_date_string, split_date_string, to_date
+from translator.expressions.type import format_double, parse_date_string, to_date
 
 
 def utc(*parts: int) -> datetime:
@@ -908,16 +908,12 @@ def test_spec_error_points_at_the_argument():
     assert caught.value.path == ("$convert", "to")
 
 
-# Helpers other modules import (the date operators use parse_date_string / to_date).
-def test_parse_date_string_reads_naive_strings_in_the_given_zone():
-    zone = timezone(timedelta(hours=-5))
-    assert parse_date_string("2018-03-20 10:00", zone) == utc(2018, 3, 20, 15)
-    assert parse_date_string("2018-03-20T10:00:00Z", zone) == utc(2018, 3, 20, 10)
-
-
-def test_split_date_string_tells_whether_the_string_names_a_zone():
-    assert split_date_string("2018-03-20T10:00:00")[1] is None
-    assert split_date_string("2018-03-20T10:00:00+02:00")[1] == timezone(timedelta(hours=2))
+# $toDate reads strings with $dateFromString's parser, in UTC.
+def test_parse_date_string_reads_strings_as_date_from_string_does():
+    assert parse_date_string("2018-03-20 10:00") == utc(2018, 3, 20, 10)
+    assert parse_date_string("2018-03-20T10:00:00Z") == utc(2018, 3, 20, 10)
+    assert parse_date_string("2018-03-20T10:00:00+02:00") == utc(2018, 3, 20, 8)
+    assert parse_date_string("Feb 8, 2017") == utc(2017, 2, 8)
 
 
 def test_to_date_helper():

@@ -17,7 +17,8 @@ from typing import TextIO
 
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
-from bytewax.testing import run_main
+from bytewax._bytewax import cli_main
+from bytewax.errors import BytewaxRuntimeError
 
 from connectors.console import ConsoleSink
 from translator import expressions, query  # noqa: F401  (register operators)
@@ -76,5 +77,24 @@ def process(
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
 ) -> None:
-    """Run a pipeline in this process until its source ends, as ``sluice process`` does."""
-    run_main(translate(pipeline, registry, output, dlq_output).flow)
+    """Run a pipeline in this process until its source ends, as ``sluice process`` does.
+
+    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
+    Ctrl-C; that arrives here as KeyboardInterrupt.
+    """
+    flow = translate(pipeline, registry, output, dlq_output).flow
+    try:
+        cli_main(flow)
+    except BytewaxRuntimeError as exc:
+        if _interrupted(exc):
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

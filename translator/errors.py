@@ -60,3 +60,11 @@ class SpecError(Exception):
 
 class ExpressionError(Exception):
     """An expression failed for one document; the reason follows mongod's wording."""
+
+
+class ConversionFailure(ExpressionError):
+    """A value that cannot be converted (mongod's ConversionFailure), which ``onError`` replaces.
+
+    A malformed ``to``, ``format``, ``byteOrder``, ``subtype`` or timezone raises a plain
+    ExpressionError instead: mongod does not let ``onError`` hide those.
+    """

@@ -24,8 +24,9 @@ from bson.codec_options import CodecOptions
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, TYPE_NAMES, TYPE_NUMBERS, bson_type_name
 from translator._types import MISSING
-from translator.errors import ExpressionError, SpecError
+from translator.errors import ConversionFailure, ExpressionError, SpecError
 from translator.expressions._numbers import NUMBER_TYPES
+from translator.expressions.date import UTC_ZONE, date_from_string
 from translator.expressions.compile import (
     compile_expression,
     constant,
@@ -51,14 +52,6 @@ BYTE_ORDERS = {"little": "<", "big": ">"}
 DECIMAL128_CONTEXT = decimal.Context(
     prec=34, Emin=-6143, Emax=6144, clamp=1, rounding=decimal.ROUND_HALF_EVEN, traps=[]
 )
-
-
-class ConversionFailure(ExpressionError):
-    """A value that cannot be converted (mongod's ConversionFailure), which ``onError`` replaces.
-
-    A malformed ``to``, ``format``, ``byteOrder`` or ``subtype`` raises a plain ExpressionError
-    instead: mongod does not let ``onError`` hide those.
-    """
 
 
 # --- Kinds: the BSON type name of a value, cheaply -------------------------------------------
@@ -260,74 +253,6 @@ def format_date(value: datetime) -> str:
     )
 
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}  # fmt: skip
-_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*,?\s+)?"
-_MONTH_NAME = r"(?P<mname>[a-z]{3,9})\.?"
-# What may follow the date: a 24-hour or am/pm time, or noon/midnight; then an offset, UTC/GMT,
-# or a military zone letter (A-I, K-Z as timelib reads them).
-_REST = (
-    r"(?:(?:T|\s+)(?:"
-    r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?(?:\s*(?P<ap>[ap])\.?m\.?)?"
-    r"|(?P<h>\d{1,2})\s*(?P<ap2>[ap])\.?m\.?"
-    r"|(?P<word>noon|midnight)))?"
-    r"\s*(?P<zone>z|utc|gmt|(?:utc|gmt)?[+-]\d{1,2}(?::?\d{2})?|[a-ik-y])?\s*"
-)
-_DATE_PARTS = (
-    r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
-    r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})",
-    r"(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})",
-    rf"(?P<y>\d{{4}})-{_MONTH_NAME}-(?P<d>\d{{1,2}})",
-    rf"{_MONTH_NAME}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
-    rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH_NAME},?\s+(?P<y>\d{{4}})",
-)
-_DATE_FORMS = [re.compile(_WEEKDAY + date + _REST, re.I) for date in _DATE_PARTS]
-_MILITARY_ZONES = {
-    **{letter: hours for hours, letter in enumerate("abcdefghi", start=1)},
-    **{letter: hours for hours, letter in enumerate("klm", start=10)},
-    **{letter: -hours for hours, letter in enumerate("nopqrstuvwxy", start=1)},
-}
-
-
-def _zone_of(text: str) -> tzinfo:
-    lowered = text.lower()
-    if lowered in _MILITARY_ZONES:
-        return timezone(timedelta(hours=_MILITARY_ZONES[lowered]))
-    for prefix in ("utc", "gmt"):
-        if lowered.startswith(prefix):
-            lowered = lowered[3:]
-    if lowered in ("", "z"):
-        return timezone.utc
-    sign = -1 if lowered[0] == "-" else 1
-    digits = lowered[1:].replace(":", "")
-    hours, minutes = (digits, "0") if len(digits) <= 2 else (digits[:-2], digits[-2:])
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
-
-
-def _hour_of(parts: dict) -> int:
-    """The 24-hour clock hour of a matched time (am/pm and noon/midnight folded in)."""
-    if parts["word"]:
-        return 12 if parts["word"].lower() == "noon" else 0
-    hour = int(parts["H"] or parts["h"] or 0)
-    meridiem = (parts["ap"] or parts["ap2"] or "").lower()
-    if meridiem and not 1 <= hour <= 12:
-        return 99  # refused below, as "13pm" is no time
-    if meridiem:
-        return hour % 12 + (12 if meridiem == "p" else 0)
-    return hour
-
-
 def _iso_fast(text: str) -> datetime | None:
     """The common ISO 8601 shapes through ``datetime.fromisoformat`` (None when it is not one)."""
     if len(text) < 10 or text[4] != "-" or text[7] != "-":
@@ -340,52 +265,13 @@ def _iso_fast(text: str) -> datetime | None:
         return None
 
 
-def split_date_string(text: str) -> tuple[datetime, tzinfo | None]:
-    """A date string's wall-clock time (naive) and the zone it names, if any.
-
-    Accepts the forms mongod's ``$toDate``/``$dateFromString`` documentation shows: ISO 8601
-    dates with optional time, fraction and offset (``Z``, ``+05``, ``+0500``, ``+05:00``, ``UTC``,
-    ``GMT``), ``YYYY/MM/DD``, ``MM/DD/YYYY`` and English month names (``March 20, 2018``).
-    """
-    parsed = _iso_fast(text)
-    if parsed is not None:
-        wall = parsed.replace(tzinfo=None, microsecond=parsed.microsecond // 1000 * 1000)
-        return wall, parsed.tzinfo
-    stripped = text.strip()
-    for form in _DATE_FORMS:
-        match = form.fullmatch(stripped)
-        if match is None:
-            continue
-        parts = match.groupdict()
-        month = _MONTHS.get(parts["mname"].lower()) if parts.get("mname") else int(parts["m"])
-        fraction = (parts["f"] or "")[:6].ljust(6, "0")
-        try:
-            wall = datetime(
-                int(parts["y"]), month or 0, int(parts["d"]),
-                _hour_of(parts), int(parts["M"] or 0), int(parts["S"] or 0),
-                int(fraction) // 1000 * 1000,
-            )  # fmt: skip
-            zone = _zone_of(parts["zone"]) if parts["zone"] else None
-        except ValueError:  # no such day, hour or offset
-            break
-        return wall, zone
-    msg = f"Error parsing date string '{text}'"
-    raise ConversionFailure(msg)
-
-
-def parse_date_string(text: str, zone: tzinfo | None = None) -> datetime:
-    """A date string as a UTC datetime; a string without an offset is read in ``zone`` (UTC)."""
+def parse_date_string(text: str) -> datetime:
+    """A date string as ``$toDate`` reads it: with ``$dateFromString``'s parser, in UTC."""
     parsed = _iso_fast(text)
     if parsed is not None and parsed.tzinfo is timezone.utc:  # the common "...Z" string
         extra = parsed.microsecond % 1000
         return parsed.replace(microsecond=parsed.microsecond - extra) if extra else parsed
-    wall, named = split_date_string(text)
-    local = wall.replace(tzinfo=named or zone or timezone.utc)
-    try:
-        return local.astimezone(timezone.utc)
-    except OverflowError:
-        msg = f"Error parsing date string '{text}'"
-        raise ConversionFailure(msg) from None
+    return date_from_string(text, UTC_ZONE)
 
 
 # --- BinData -----------------------------------------------------------------------------------
