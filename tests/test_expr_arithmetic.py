@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from bson import Decimal128, Int64
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 
 D = Decimal128

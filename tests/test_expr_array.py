@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bson import Decimal128, Int64, Regex
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.array import describe, int32_of
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from bson import Decimal128, Int64, ObjectId, Timestamp
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
+from translator.expressions import compile_expression
 
 
 def D(text: str) -> datetime:  # noqa: N802  (reads like ISODate in the docs)
@@ -842,3 +843,16 @@ def test_date_operators_in_a_pipeline():
     ]
     assert len(result.dead) == 1
     assert "can't convert from BSON type string to Date" in result.dead[0]["errInfo"]["reason"]
+
+
+def test_utc_single_unit_fast_path_agrees_with_the_general_algorithm():
+    import random
+
+    from translator.expressions.date import SUNDAY, UTC_ZONE, date_trunc
+
+    rng = random.Random(3)
+    for unit in ("day", "hour", "minute", "second"):
+        fast = compile_expression({"$dateTrunc": {"date": "$d", "unit": unit}})
+        for _ in range(2000):
+            when = datetime(1990, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=rng.randrange(2**40))
+            assert fast({"d": when}, {}) == date_trunc(when, unit, 1, UTC_ZONE, SUNDAY)

@@ -9,7 +9,7 @@ import bson
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator._types import NO_VARS
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression

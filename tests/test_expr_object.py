@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bson import Int64
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 
 ORDER = {"_id": 1, "item": "abc", "price": 12, "ordered": 2}

@@ -11,7 +11,7 @@ import datetime
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId, Regex
 
-from tests.expression_cases import assert_same, evaluate
+from expression_cases import assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.set import bson_key
 

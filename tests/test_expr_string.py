@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from bson import Decimal128, Int64, Regex, Timestamp
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator._regex import pcre_to_python
 from translator.expressions.string import DEFAULT_TRIM_CHARS

@@ -8,7 +8,7 @@ import re
 import pytest
 from bson import Decimal128, Int64
 
-from tests.expression_cases import assert_same, evaluate
+from expression_cases import assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 
 D = Decimal128

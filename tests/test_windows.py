@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -18,20 +19,23 @@ from pathlib import Path
 
 import bytewax.operators as op
 import pytest
+from bson import Decimal128, Int64
 from bytewax.dataflow import Dataflow
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors import ejson
 from connectors.dead_letters import DeadLetters
-from tests.pipeline_runner import run_pipeline, with_documents
+from pipeline_runner import run_pipeline, with_documents
+from translator import plan
 from translator.errors import PipelineValidationError, SpecError
 from translator.parse import parse_pipeline
 from translator.plan import PlanContext
-from translator import plan, translate
 from translator.windows.engine import window_engine_factory
 from translator.windows.operator import window_operator
-from translator.windows.plan import inner_stages_compiler
+from translator.windows.plan import inner_stages_compiler, source_options
 from translator.windows.set_window_fields import set_window_fields_factory
+from translator.windows.spec import parse_window
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)  # processing time, for engines driven by hand
@@ -64,8 +68,13 @@ def run_flow(make_engine, chunks: list) -> tuple[list, list]:
     return docs, dead
 
 
+def engine_factory(kind: str, spec: dict, **options):
+    """A window engine factory for a stage as written, its inner stages compiled by the core."""
+    return window_engine_factory(parse_window(kind, spec), inner_stages_compiler(PlanContext()), **options)
+
+
 def windowed(kind: str, spec: dict, chunks: list) -> tuple[list, list]:
-    return run_flow(window_engine_factory(kind, spec, inner_stages_compiler(PlanContext())), chunks)
+    return run_flow(engine_factory(kind, spec), chunks)
 
 
 def summary(docs: list) -> list[tuple]:
@@ -174,12 +183,12 @@ def test_the_slowest_partition_holds_the_watermark():
         [doc(6, partition=1)],  # late now
     ]
     docs, dead = windowed("$tumblingWindow", spec, chunks)
-    assert summary(docs) == [(0, 10, "a", 13), (20, 30, "a", 1), (30, 40, "a", 1)]
+    assert summary(docs) == [(0, 10, "a", 12), (20, 30, "a", 1), (30, 40, "a", 1)]
     assert missed(dead) == [[0]]
 
 
 def test_partition_idle_timeout_releases_a_silent_partition():
-    make = window_engine_factory(
+    make = engine_factory(
         "$tumblingWindow", {"interval": interval(10), "allowedLateness": 0, "pipeline": SUM_BY_KEY},
         partition_idle_timeout=timedelta(seconds=5),
     )  # fmt: skip
@@ -195,23 +204,69 @@ def test_partition_idle_timeout_releases_a_silent_partition():
 # -- idleness and processing time ------------------------------------------------------------
 
 
-def test_idle_timeout_closes_windows_when_the_source_goes_quiet():
-    make = window_engine_factory(
-        "$tumblingWindow", {"interval": interval(10), "idleTimeout": {"size": 1, "unit": "second"}, "pipeline": SUM_BY_KEY}
-    )
-    engine = make()
-    assert engine.process([doc(1), doc(5)], NOW) == []
-    # Quiet for max(idleTimeout, what remains of the window) = max(1 s, 10 - 5 s).
-    assert engine.next_wake() == NOW + timedelta(seconds=5)
-    assert engine.on_time(NOW + timedelta(seconds=4)) == []
-    closed = engine.on_time(NOW + timedelta(seconds=5))
-    assert summary(closed[0]) == [(0, 10, "a", 2)]
-    late = engine.process([doc(8)], NOW + timedelta(seconds=6))  # its window closed on idleness
-    assert missed(late[0]) == [[0]]
+IDLE = {"interval": interval(10), "idleTimeout": {"size": 1, "unit": "second"}, "pipeline": SUM_BY_KEY}
+
+
+def test_idle_timeout_starts_when_the_wall_clock_passes_the_window_end():
+    # Live event times: the idle clock starts at max(window end, last arrival), as in Atlas's table.
+    engine = engine_factory("$tumblingWindow", IDLE)()
+    live = NOW  # 2030-01-01T00:00:00, a window boundary
+    engine.process([{**doc(0), "_ts": live + timedelta(seconds=1)}], live + timedelta(seconds=1))
+    engine.process([{**doc(0), "_ts": live + timedelta(seconds=5)}], live + timedelta(seconds=5))
+    assert engine.next_wake() == live + timedelta(seconds=11)  # end 10 s, then 1 s of quiet
+    assert engine.on_time(live + timedelta(seconds=10.5)) == []
+    (closed,) = engine.on_time(live + timedelta(seconds=11))
+    assert [(d["total"], d["_stream_meta"]["window"]["end"]) for d in closed] == [(2, live + timedelta(seconds=10))]
+    late = engine.process([{**doc(0), "_ts": live + timedelta(seconds=8)}], live + timedelta(seconds=12))
+    assert [r["missedWindowStartTimes"] for r in late[0]] == [[live]]
+
+
+def test_idle_timeout_on_replayed_event_times_waits_only_for_quiet():
+    engine = engine_factory("$tumblingWindow", IDLE)()
+    assert engine.process([doc(1), doc(5)], NOW) == []  # 2024 event times, processed in 2030
+    assert engine.next_wake() == NOW + timedelta(seconds=1)
+    assert engine.on_time(NOW + timedelta(seconds=0.9)) == []
+    (closed,) = engine.on_time(NOW + timedelta(seconds=1))
+    assert summary(closed) == [(0, 10, "a", 2)]
+    assert engine.process([doc(12)], NOW + timedelta(seconds=2)) == []  # the next window still opens
+
+
+class _TimedPartition(StatelessSinkPartition):
+    def __init__(self, out: list) -> None:
+        self.out = out
+
+    def write_batch(self, items: list) -> None:
+        self.out.extend((time.monotonic(), item) for item in items)
+
+
+class TimedSink(DynamicSink):
+    """Keeps each item with the moment it arrived."""
+
+    def __init__(self, out: list) -> None:
+        self.out = out
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _TimedPartition:
+        return _TimedPartition(self.out)
+
+
+def test_idle_timeout_fires_inside_a_running_flow():
+    # The source pauses 1.5 s after its first document: with replayed event times the window
+    # [0,10) closes after idleTimeout (0.2 s) of quiet, long before the source ends.
+    spec = {"interval": interval(10), "idleTimeout": {"size": 200, "unit": "ms"}, "pipeline": SUM_BY_KEY}
+    flow = Dataflow("idle_flow")
+    source = TestingSource([[doc(9.5)], TestingSource.PAUSE(timedelta(seconds=1.5)), [doc(20)]])
+    out: list = []
+    window = window_operator("w", op.input("in", flow, source), engine_factory("$tumblingWindow", spec))
+    op.output("out", window, TimedSink(out))
+    began = time.monotonic()
+    run_main(flow)
+    (first_at, first), (last_at, last) = out
+    assert summary(first) == [(0, 10, "a", 1)] and summary(last) == [(20, 30, "a", 1)]
+    assert first_at - began < 1.2 and last_at - began >= 1.5
 
 
 def test_processing_time_windows_follow_the_wall_clock():
-    make = window_engine_factory(
+    make = engine_factory(
         "$tumblingWindow", {"interval": interval(10), "boundary": "processingTime", "pipeline": SUM_BY_KEY}
     )
     engine = make()
@@ -253,6 +308,18 @@ def test_an_out_of_order_document_merges_two_sessions():
     chunks = [[doc(0, v=1), doc(8, v=2)], [doc(4, v=4)], [doc(30)]]  # 4 is within 5 s of both
     docs, _ = windowed("$sessionWindow", SESSION, chunks)
     assert sessions(docs) == [(0, 13, "a", 7, "a"), (30, 35, "a", 1, "a")]
+
+
+def test_processing_time_sessions_close_a_gap_after_the_last_arrival():
+    spec = {"partitionBy": "$k", "gap": interval(5), "boundary": "processingTime", "pipeline": SUM_BY_KEY}
+    engine = engine_factory("$sessionWindow", spec)()
+    engine.process([doc(0, "a"), doc(0, "b")], NOW)
+    engine.process([doc(0, "a")], NOW + timedelta(seconds=4))
+    assert engine.next_wake() == NOW + timedelta(seconds=5, microseconds=1)  # strictly past the end
+    (closed,) = engine.on_time(engine.next_wake())
+    assert [(d["_id"], d["total"]) for d in closed] == [("b", 1)]
+    (closed,) = engine.on_time(NOW + timedelta(seconds=9.1))
+    assert [(d["_id"], d["total"], d["_stream_meta"]["window"]["end"]) for d in closed] == [("a", 2, NOW + timedelta(seconds=9))]
 
 
 def test_a_late_document_without_an_open_session_goes_to_the_dlq():
@@ -298,7 +365,7 @@ ACCUMULATOR_CASES = [
 
 def _group_result(accumulator: dict, values: list) -> object:
     pipeline = [{"$group": {"_id": None, "out": accumulator}}]
-    make = window_engine_factory("$tumblingWindow", {"interval": interval(10), "pipeline": pipeline})
+    make = engine_factory("$tumblingWindow", {"interval": interval(10), "pipeline": pipeline})
     engine = make()
     chunk = [doc(1, v=v, i=i) for i, v in enumerate(values)]
     (out,) = engine.process(chunk, NOW) + engine.close_all()
@@ -315,7 +382,7 @@ def test_accumulators_merge_as_sessions_join(accumulator):
     # Two sessions built from the halves, then bridged by a late null: merge() must give
     # what one pass over the same documents in the same order gives.
     pipeline = [{"$group": {"_id": None, "out": accumulator}}]
-    make = window_engine_factory("$sessionWindow", {"partitionBy": "x", "gap": interval(2), "pipeline": pipeline})
+    make = engine_factory("$sessionWindow", {"partitionBy": "x", "gap": interval(2), "pipeline": pipeline})
     engine = make()
     first = [doc(0, v=v, i=i) for i, v in enumerate(VALUES[:3])]
     second = [doc(3.5, v=v, i=i + 3) for i, v in enumerate(VALUES[3:])]
@@ -334,6 +401,30 @@ def assert_close(found: object, expected: object) -> None:
         assert found == pytest.approx(expected)
     else:
         assert found == expected
+
+
+NUMBER_CASES = [
+    ({"$sum": "$v"}, [1, 2, True, "3"], 3, int),  # booleans and strings are not numbers
+    ({"$sum": "$v"}, [2**31 - 1, 1], Int64(2**31), Int64),  # past 32 bits: a long
+    ({"$sum": "$v"}, [1, 2.5], 3.5, float),
+    ({"$sum": "$v"}, [0.1] * 10, 1.0, float),  # rounded once, as mongod's double-double sum
+    ({"$avg": "$v"}, [0.1] * 10, 0.1, float),
+    ({"$sum": "$v"}, [1, Decimal128("0.1"), 2], Decimal128("3.1"), Decimal128),
+    ({"$avg": "$v"}, [Decimal128("1"), 2], Decimal128("1.5"), Decimal128),
+    ({"$sum": "$v"}, [2**62, 2**62], 2.0**63, float),  # past 64 bits, as mongod
+]
+
+
+@pytest.mark.parametrize(("accumulator", "values", "expected", "kind"), NUMBER_CASES)
+def test_accumulator_number_types(accumulator, values, expected, kind):
+    found = _group_result(accumulator, values)
+    assert found == expected and type(found) is kind
+
+
+def test_code_accumulators_are_refused():
+    pipeline = [{"$group": {"_id": None, "x": {"$accumulator": {"init": "function() {}"}}}}]
+    with pytest.raises(SpecError, match="sluice never runs code"):
+        engine_factory("$tumblingWindow", {"interval": interval(1), "pipeline": pipeline})
 
 
 def test_group_keys_follow_bson_equality():
@@ -401,7 +492,7 @@ SPEC_ERRORS = [
 @pytest.mark.parametrize(("kind", "spec", "path"), SPEC_ERRORS)
 def test_spec_errors_point_into_the_stage(kind, spec, path):
     with pytest.raises(SpecError) as caught:
-        window_engine_factory(kind, spec, inner_stages_compiler(PlanContext()))
+        engine_factory(kind, spec)
     assert caught.value.path == path
 
 
@@ -489,6 +580,7 @@ SET_WINDOW_FIELDS_ERRORS = [
     ({"output": {"x": {"$rank": {}}}}, "requires sortBy"),
     ({"sortBy": {"s": 1}, "output": {"x": {"$shift": {"output": "$v", "by": 1}}}}, "0 or a negative integer"),
     ({"output": {"x": {"$sum": 1, "window": {"range": [-1, "fortnight"]}}}}, "expected a number"),
+    ({"sortBy": {"t": -1}, "output": {"x": {"$sum": 1, "window": {"range": [-1, 0]}}}}, "ascending"),
 ]
 
 
@@ -552,6 +644,7 @@ RECOVERY_SCRIPT = textwrap.dedent(
     from connectors import ejson
     from connectors.dead_letters import DeadLetters
     from translator.windows.engine import window_engine_factory
+    from translator.windows.spec import parse_window
 
     recovery_dir, out_path, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
     T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -593,7 +686,8 @@ RECOVERY_SCRIPT = textwrap.dedent(
     from translator.windows.operator import window_operator
     flow = Dataflow("recovery")
     up = op.input("in", flow, Source())
-    op.output("out", window_operator("w", up, window_engine_factory("$tumblingWindow", spec)), Sink())
+    make = window_engine_factory(parse_window("$tumblingWindow", spec))
+    op.output("out", window_operator("w", up, make), Sink())
     run_main(flow, epoch_interval=timedelta(milliseconds=200), recovery_config=RecoveryConfig(recovery_dir))
     """
 )
@@ -618,7 +712,7 @@ def test_sigkill_mid_window_then_restart_emits_each_window_once_after_dedup(tmp_
     command = [sys.executable, "-c", RECOVERY_SCRIPT, str(recovery_dir), str(out_path)]
     first = subprocess.Popen([*command, "0.05"], env=env)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out_path.exists() or out_path.read_text().count("\n") < 10):
+    while first.poll() is None and time.monotonic() < deadline and (not out_path.exists() or out_path.read_text().count("\n") < 10):
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     assert first.wait() == -signal.SIGKILL  # killed mid-stream, not finished
@@ -634,3 +728,73 @@ def test_sigkill_mid_window_then_restart_emits_each_window_once_after_dedup(tmp_
         assert seen.setdefault(key, value) == value  # a replayed window repeats the same result
     assert seen == _expected_windows()
     assert 10 <= before_kill < len(seen)
+
+
+def test_windows_read_the_sources_ts_field_name():
+    context = PlanContext()
+    context.source = {"documents": [], "tsFieldName": "eventTime"}
+    stage = {"interval": interval(10), "allowedLateness": 0, "pipeline": SUM_BY_KEY}
+    engine = window_engine_factory(parse_window("$tumblingWindow", stage), None, **source_options(context))()
+    (first,) = engine.process([{"eventTime": at(1), "k": "a", "v": 1}, {"eventTime": at(15), "k": "a", "v": 1}], NOW)
+    (second,) = engine.close_all()
+    assert summary(first + second) == [(0, 10, "a", 1), (10, 20, "a", 1)]
+
+
+ROUNDTRIP_CASES = [
+    ("tumbling, every accumulator", lambda: engine_factory("$tumblingWindow", {
+        "interval": interval(10),
+        "pipeline": [{"$group": {"_id": "$k", **{f"a{i}": acc for i, (acc, _) in enumerate(ACCUMULATOR_CASES)}}}],
+    })),
+    ("sessions", lambda: engine_factory("$sessionWindow", SESSION)),
+    ("hopping", lambda: engine_factory("$hoppingWindow", {"interval": interval(10), "hopSize": interval(3), "pipeline": SUM_BY_KEY})),
+    ("setWindowFields", lambda: set_window_fields_factory({
+        "partitionBy": "$k", "sortBy": {"_ts": 1},
+        "output": {"s": {"$sum": "$v", "window": {"range": [-4, "second"]}}, "r": {"$rank": {}}, "f": {"$linearFill": "$y"}},
+    })),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "factory"), ROUNDTRIP_CASES, ids=[c[0] for c in ROUNDTRIP_CASES])
+def test_state_survives_a_pickle_roundtrip_between_every_chunk(name, factory):
+    make = factory()
+    chunks = [[doc(s + d, k, v=s, i=s, y=None if s % 3 else s) for d, k in ((0, "a"), (0.5, "b"))] for s in range(0, 40, 2)]
+    chunks.insert(5, [doc(3, "a", v=100)])  # late for some windows, in time for others
+    straight = make()
+    expected = [item for chunk in chunks for item in straight.process(chunk, NOW)] + straight.close_all()
+    found = []
+    engine = make()
+    for chunk in chunks:
+        found.extend(engine.process(chunk, NOW))
+        restored = make()
+        restored.restore(pickle.loads(pickle.dumps(engine.snapshot())), NOW)
+        engine = restored
+    found.extend(engine.close_all())
+    strip = lambda items: [[{k: v for k, v in d.items() if k != "dlqTime"} for d in item] for item in items]  # noqa: E731
+    assert strip(found) == strip(expected) and expected
+
+
+def test_a_window_without_group_keeps_its_documents_with_their_source_meta():
+    chunk = [doc(1, "a", 3, partition=0), doc(2, "b", 1, partition=0), doc(3, "c", 2, partition=0)]
+    pipeline = [{"$sort": {"v": 1}}, {"$limit": 2}, {"$unset": "v"}]
+    docs, _ = windowed("$tumblingWindow", {"interval": interval(10), "pipeline": pipeline}, [chunk])
+    assert [d["k"] for d in docs] == ["b", "c"]
+    assert docs[0]["_stream_meta"] == {"source": {"type": "kafka", "topic": "t", "partition": 0}, "window": {"start": at(0), "end": at(10)}}
+    assert "window" not in chunk[1]["_stream_meta"]  # the input is left as it was
+
+
+def test_group_keys_on_the_window_start_as_atlas_documents_show():
+    # https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-tumbling/ (example)
+    pipeline = [{"$group": {"_id": "$_stream_meta.window.start", "n": {"$count": {}}, "end": {"$max": {"$meta": "stream.window.end"}}}}]
+    chunk = [doc(s, partition=0) for s in (1, 5, 12)]
+    docs, _ = windowed("$hoppingWindow", {"interval": interval(10), "hopSize": interval(5), "pipeline": pipeline}, [chunk])
+    assert [(d["_id"], d["n"], d["end"]) for d in docs] == [(at(-5), 1, at(5)), (at(0), 2, at(10)), (at(5), 2, at(15)), (at(10), 1, at(20))]
+    assert docs[0]["_stream_meta"] == {"source": {"type": "kafka"}, "window": {"start": at(-5), "end": at(5)}}
+    assert "window" not in chunk[0]["_stream_meta"]  # the input is left as it was
+
+
+def test_documents_the_inner_pipeline_filters_out_still_move_the_watermark():
+    pipeline = [{"$match": {"v": {"$gte": 0}}}, *SUM_BY_KEY]
+    chunks = [[doc(1, v=1), doc(14, v=-1)], [doc(2, v=5)]]  # 14 is filtered, yet closes [0,10)
+    docs, dead = windowed("$tumblingWindow", {"interval": interval(10), "pipeline": pipeline}, chunks)
+    assert summary(docs) == [(0, 10, "a", 1)]
+    assert missed(dead) == [[0]]

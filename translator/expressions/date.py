@@ -1308,6 +1308,14 @@ def _bin_size(value: Any) -> int:
     return size
 
 
+_UTC_FLOORS = {
+    "day": {"hour": 0, "minute": 0, "second": 0, "microsecond": 0},
+    "hour": {"minute": 0, "second": 0, "microsecond": 0},
+    "minute": {"second": 0, "microsecond": 0},
+    "second": {"microsecond": 0},
+}
+
+
 @expression_operator("$dateTrunc")
 def compile_date_trunc(args: Any, at: tuple, scope: Any):
     name = "$dateTrunc"
@@ -1328,6 +1336,20 @@ def compile_date_trunc(args: Any, at: tuple, scope: Any):
         if is_constant(size_fn) and not _nullish(size_fn.constant):
             size = _at_compile_time(lambda: _bin_size(size_fn.constant), (*at, "binSize"))
             size_fn = None
+
+    floor_fields = _UTC_FLOORS.get(unit) if size == 1 and size_fn is None and zone is not None and zone.is_utc else None
+    if floor_fields is not None:
+        # One unit in UTC: bins anchored at 2000-01-01 fall on every hour, minute... boundary.
+
+        def truncate_in_utc(doc: Any, vars: Any) -> Any:
+            value = date_fn(doc, vars)
+            if type(value) is datetime:
+                return value.replace(**floor_fields)
+            if value is None or value is MISSING:
+                return None
+            return date_trunc(_convert_date(value, name, "date"), unit, 1, zone, SUNDAY)
+
+        return truncate_in_utc
 
     def truncate(doc: Any, vars: Any) -> Any:
         value = date_fn(doc, vars)
