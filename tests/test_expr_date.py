@@ -830,7 +830,7 @@ def test_spec_error_points_at_argument():
 
 def test_date_operators_in_a_pipeline():
     """Through the real path: a bad date goes to the DLQ with mongod's reason, the rest pass."""
-    from tests.pipeline_runner import run_pipeline, with_documents
+    from pipeline_runner import run_pipeline, with_documents
 
     docs = [{"_id": 1, "at": D("2021-03-14T12:00:00Z")}, {"_id": 2, "at": "not a date"}]
     stages = [{"$addFields": {
