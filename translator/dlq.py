@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable, TextIO
 
 from connectors.console import ConsoleDeadLetterWriter
+from translator._registry import registrar
 from connectors.dead_letters import DeadLetterWriter
 from translator.errors import SpecError
 
@@ -16,17 +17,8 @@ WriterFactory = Callable[[], DeadLetterWriter]
 DLQ_WRITERS: dict[str, Callable[[dict, dict], WriterFactory]] = {}
 
 
-def dlq_writer(kind: str) -> Callable:
-    """Register how DLQ records are written to one type of connection."""
-
-    def register(make: Callable[[dict, dict], WriterFactory]) -> Callable[[dict, dict], WriterFactory]:
-        if kind in DLQ_WRITERS:
-            msg = f"DLQ writer for {kind} registered twice"
-            raise RuntimeError(msg)
-        DLQ_WRITERS[kind] = make
-        return make
-
-    return register
+dlq_writer = registrar(DLQ_WRITERS, "DLQ writer for")
+"""Register how DLQ records are written to one type of connection: ``@dlq_writer("mongodb")``."""
 
 
 def check_dlq_options(options: dict) -> None:

@@ -397,19 +397,22 @@ def _variable(spec: dict, at: tuple, key: str, default: str | None) -> str | Non
     return spec[key]
 
 
+# mongod's messages for an operator's object argument: not an object, unknown key, missing key.
+_VARIABLE_OPERATOR_WORDING = (
+    "{name} only supports an object as its argument",
+    "Unrecognized parameter to {name}: {key}",
+    "Missing '{key}' parameter to {name}",
+)
+_REQUIRES_WORDING = (
+    "{name} requires an object as an argument, found: {type}",
+    "{name} found an unknown argument: {key}",
+    "{name} requires '{key}' to be specified",
+)
+
+
 @expression_operator("$map")
 def compile_map(args: Any, at: tuple, scope: Any):
-    if type(args) is not dict:
-        msg = "$map only supports an object as its argument"
-        raise SpecError(msg, at)
-    for key in args:
-        if key not in ("input", "as", "in", "arrayIndexAs"):
-            msg = f"Unrecognized parameter to $map: {key}"
-            raise SpecError(msg, (*at, key))
-    for key in ("input", "in"):
-        if key not in args:
-            msg = f"Missing '{key}' parameter to $map"
-            raise SpecError(msg, at)
+    named_arguments("$map", args, at, ("input", "in"), ("as", "arrayIndexAs"), _VARIABLE_OPERATOR_WORDING)
     name = _variable(args, at, "as", "this")
     index_name = _variable(args, at, "arrayIndexAs", None)
     source = compile_expression(args["input"], (*at, "input"), scope)
@@ -437,17 +440,7 @@ def compile_map(args: Any, at: tuple, scope: Any):
 
 @expression_operator("$filter")
 def compile_filter(args: Any, at: tuple, scope: Any):
-    if type(args) is not dict:
-        msg = "$filter only supports an object as its argument"
-        raise SpecError(msg, at)
-    for key in args:
-        if key not in ("input", "as", "cond", "limit", "arrayIndexAs"):
-            msg = f"Unrecognized parameter to $filter: {key}"
-            raise SpecError(msg, (*at, key))
-    for key in ("input", "cond"):
-        if key not in args:
-            msg = f"Missing '{key}' parameter to $filter"
-            raise SpecError(msg, at)
+    named_arguments("$filter", args, at, ("input", "cond"), ("as", "limit", "arrayIndexAs"), _VARIABLE_OPERATOR_WORDING)
     name = _variable(args, at, "as", "this")
     index_name = _variable(args, at, "arrayIndexAs", None)
     source = compile_expression(args["input"], (*at, "input"), scope)
@@ -492,17 +485,7 @@ def compile_filter(args: Any, at: tuple, scope: Any):
 
 @expression_operator("$reduce")
 def compile_reduce(args: Any, at: tuple, scope: Any):
-    if type(args) is not dict:
-        msg = f"$reduce requires an object as an argument, found: {bson_type_name(args)}"
-        raise SpecError(msg, at)
-    for key in args:
-        if key not in ("input", "initialValue", "in", "arrayIndexAs"):
-            msg = f"$reduce found an unknown argument: {key}"
-            raise SpecError(msg, (*at, key))
-    for key in ("input", "initialValue", "in"):
-        if key not in args:
-            msg = f"$reduce requires '{key}' to be specified"
-            raise SpecError(msg, at)
+    named_arguments("$reduce", args, at, ("input", "initialValue", "in"), ("arrayIndexAs",), _REQUIRES_WORDING)
     source = compile_expression(args["input"], (*at, "input"), scope)
     initial = compile_expression(args["initialValue"], (*at, "initialValue"), scope)
     index_name = _variable(args, at, "arrayIndexAs", None)
@@ -664,17 +647,7 @@ def _compile_sort_by(sort_by: Any, at: tuple) -> Callable[[list], list]:
 
 @expression_operator("$sortArray")
 def compile_sort_array(args: Any, at: tuple, scope: Any):
-    if type(args) is not dict:
-        msg = f"$sortArray requires an object as an argument, found: {bson_type_name(args)}"
-        raise SpecError(msg, at)
-    for key in args:
-        if key not in ("input", "sortBy"):
-            msg = f"$sortArray found an unknown argument: {key}"
-            raise SpecError(msg, (*at, key))
-    for key in ("input", "sortBy"):
-        if key not in args:
-            msg = f"$sortArray requires '{key}' to be specified"
-            raise SpecError(msg, at)
+    named_arguments("$sortArray", args, at, ("input", "sortBy"), (), _REQUIRES_WORDING)
     source = compile_expression(args["input"], (*at, "input"), scope)
     sort = _compile_sort_by(args["sortBy"], (*at, "sortBy"))
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from translator._bson_types import bson_type_name
+from translator._registry import registrar
 from translator._types import MISSING, Compiled, Path
 from translator.errors import SpecError
 
@@ -24,17 +25,8 @@ REFUSED_CODE = "sluice never runs code that comes in a pipeline"
 BUILTIN_VARIABLES = frozenset({"ROOT", "CURRENT", "REMOVE", "NOW"})
 
 
-def expression_operator(name: str) -> Callable[[OperatorCompiler], OperatorCompiler]:
-    """Register the compiler of one operator under its MongoDB spelling."""
-
-    def register(compiler: OperatorCompiler) -> OperatorCompiler:
-        if name in EXPRESSION_OPERATORS:
-            msg = f"expression operator {name} registered twice"
-            raise RuntimeError(msg)
-        EXPRESSION_OPERATORS[name] = compiler
-        return compiler
-
-    return register
+expression_operator = registrar(EXPRESSION_OPERATORS, "expression operator")
+"""Register the compiler of one operator under its MongoDB spelling: ``@expression_operator("$add")``."""
 
 
 @dataclass(frozen=True)
@@ -269,19 +261,32 @@ def operands(
     return [compile_expression(item, (*at, str(i)), scope) for i, item in enumerate(items)]
 
 
+# mongod words these checks differently for each operator; these are the defaults.
+ARGUMENT_WORDING = (
+    "{name} expects an object as its argument; got {type}",
+    "{name} found an unknown argument: {key}",
+    "{name} requires '{key}'",
+)
+
+
 def named_arguments(
-    name: str, args: Any, at: Path, required: tuple = (), optional: tuple = ()
+    name: str, args: Any, at: Path, required: tuple = (), optional: tuple = (), wording: tuple = ARGUMENT_WORDING
 ) -> dict:
-    """Check an operator's object argument: every required key present, no unknown key."""
+    """Check an operator's object argument: an object, no unknown key, every required key.
+
+    ``wording`` holds the three messages as templates over ``{name}``, ``{type}`` and ``{key}``,
+    so each operator can keep mongod's own phrasing.
+    """
+    not_object, unknown, missing = wording
     if type(args) is not dict:
-        msg = f"{name} expects an object as its argument; got {bson_type_name(args)}"
+        msg = not_object.format(name=name, type=bson_type_name(args))
         raise SpecError(msg, at)
     for key in args:
         if key not in required and key not in optional:
-            msg = f"{name} found an unknown argument: {key}"
+            msg = unknown.format(name=name, key=key)
             raise SpecError(msg, (*at, key))
     for key in required:
         if key not in args:
-            msg = f"{name} requires '{key}'"
+            msg = missing.format(name=name, key=key)
             raise SpecError(msg, at)
     return args

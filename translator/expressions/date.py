@@ -18,7 +18,7 @@ from bson import Decimal128, Int64, ObjectId, Timestamp
 from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING
 from translator.errors import ConversionFailure, ExpressionError, SpecError
-from translator.expressions.compile import compile_expression, expression_operator, is_constant, operands
+from translator.expressions.compile import compile_expression, expression_operator, is_constant, named_arguments, operands
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -228,12 +228,8 @@ def _at_compile_time(check: Callable[[], Any], at: tuple) -> Any:
 
 
 def _object_arguments(args: Any, at: tuple, allowed: tuple, not_object: str, unknown: str) -> dict:
-    if type(args) is not dict:
-        raise SpecError(not_object.format(type=bson_type_name(args)), at)
-    for key in args:
-        if key not in allowed:
-            raise SpecError(unknown.format(key=key), (*at, key))
-    return args
+    """An object of known keys; required ones are checked later, in mongod's order."""
+    return named_arguments("", args, at, optional=allowed, wording=(not_object, unknown, ""))
 
 
 def _missing(name: str, key: str, args: dict, at: tuple) -> None:

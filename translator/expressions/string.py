@@ -20,7 +20,14 @@ from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, b
 from translator._types import MISSING
 from translator._regex import compile_regex, regex_pattern_and_flags
 from translator.errors import ExpressionError, SpecError
-from translator.expressions.compile import compile_expression, constant, expression_operator, is_constant, operands
+from translator.expressions.compile import (
+    compile_expression,
+    constant,
+    expression_operator,
+    is_constant,
+    named_arguments,
+    operands,
+)
 
 NUMERIC = frozenset({int, Int64, float, Decimal128})
 
@@ -135,27 +142,6 @@ def _coerce_to_long(value: Any) -> int:
 def _int32(value: Any) -> int:
     """``Value::coerceToInt`` of a value that :func:`is_int32_integral` accepted."""
     return int(value.to_decimal()) if type(value) is Decimal128 else int(value)
-
-
-def _object_arguments(name: str, args: Any, at: tuple, known: tuple, required: tuple, wording: tuple) -> dict:
-    """Check an operator's named arguments with mongod's messages.
-
-    ``wording`` holds the three messages' templates: not an object (``{type}``), an unknown
-    argument (``{key}``) and a missing required one (``{key}``).
-    """
-    not_object, unknown, missing = wording
-    if type(args) is not dict:
-        msg = not_object.format(name=name, type=bson_type_name(args))
-        raise SpecError(msg, at)
-    for key in args:
-        if key not in known:
-            msg = unknown.format(name=name, key=key)
-            raise SpecError(msg, (*at, key))
-    for key in required:
-        if key not in args:
-            msg = missing.format(name=name, key=key)
-            raise SpecError(msg, at)
-    return args
 
 
 def _check_constant(fn: Any, at: tuple, check: Any) -> Any:
@@ -499,7 +485,7 @@ def _trimmer(name: str, strip: Any) -> None:
     """
 
     def compile_trim(args: Any, at: tuple, scope: Any):
-        _object_arguments(name, args, at, ("input", "chars"), ("input",), _TRIM_WORDING)
+        named_arguments(name, args, at, ("input",), ("chars",), _TRIM_WORDING)
         input_fn = compile_expression(args["input"], (*at, "input"), scope)
         chars_fn = None
         if "chars" in args:
@@ -588,7 +574,7 @@ def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: An
     A constant regex (and options) is checked and compiled once, here; a failure is a SpecError,
     as mongod reports it when it parses the pipeline.
     """
-    _object_arguments(name, args, at, ("input", "regex", "options"), ("input", "regex"), _REGEX_WORDING)
+    named_arguments(name, args, at, ("input", "regex"), ("options",), _REGEX_WORDING)
     input_fn = compile_expression(args["input"], (*at, "input"), scope)
     regex_fn = compile_expression(args["regex"], (*at, "regex"), scope)
     options_fn = compile_expression(args["options"], (*at, "options"), scope) if "options" in args else constant(None)
@@ -806,7 +792,7 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
 
     def compile_replace(args: Any, at: tuple, scope: Any):
         keys = ("input", "find", "replacement")
-        _object_arguments(name, args, at, keys, keys, _REPLACE_WORDING)
+        named_arguments(name, args, at, keys, (), _REPLACE_WORDING)
         text_fn, find_fn, replacement_fn = (compile_expression(args[key], (*at, key), scope) for key in keys)
         find_fn = _check_constant(find_fn, (*at, "find"), check_find)
         replacement_fn = _check_constant(replacement_fn, (*at, "replacement"), check_replacement)

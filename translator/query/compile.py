@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from translator._registry import register, registrar
 from translator._types import MISSING, Path, Predicate
 from translator.errors import SpecError
 from translator.expressions.compile import CODE_OPERATORS, REFUSED_CODE
@@ -33,26 +34,18 @@ TOP_LEVEL_OPERATORS: dict[str, Callable[[Any, Path], Predicate]] = {}
 SERVER_ONLY = frozenset({"$text", "$near", "$nearSphere", "$geoWithin", "$geoIntersects", "$search"})
 
 
-def _register(table: dict, name: str, entry: Any) -> None:
-    if name in table:
-        msg = f"query operator {name} registered twice"
-        raise RuntimeError(msg)
-    table[name] = entry
-
-
 def value_operator(name: str):
     """Register an operator tested against each candidate value (and each array element)."""
-    return lambda fn: _register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=True)) or fn
+    return lambda fn: register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=True), "query operator") or fn
 
 
 def field_operator(name: str):
     """Register an operator that sees every value at the path at once ($exists, $size, $all …)."""
-    return lambda fn: _register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=False)) or fn
+    return lambda fn: register(QUERY_OPERATORS, name, QueryOperator(fn, per_value=False), "query operator") or fn
 
 
-def top_level_operator(name: str):
-    """Register an operator that stands at the top of a filter ($and, $expr, $jsonSchema …)."""
-    return lambda fn: _register(TOP_LEVEL_OPERATORS, name, fn) or fn
+top_level_operator = registrar(TOP_LEVEL_OPERATORS, "query operator")
+"""Register an operator that stands at the top of a filter ($and, $expr, $jsonSchema …)."""
 
 
 def path_values(value: Any, parts: tuple, start: int = 0) -> list:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from translator._registry import registrar
+
 from translator.parse import Stage
 from translator.plan import PlanContext, StagePlan
 
@@ -11,15 +13,5 @@ Planner = Callable[[Stage, PlanContext], StagePlan]
 STAGE_PLANNERS: dict[str, Planner] = {}
 
 
-def stage_planner(*names: str) -> Callable[[Planner], Planner]:
-    """Register ``plan_<stage>(stage, ctx) -> StagePlan`` under one or more stage names."""
-
-    def register(planner: Planner) -> Planner:
-        for name in names:
-            if name in STAGE_PLANNERS:
-                msg = f"stage {name} registered twice"
-                raise RuntimeError(msg)
-            STAGE_PLANNERS[name] = planner
-        return planner
-
-    return register
+stage_planner = registrar(STAGE_PLANNERS, "stage")
+"""Register ``plan_<stage>(stage, ctx) -> StagePlan`` under one or more stage names."""

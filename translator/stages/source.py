@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from translator._bson_types import bson_type_name
+from translator._registry import registrar
 from translator._types import NO_VARS
 from translator.connections import SAMPLE_SOLAR
 from translator.errors import ExpressionError, SpecError
@@ -24,17 +25,8 @@ SOURCE_VARIANTS: dict[str, VariantPlanner] = {}
 DOCUMENTS, SAMPLE, MONGODB, KAFKA = "documents", SAMPLE_SOLAR, "mongodb", "kafka"
 
 
-def source_variant(kind: str) -> Callable[[VariantPlanner], VariantPlanner]:
-    """Register the planner of one kind of source: ``plan(stage, connection, ctx)``."""
-
-    def register(planner: VariantPlanner) -> VariantPlanner:
-        if kind in SOURCE_VARIANTS:
-            msg = f"source variant {kind} registered twice"
-            raise RuntimeError(msg)
-        SOURCE_VARIANTS[kind] = planner
-        return planner
-
-    return register
+source_variant = registrar(SOURCE_VARIANTS, "source variant")
+"""Register the planner of one kind of source: ``plan(stage, connection, ctx) -> StagePlan``."""
 
 
 def variant_of(spec: dict) -> str:
