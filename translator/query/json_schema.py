@@ -7,7 +7,7 @@ https://www.mongodb.com/docs/manual/reference/operator/query/jsonSchema/
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jsonschema
 from bson import Decimal128, Int64
@@ -44,16 +44,22 @@ MongoSchemaValidator = jsonschema.validators.extend(
 )
 
 
+def nested_keys(value: Any, at: tuple) -> Iterator[tuple[str, tuple]]:
+    """Every object key inside ``value``, with its path: for spotting forbidden keywords."""
+    if type(value) is dict:
+        for key, item in value.items():
+            yield key, (*at, key)
+            yield from nested_keys(item, (*at, key))
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            yield from nested_keys(item, (*at, str(i)))
+
+
 def _check_dialect(schema: Any, at: tuple) -> None:
-    if type(schema) is dict:
-        for key, value in schema.items():
-            if key in UNSUPPORTED:
-                msg = f"$jsonSchema keyword {key!r} is not supported by MongoDB"
-                raise SpecError(msg, (*at, key))
-            _check_dialect(value, (*at, key))
-    elif type(schema) is list:
-        for i, item in enumerate(schema):
-            _check_dialect(item, (*at, str(i)))
+    for key, where in nested_keys(schema, at):
+        if key in UNSUPPORTED:
+            msg = f"$jsonSchema keyword {key!r} is not supported by MongoDB"
+            raise SpecError(msg, where)
 
 
 def schema_validator(schema: Any, at: tuple) -> Any:

@@ -29,6 +29,14 @@ source_variant = registrar(SOURCE_VARIANTS, "source variant")
 """Register the planner of one kind of source: ``plan(stage, connection, ctx) -> StagePlan``."""
 
 
+def only_fields(spec: dict, allowed: frozenset, what: str, at: tuple = ()) -> None:
+    """Refuse a field that belongs to another kind of source (or to none)."""
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        msg = f"field {extra[0]!r} does not apply to {what}; expected one of {', '.join(sorted(allowed))}"
+        raise SpecError(msg, (*at, extra[0]))
+
+
 def variant_of(spec: dict) -> str:
     if "documents" in spec:
         return DOCUMENTS

@@ -12,7 +12,7 @@ from translator.errors import ExpressionError, SpecError
 from translator.parse import Stage
 from translator.plan import FILTER, STATELESS, PlanContext, StagePlan
 from translator.query import compile_query
-from translator.query.json_schema import first_violation, schema_validator
+from translator.query.json_schema import first_violation, nested_keys, schema_validator
 from translator.stages._registry import stage_planner
 
 # Stream operators need an index or a text engine, which a stream does not have.
@@ -20,15 +20,10 @@ NOT_ALLOWED = ("$near", "$nearSphere", "$text", "$where")
 
 
 def _check_allowed(validator: Any, at: tuple) -> None:
-    if type(validator) is dict:
-        for key, value in validator.items():
-            if key in NOT_ALLOWED:
-                msg = f"{key} is not allowed in $validate"
-                raise SpecError(msg, (*at, key))
-            _check_allowed(value, (*at, key))
-    elif type(validator) is list:
-        for i, item in enumerate(validator):
-            _check_allowed(item, (*at, str(i)))
+    for key, where in nested_keys(validator, at):
+        if key in NOT_ALLOWED:
+            msg = f"{key} is not allowed in $validate"
+            raise SpecError(msg, where)
 
 
 def _explainer(validator: dict) -> Callable[[dict], str]:

@@ -13,7 +13,7 @@ from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
 from translator.plan import SOURCE, PlanContext, StagePlan
-from translator.stages.source import DOCUMENTS, compile_time_field, source_variant
+from translator.stages.source import DOCUMENTS, compile_time_field, only_fields, source_variant
 
 ALLOWED = frozenset({"documents", "timeField", "tsFieldName"})
 
@@ -21,10 +21,7 @@ ALLOWED = frozenset({"documents", "timeField", "tsFieldName"})
 @source_variant(DOCUMENTS)
 def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
-    extra = sorted(set(spec) - ALLOWED)
-    if extra:
-        msg = f"field {extra[0]!r} does not apply to a documents source"
-        raise SpecError(msg, (extra[0],))
+    only_fields(spec, ALLOWED, "a documents source")
     docs = spec["documents"]
     if type(docs) is not list:
         docs = compile_expression(docs, ("documents",))({}, NO_VARS)

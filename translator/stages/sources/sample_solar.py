@@ -12,7 +12,7 @@ from connectors.sample_solar import SolarSource
 from translator.errors import SpecError
 from translator.parse import Stage
 from translator.plan import SOURCE, PlanContext, StagePlan
-from translator.stages.source import SAMPLE, compile_time_field, source_variant
+from translator.stages.source import SAMPLE, compile_time_field, only_fields, source_variant
 
 ALLOWED = frozenset({"connectionName", "timeField", "tsFieldName"})
 
@@ -20,10 +20,7 @@ ALLOWED = frozenset({"connectionName", "timeField", "tsFieldName"})
 @source_variant(SAMPLE)
 def plan_sample_solar(stage: Stage, connection: dict | None, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
-    extra = sorted(set(spec) - ALLOWED)
-    if extra:
-        msg = f"field {extra[0]!r} does not apply to the sample_stream_solar source"
-        raise SpecError(msg, (extra[0],))
+    only_fields(spec, ALLOWED, "the sample_stream_solar source")
     settings = connection or {}
     try:
         source = SolarSource(
