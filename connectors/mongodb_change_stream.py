@@ -6,11 +6,15 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#mongod
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from bson.timestamp import Timestamp
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from pymongo.change_stream import ChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
@@ -32,8 +36,8 @@ _HISTORY_LOST = {286: "ChangeStreamHistoryLost", 280: "ChangeStreamFatalError", 
 class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
     """Change events of a collection (or several), a database or the whole cluster.
 
-    Each item is a chunk: the list of every event already available when Bytewax asked,
-    shaped as Atlas does (the event, or its ``fullDocument`` with ``full_document_only``)
+    A reader thread per partition fetches events ahead; each item is a chunk of every
+    event fetched when Bytewax asked (``next_batch`` never waits), shaped as Atlas does (the event, or its ``fullDocument`` with ``full_document_only``)
     plus ``_ts`` and ``_stream_meta.source``. A chunk of records whose ``time_field``
     failed follows as :class:`DeadLetters`.
 
@@ -58,8 +62,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         start_at_operation_time: Timestamp | datetime | None = None,
         time_field: Callable[[dict], datetime] | None = None,
         ts_field_name: str = "_ts",
-        max_batch_docs: int = 10_000,
-        max_await_ms: int = 10,
+        max_batch_docs: int = 5_000,
+        max_queued: int = 20_000,
+        max_await_ms: int = 100,
         idle_poll: timedelta = timedelta(milliseconds=10),
         reconnect_timeout: float = 300.0,
         client_options: dict | None = None,
@@ -80,9 +85,12 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             time_field: event time of an output document (raising sends it to the DLQ);
                 the event's wall time if None.
             ts_field_name: where the event time goes (Atlas's ``tsFieldName``).
-            max_batch_docs: most events per chunk, so an epoch never waits on a backlog.
-            max_await_ms: how long one getMore may wait on the server for new events.
-            idle_poll: pause after an empty poll, to spare an idle server.
+            max_batch_docs: most events per chunk, so that epochs (and snapshots) keep
+                closing under a steady flow of writes.
+            max_queued: most events fetched ahead of Bytewax.
+            max_await_ms: how long one getMore of the reader thread waits on the server
+                for new events (the server answers as soon as one arrives).
+            idle_poll: how soon Bytewax looks at the queue again once it ran dry.
             reconnect_timeout: seconds of failed reconnects before the source fails.
             client_options: extra ``MongoClient`` keyword arguments.
         """
@@ -131,6 +139,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._time_field = time_field
         self._ts_field_name = ts_field_name
         self._max_batch_docs = max_batch_docs
+        self._max_queued = max_queued
         self._idle_poll = idle_poll
         self._reconnect_timeout = reconnect_timeout
         self._client_options = client_options or {}
@@ -140,43 +149,54 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         return list(self._streams)
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _ChangeStreamPartition:
-        """Open the partition's client; the stream itself opens on the first poll."""
+        """Open the partition's client and start its reader thread, which opens the stream."""
         db, coll = self._streams[for_part]
         return _ChangeStreamPartition(self, db, coll, resume_state)
 
 
 class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
+    """A reader thread fetches events into a queue; ``next_batch`` only takes from it.
+
+    Each queued entry carries the resume token just after it, so the snapshot is the
+    position after the last *emitted* event, whatever the reader fetched beyond it.
+    Fetching while Bytewax processes the previous chunk keeps the server busy with
+    reads and writes at once.
+    """
+
     def __init__(self, source: ChangeStreamSource, db: str | None, coll: str | None, token: dict | None) -> None:
         self._source = source
         self._db = db
         self._coll = coll
         self._where = f"{db or '*'}.{coll or '*'} at {redact(source._uri)}"
         self._client = connect(source._uri, **source._client_options)
-        self._stream = None
         self._token = token
+        self._queue: deque[tuple[dict | None, dict | None]] = deque()
+        self._failure: BaseException | None = None
         self._awake_at: datetime | None = None
-        self._failing_since: datetime | None = None
-        self._delay = 0.1
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, name=f"change stream {self._where}", daemon=True)
+        self._reader.start()
 
     def next_batch(self) -> list:
-        """Every event already available (up to ``max_batch_docs``), as one chunk."""
+        """Every event fetched so far (up to ``max_batch_docs``), as one chunk; never waits."""
+        failure = self._failure  # read first: whatever was queued before it still comes out
+        queue = self._queue
+        source = self._source
+        limit = source._max_batch_docs
         events: list[dict] = []
-        try:
-            if self._stream is None:
-                self._open()
-            self._drain(events)
-        except PyMongoError as exc:
-            if not is_transient(exc):
-                raise self._fatal(exc) from exc
-            self._back_off(exc)
-        else:
-            self._failing_since = None
-            self._delay = 0.1
-            self._awake_at = None if events else datetime.now(timezone.utc) + self._source._idle_poll
+        token = self._token
+        while queue and len(events) < limit:
+            event, token = queue.popleft()
+            if event is not None:
+                events.append(event)
+        self._token = token
+        if failure is not None and not events and not queue:
+            raise failure
+        self._awake_at = None if queue else datetime.now(timezone.utc) + source._idle_poll
         return self._shape(events) if events else []
 
     def next_awake(self) -> datetime | None:
-        """After an empty poll or a failure, when to poll again."""
+        """When the queue ran dry, poll it again shortly."""
         return self._awake_at
 
     def snapshot(self) -> dict | None:
@@ -184,12 +204,69 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         return self._token
 
     def close(self) -> None:
-        """Release the cursor and the connections."""
-        if self._stream is not None:
-            self._stream.close()
+        """Stop the reader and release the connections."""
+        self._stop.set()
+        self._reader.join(timeout=5)
         self._client.close()
 
-    def _open(self) -> None:
+    def _read(self) -> None:
+        """Fetch events until stopped; a transient error reopens the stream from the last one."""
+        source = self._source
+        queue = self._queue
+        token = self._token
+        stream = None
+        failing_since = 0.0
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                if stream is None:
+                    stream = self._open(token)
+                    token = stream.resume_token
+                    # The opening position is already a resume point: a snapshot taken before
+                    # the first event must not turn into "start from now" after a restart.
+                    queue.append((None, token))
+                if len(queue) >= source._max_queued:
+                    self._stop.wait(0.005)
+                    continue
+                event = stream.try_next()
+                if event is None:
+                    # Past events the server-side pipeline filtered out, the position still moves.
+                    if stream.resume_token != token:
+                        token = stream.resume_token
+                        queue.append((None, token))
+                    continue
+                if event["operationType"] == "invalidate":
+                    msg = (
+                        f"change stream on {self._where} was invalidated (the collection or database was "
+                        "dropped or renamed); resuming would skip events, so the source stops"
+                    )
+                    raise RuntimeError(msg)
+                token = event["_id"]  # its resume token (the driver's property copies it each time)
+                queue.append((event, token))
+                failing_since, delay = 0.0, 0.1
+            except PyMongoError as exc:
+                if not is_transient(exc):
+                    self._failure = self._fatal(exc, token)
+                    break
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > source._reconnect_timeout:
+                    msg = f"change stream on {self._where}: unreachable for {source._reconnect_timeout:g} s; last error: {exc}"
+                    self._failure = ConnectionError(msg)
+                    break
+                logger.warning("change stream on %s: %s; reconnecting in %.1f s", self._where, exc, delay)
+                if stream is not None:
+                    stream.close()
+                    stream = None
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception as exc:  # handed to next_batch, which raises it in the worker
+                self._failure = exc
+                break
+        if stream is not None:
+            stream.close()
+
+    def _open(self, token: dict | None) -> ChangeStream:
         source = self._source
         target = self._client
         if self._db is not None:
@@ -197,56 +274,19 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             if self._coll is not None:
                 target = target[self._coll]
         options = dict(source._watch_options)
-        if self._token is not None:
-            options["resume_after"] = self._token
+        if token is not None:
+            options["resume_after"] = token
         elif source._start_after is not None:
             options["start_after"] = source._start_after
         elif source._start_at_operation_time is not None:
             options["start_at_operation_time"] = source._start_at_operation_time
-        self._stream = target.watch(source._pipeline, **options)
-        # The opening position is already a resume point: a snapshot taken before the
-        # first event must not turn into "start from now" after a restart.
-        self._token = self._stream.resume_token
+        return target.watch(source._pipeline, **options)
 
-    def _drain(self, events: list[dict]) -> None:
-        stream = self._stream
-        limit = self._source._max_batch_docs
-        try:
-            while len(events) < limit:
-                event = stream.try_next()
-                if event is None:
-                    break
-                if event["operationType"] == "invalidate":
-                    msg = (
-                        f"change stream on {self._where} was invalidated (the collection or database was "
-                        "dropped or renamed); resuming would skip events, so the source stops"
-                    )
-                    raise RuntimeError(msg)
-                events.append(event)
-        finally:
-            # The driver's position: after the last returned event, or past events the
-            # server-side pipeline filtered out when a getMore came back empty.
-            self._token = stream.resume_token
-
-    def _back_off(self, exc: PyMongoError) -> None:
-        now = datetime.now(timezone.utc)
-        if self._failing_since is None:
-            self._failing_since = now
-        elif (now - self._failing_since).total_seconds() > self._source._reconnect_timeout:
-            msg = f"change stream on {self._where}: unreachable for {self._source._reconnect_timeout:g} s; last error: {exc}"
-            raise ConnectionError(msg) from exc
-        logger.warning("change stream on %s: %s; reconnecting in %.1f s", self._where, exc, self._delay)
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        self._awake_at = now + timedelta(seconds=self._delay)
-        self._delay = min(self._delay * 2, 5.0)
-
-    def _fatal(self, exc: PyMongoError) -> RuntimeError:
+    def _fatal(self, exc: PyMongoError, token: dict | None) -> RuntimeError:
         code = exc.code if isinstance(exc, OperationFailure) else None
         if code in _HISTORY_LOST:
             msg = (
-                f"change stream on {self._where}: cannot resume from token {self._token!r} "
+                f"change stream on {self._where}: cannot resume from token {token!r} "
                 f"({_HISTORY_LOST[code]}): the oplog no longer holds the resume point; "
                 "restarting from now would lose events, so the source stops"
             )
@@ -261,6 +301,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         ts_field_name = source._ts_field_name
         docs: list[dict] = []
         failed = DeadLetters()
+        metas: dict[tuple, dict] = {}  # stages never update embedded documents: share them
         for event in events:
             if full_document_only:
                 doc = event.get("fullDocument")
@@ -269,14 +310,13 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             else:
                 doc = event
             ns = event.get("ns") or {}
-            doc[STREAM_META] = {
-                "source": {
-                    "type": SOURCE_TYPE,
-                    "db": ns.get("db"),
-                    "coll": ns.get("coll"),
-                    "operationType": event["operationType"],
+            where = (ns.get("db"), ns.get("coll"), event["operationType"])
+            meta = metas.get(where)
+            if meta is None:
+                meta = metas[where] = {
+                    "source": {"type": SOURCE_TYPE, "db": where[0], "coll": where[1], "operationType": where[2]}
                 }
-            }
+            doc[STREAM_META] = meta
             if time_field is None:
                 doc[ts_field_name] = event.get("wallTime") or event["clusterTime"].as_datetime()
             else:

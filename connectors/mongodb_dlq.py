@@ -5,6 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/overview/#dead-letter
 
 from __future__ import annotations
 
+import bson
 from bson.errors import InvalidDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
@@ -72,9 +73,20 @@ def _insert(collection: Collection, records: list[dict]) -> None:
         # Stored by an earlier attempt (same _id) is fine; anything else is kept as text.
         failed = [records[error["index"]] for error in exc.details["writeErrors"] if error["code"] != DUPLICATE_KEY]
     except InvalidDocument:
-        failed = records
+        failed = [record for record in records if not _encodable(record)]
+        rest = [record for record in records if _encodable(record)]
+        if rest:
+            _insert(collection, rest)
     if failed:
         collection.insert_many([_as_text(record) for record in failed], ordered=False)
+
+
+def _encodable(record: dict) -> bool:
+    try:
+        bson.encode(record)
+    except (InvalidDocument, TypeError, OverflowError):
+        return False
+    return True
 
 
 def _as_text(record: dict) -> dict:

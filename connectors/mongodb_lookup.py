@@ -27,9 +27,8 @@ class MongoLookup:
     Equality (``localField``/``foreignField``) costs one ``$in`` query per batch, split
     every ``max_in_values`` values; ``let`` + ``pipeline`` (optionally with the equality
     too) costs one aggregate per batch: the batch's bindings travel in a ``$documents``
-    stage and the server runs the ``$lookup`` itself (MongoDB 5.1+). The returned
-    foreign documents may be shared between documents of the batch: treat them as
-    read-only.
+    stage and the server runs the ``$lookup`` itself (MongoDB 5.1+). Each document gets
+    its own (shallow) copies of its matches; embedded documents inside them are shared.
     """
 
     def __init__(
@@ -239,13 +238,15 @@ class CachedMongoLookup(MongoLookup):
 
 
 def _union(matches: dict[Any, list[Doc]], keys: list) -> list[Doc]:
+    """Copies of the matches of every key: the same foreign document may serve many
+    documents (and the cache), and a downstream stage may update what it receives."""
     if len(keys) == 1:
-        return list(matches[keys[0]])
+        return [dict(doc) for doc in matches[keys[0]]]
     seen: set[int] = set()
     merged = []
     for key in keys:
         for doc in matches[key]:
             if id(doc) not in seen:
                 seen.add(id(doc))
-                merged.append(doc)
+                merged.append(dict(doc))
     return merged

@@ -298,27 +298,33 @@ class MergeWriter:
         """Write one group whose keys are distinct; return the DLQ records."""
         if not_matched == "insert":
             return self._insert_first(collection, where, matched, items)
+        # A document without _id matches nothing: it is discarded, or fails below.
+        keyed = [item for item in items if item[1] is not None]
         if not_matched == "fail":
-            existing = self._existing(collection, items)
+            existing = self._existing(collection, keyed)
             dead = [
                 dead_letter(doc, f"$merge into {where}: no document matched and whenNotMatched is fail")
                 for doc, key in items
                 if key not in existing
             ]
-            found = [item for item in items if item[1] in existing]
+            found = [item for item in keyed if item[1] in existing]
             return dead + self._on_matched(collection, where, matched, found, existing)
         # whenNotMatched discard: updates without upsert leave unmatched keys alone.
-        return self._on_matched(collection, where, matched, items, None)
+        return self._on_matched(collection, where, matched, keyed, None)
 
     def _insert_first(self, collection: Collection, where: str, matched: Any, items: list) -> list[dict]:
         upsert_key = (where, matched) if isinstance(matched, str) else None
-        keyed = [item for item in items if item[1] is not None]
-        if self._prefer_upsert.get(upsert_key) and len(keyed) == len(items) and matched in _UPSERTS:
+        keyed = all(key is not None for _, key in items)
+        if self._prefer_upsert.get(upsert_key) and keyed and matched in _UPSERTS:
             return self._upsert(collection, where, matched, items, upsert_key)
+        docs = [doc for doc, _ in items]
+        # The driver gives an _id-less document a fresh _id. When it matches on other
+        # fields, the update must keep the stored _id, so the fresh one is taken back.
+        fresh_ids = [doc for doc in docs if "_id" not in doc] if self._on != ("_id",) else []
         dead: list[dict] = []
         existing: list = []
         try:
-            collection.insert_many([doc for doc, _ in items], ordered=False)
+            collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             for error in exc.details["writeErrors"]:
                 item = items[error["index"]]
@@ -328,9 +334,16 @@ class MergeWriter:
                     dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
         except InvalidDocument as exc:
             # The driver refused the whole batch: set aside what cannot be encoded, redo the rest.
+            for doc in fresh_ids:
+                doc.pop("_id", None)
             return self._without_unencodable(
                 exc, items, where, lambda rest: self._insert_first(collection, where, matched, rest)
             )
+        if fresh_ids and existing:
+            matched_ids = {id(doc) for doc, _ in existing}
+            for doc in fresh_ids:
+                if id(doc) in matched_ids:
+                    del doc["_id"]
         if upsert_key is not None and matched in _UPSERTS:
             self._prefer_upsert[upsert_key] = len(existing) > _UPSERT_ABOVE * len(items)
         return dead + self._on_matched(collection, where, matched, existing, None)

@@ -3,6 +3,7 @@
 from translator.stages import (  # noqa: F401  (imported to register their planners)
     add_fields,
     cached_lookup,
+    emit,
     hopping_window,
     lookup,
     match,
@@ -19,6 +20,6 @@ from translator.stages import (  # noqa: F401  (imported to register their plann
     validate,
 )
 from translator.stages._registry import STAGE_PLANNERS
-from translator.stages.sources import change_stream, documents, sample_solar  # noqa: F401
+from translator.stages.sources import change_stream, documents, kafka, sample_solar  # noqa: F401
 
 __all__ = ["STAGE_PLANNERS"]

@@ -95,14 +95,13 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
 
 
 def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
-    """A copy of ``doc`` with ``parts`` set to ``value``, copying only the documents on the path."""
-    out = dict(doc)
-    if len(parts) == 1:
-        out[parts[0]] = value
-    else:
-        inner = out.get(parts[0])
-        out[parts[0]] = _with(inner if type(inner) is dict else {}, parts[1:], value)
-    return out
+    """``doc`` (which this step owns) with ``parts`` set to ``value``; embedded documents on
+    the path are copied, since others may share them."""
+    if len(parts) > 1:
+        inner = doc.get(parts[0])
+        value = _with(dict(inner) if type(inner) is dict else {}, parts[1:], value)
+    doc[parts[0]] = value
+    return doc
 
 
 @stage_planner("$lookup")

@@ -89,6 +89,9 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
         f"whenNotMatched: {_shown(spec.get('whenNotMatched', 'insert'))}); insert first, "
         "update existing keys, unordered bulk writes per batch; at-least-once, idempotent on replay"
     )
+    if parallelism > 1:
+        # Spreading chunks over workers could reorder two versions of one document.
+        description += f"; parallelism {parallelism}: each worker writes the chunks it holds, in stream order"
 
     def build(up, bctx) -> None:
         sink = MergeSink(

@@ -76,7 +76,12 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         time_field=compile_time_field(spec),
         ts_field_name=spec.get("tsFieldName", "_ts"),
     )
-    watched = "the whole cluster" if db is None else f"database {db}" if coll is None else f"{db}.{coll}"
+    if db is None:
+        watched = "the whole cluster"
+    elif coll is None:
+        watched = f"database {db}"
+    else:
+        watched = ", ".join(f"{db}.{name}" for name in ([coll] if type(coll) is str else coll))
     what = "full documents" if full_document_only else "change events"
     if coll_field == "collection" and "fullDocumentOnly" not in config:
         what += " (the seed's `collection` spelling reads fullDocument)"
