@@ -14,7 +14,7 @@ from connectors.mongodb_change_stream import ChangeStreamSource
 from translator.errors import SpecError
 from translator.parse import Stage
 from translator.plan import SOURCE, PlanContext, StagePlan
-from translator.stages.source import MONGODB, compile_time_field, source_variant
+from translator.stages.source import MONGODB, compile_time_field, only_fields, source_variant
 
 ALLOWED = frozenset({"connectionName", "db", "coll", "collection", "timeField", "tsFieldName", "config"})
 CONFIG = frozenset({
@@ -31,15 +31,9 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
     ``config.fullDocumentOnly`` still decides when given.
     """
     spec = stage.spec
-    extra = sorted(set(spec) - ALLOWED)
-    if extra:
-        msg = f"field {extra[0]!r} does not apply to a change stream source"
-        raise SpecError(msg, (extra[0],))
+    only_fields(spec, ALLOWED, "a change stream source")
     config = spec.get("config", {})
-    extra = sorted(set(config) - CONFIG)
-    if extra:
-        msg = f"config field {extra[0]!r} does not apply to a change stream source"
-        raise SpecError(msg, ("config", extra[0]))
+    only_fields(config, CONFIG, "a change stream source", ("config",))
     if "coll" in spec and "collection" in spec:
         msg = "give coll or its alias collection, not both"
         raise SpecError(msg, ("collection",))
