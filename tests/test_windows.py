@@ -798,3 +798,13 @@ def test_documents_the_inner_pipeline_filters_out_still_move_the_watermark():
     docs, dead = windowed("$tumblingWindow", {"interval": interval(10), "pipeline": pipeline}, chunks)
     assert summary(docs) == [(0, 10, "a", 1)]
     assert missed(dead) == [[0]]
+
+
+def test_the_plain_sum_fast_path_types_like_the_general_one():
+    # {_id: "$k", total: {$sum: "$v"}} runs a loop of its own; it must agree with $sum elsewhere.
+    values = [1, 2.5, None, "x", True, Int64(3), Decimal128("0.5")]
+    chunk = [doc(1, k="a", v=v) for v in values] + [{"_ts": at(2), "v": 4}, {"_ts": at(3), "k": None, "v": 1}]
+    docs, _ = windowed("$tumblingWindow", {"interval": interval(10), "pipeline": SUM_BY_KEY}, [chunk])
+    general = _group_result({"$sum": "$v"}, values)
+    assert [(d["_id"], d["total"]) for d in docs] == [("a", general), (None, 5)]
+    assert type(general) is Decimal128

@@ -61,17 +61,19 @@ def emitted_sums(got: list, log: str) -> dict:
 
 
 @pytest.mark.integration
-def test_tumbling_window_over_two_kafka_partitions(kafka_bootstrap, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_tumbling_window_over_two_kafka_partitions(kafka_bootstrap, tmp_path, workers):
     in_topic = new_topic(kafka_bootstrap, partitions=2)
     out_topic, dlq = f"sums{uuid.uuid4().hex[:8]}", f"dlq{uuid.uuid4().hex[:8]}"
     pipeline = window_pipeline(in_topic, out_topic, dlq)
     # Partition 1 runs 30 s behind partition 0 until both jump to 100 s: windows close only then.
+    # With two workers each reads one partition; every chunk still meets in one window state.
     messages = [order(s, CUSTOMERS[s % 3], s, partition=0) for s in range(60)]
     messages += [order(s, CUSTOMERS[s % 3], 1000 + s, partition=1) for s in range(30)]
     messages += [order(100, "c1", 0, partition=0), order(100, "c1", 0, partition=1)]
     expected = window_sums(messages[:-2])
     produce(kafka_bootstrap, in_topic, messages)
-    proc = start_pipeline(tmp_path, pipeline, registry_entry(kafka_bootstrap))
+    proc = start_pipeline(tmp_path, pipeline, registry_entry(kafka_bootstrap), "-w", workers)
     try:
         got = consume(kafka_bootstrap, out_topic, len(expected), timeout=60)
         produce(kafka_bootstrap, in_topic, [order(5, "c1", 7, partition=1)])  # [0,10) closed long ago

@@ -19,12 +19,21 @@ from typing import Any, Callable
 from bson import Decimal128
 
 from translator._bson_order import compare
-from translator._bson_types import bson_type_name
+from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError
-from translator.expressions import compile_expression
-from translator.expressions._numbers import NUMBER_TYPES, from_decimal, integral, to_decimal
-from translator.expressions.compile import compile_field_path, constant, is_constant, named_arguments
+from translator.expressions import ROOT_SCOPE, compile_expression
+from translator.expressions._numbers import NUMBER_TYPES, from_decimal, to_decimal
+from translator.expressions.accumulators import PERCENTILE_METHODS, constant_percentiles, percentiles_of
+from translator.expressions.arithmetic import int_or_long
+from translator.expressions.compile import (
+    CODE_OPERATORS,
+    REFUSED_CODE,
+    compile_field_path,
+    constant,
+    is_constant,
+    named_arguments,
+)
 
 AccumulatorCompiler = Callable[[Any, Path], "Accumulator"]
 ACCUMULATORS: dict[str, AccumulatorCompiler] = {}
@@ -49,6 +58,9 @@ def compile_accumulator(spec: Any, at: Path) -> Accumulator:
         msg = "an accumulator must be an object with exactly one field, e.g. {$sum: '$x'}"
         raise SpecError(msg, at)
     ((name, args),) = spec.items()
+    if name in CODE_OPERATORS:
+        msg = f"{name} is refused: {REFUSED_CODE}"
+        raise SpecError(msg, (*at, name))
     compiler = ACCUMULATORS.get(name)
     if compiler is None:
         msg = f"unknown group operator {name!r}"
@@ -60,19 +72,60 @@ def _is_numeric(value: Any) -> bool:
     return type(value) in NUMBER_TYPES
 
 
+# A sum is an int while only integers come (exact, and the fast path); a double turns it into
+# [integer total, high, low], a compensated sum rounded once at the end as mongod's
+# double-double summation is; a Decimal128 turns it into a Decimal.
+
+
+def _as_decimal(total: Any) -> Decimal:
+    if type(total) is list:
+        return to_decimal(total[0]) + to_decimal(total[1]) + to_decimal(total[2])
+    return to_decimal(total)
+
+
+def _add_double(total: list, x: float) -> list:
+    high = total[1]
+    t = high + x
+    if math.isfinite(t):  # Neumaier: keep what the addition rounded away
+        total[2] += (high - t) + x if abs(high) >= abs(x) else (x - t) + high
+    total[1] = t
+    return total
+
+
 def _add_numbers(total: Any, value: Any) -> Any:
-    """Sum kept as int, float or Decimal (Decimal once any Decimal128 arrives)."""
+    """``total + value`` for any numeric value, widening the total as needed."""
     if type(total) is Decimal or type(value) is Decimal128:
-        return to_decimal(total) + to_decimal(value)
+        return _as_decimal(total) + to_decimal(value)
+    if type(value) is float:
+        return _add_double([total, 0.0, 0.0] if type(total) is not list else total, value)
+    if type(total) is list:
+        total[0] += value
+        return total
     return total + value
 
 
-def _number_out(total: Any) -> Any:
+def _merge_totals(a: Any, b: Any) -> Any:
+    if type(a) is Decimal or type(b) is Decimal:
+        return _as_decimal(a) + _as_decimal(b)
+    if type(b) is list:
+        a = _add_double(_add_numbers(a, 0.0), b[1])
+        a[0] += b[0]
+        a[2] += b[2]
+        return a
+    return _add_numbers(a, b)
+
+
+def _total_out(total: Any) -> Any:
+    """The total typed as mongod types it: int, long past 32 bits, double past 64 or with doubles."""
     if type(total) is Decimal:
         return from_decimal(total)
-    if type(total) is int:
-        return integral(total)
-    return total
+    if type(total) is list:
+        integers, high, low = total
+        if not math.isfinite(high):
+            return high
+        rounded = float(integers)
+        return math.fsum((high, low, rounded, float(integers - int(rounded))))
+    return int_or_long(total) if INT64_MIN <= total <= INT64_MAX else float(total)
 
 
 class Accumulator:
@@ -112,23 +165,21 @@ class Sum(Accumulator):
         return 0
 
     def add(self, state: Any, value: Any) -> Any:
-        kind = type(value)
-        if kind is int or kind is float:
-            if type(state) is not Decimal:
-                return state + value
-        elif kind not in NUMBER_TYPES:
+        if type(value) is int and type(state) is int:
+            return state + value
+        if type(value) not in NUMBER_TYPES:
             return state
         return _add_numbers(state, value)
 
     def merge(self, a: Any, b: Any) -> Any:
-        return _add_numbers(a, b)
+        return _merge_totals(a, b)
 
     def result(self, state: Any) -> Any:
-        return _number_out(state)
+        return _total_out(state)
 
 
 class Avg(Accumulator):
-    """State ``[total, count]`` over the numeric values."""
+    """State ``[total, count]`` over the numeric values, the total kept as ``$sum`` keeps it."""
 
     __slots__ = ()
 
@@ -136,13 +187,13 @@ class Avg(Accumulator):
         return [0, 0]
 
     def add(self, state: list, value: Any) -> list:
-        if _is_numeric(value):
+        if type(value) in NUMBER_TYPES:
             state[0] = _add_numbers(state[0], value)
             state[1] += 1
         return state
 
     def merge(self, a: list, b: list) -> list:
-        return [_add_numbers(a[0], b[0]), a[1] + b[1]]
+        return [_merge_totals(a[0], b[0]), a[1] + b[1]]
 
     def result(self, state: list) -> Any:
         total, count = state
@@ -150,7 +201,7 @@ class Avg(Accumulator):
             return None
         if type(total) is Decimal:
             return from_decimal(total / count)
-        return total / count
+        return float(_total_out(total)) / count
 
 
 class _Extreme(Accumulator):
@@ -347,16 +398,19 @@ class _Best(Accumulator):
         return []
 
     def add(self, state: list, value: tuple) -> list:
+        return self._insert(state, value)
+
+    def _insert(self, state: list, pair: tuple) -> list:
         limit = self.n or 1
-        if len(state) < limit or value[0] < state[-1][0]:
-            bisect.insort_right(state, value, key=_first)
+        if len(state) < limit or pair[0] < state[-1][0]:
+            bisect.insort_right(state, pair, key=_first)
             if len(state) > limit:
                 state.pop()
         return state
 
     def merge(self, a: list, b: list) -> list:
-        for value in b:
-            a = self.add(a, value)
+        for pair in b:
+            a = self._insert(a, pair)
         return a
 
     def result(self, state: list) -> Any:
@@ -455,30 +509,11 @@ class _ExtremesN(_Best):
     def add(self, state: list, value: Any) -> list:
         if value is None or value is MISSING:
             return state
-        return super().add(state, (SortKey((value,), self.direction), value))
-
-
-def _numeric_values(state: list, value: Any) -> list:
-    if _is_numeric(value):
-        state.append(float(str(value)) if type(value) is Decimal128 else float(value))
-    return state
-
-
-def percentile_of(values: list, p: float, method: str) -> float | None:
-    """mongod's rules: "approximate"/"discrete" pick a data value, "continuous" interpolates."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    if method == "continuous":
-        position = p * (len(ordered) - 1)
-        low = math.floor(position)
-        high = min(low + 1, len(ordered) - 1)
-        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+        return self._insert(state, (SortKey((value,), self.direction), value))
 
 
 class Percentile(Accumulator):
-    """``$percentile``/``$median``: an exact answer needs the numeric values (not documents)."""
+    """``$percentile``/``$median``: an exact answer needs the values (not the documents)."""
 
     __slots__ = ("ps", "method", "single")
 
@@ -492,13 +527,15 @@ class Percentile(Accumulator):
         return []
 
     def add(self, state: list, value: Any) -> list:
-        return _numeric_values(state, value)
+        if _is_numeric(value):
+            state.append(value)
+        return state
 
     def merge(self, a: list, b: list) -> list:
         return a + b
 
     def result(self, state: list) -> Any:
-        found = [percentile_of(state, p, self.method) for p in self.ps]
+        found = percentiles_of(state, self.ps, self.method)  # the expression form's rules
         return found[0] if self.single else found
 
 
@@ -638,13 +675,10 @@ def compile_min_n(args: Any, at: Path) -> Accumulator:
     return _ExtremesN(*_input_and_n("$minN", args, at), direction=1)
 
 
-_PERCENTILE_METHODS = ("approximate", "discrete", "continuous")
-
-
 def _method(name: str, args: dict, at: Path) -> str:
     method = args["method"]
-    if method not in _PERCENTILE_METHODS:
-        msg = f"{name}.method must be one of {', '.join(_PERCENTILE_METHODS)}; got {method!r}"
+    if method not in PERCENTILE_METHODS:
+        msg = f"{name}.method must be one of {', '.join(PERCENTILE_METHODS)}; got {method!r}"
         raise SpecError(msg, (*at, "method"))
     return method
 
@@ -658,10 +692,7 @@ def compile_median(args: Any, at: Path) -> Accumulator:
 @accumulator("$percentile")
 def compile_percentile(args: Any, at: Path) -> Accumulator:
     named_arguments("$percentile", args, at, ("input", "p", "method"))
-    ps = args["p"]
-    if type(ps) is not list or not ps or not all(type(p) in (int, float) and 0 <= p <= 1 for p in ps):
-        msg = f"$percentile.p must be a non-empty array of numbers between 0 and 1; got {ps!r}"
-        raise SpecError(msg, (*at, "p"))
+    ps = constant_percentiles(args["p"], (*at, "p"), ROOT_SCOPE)
     return Percentile(compile_expression(args["input"], (*at, "input")), ps, _method("$percentile", args, at), False)
 
 

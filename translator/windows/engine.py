@@ -4,8 +4,8 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/
 
 A window ``[start, end)`` closes once the *close frontier* reaches its end: the watermark
 minus ``allowedLateness`` in event time (a session needs the frontier strictly past its end),
-the wall clock in processing time, and ``watermark + idle time`` once the source has been
-quiet for ``idleTimeout``. A document whose every window has closed is late and goes to the
+the wall clock in processing time, and the window's end once both the wall clock and the
+last arrival lie ``idleTimeout`` behind (Atlas's idleness timeout). A document whose every window has closed is late and goes to the
 DLQ; a closed window never reopens, so each window is emitted exactly once.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from connectors.dead_letters import DeadLetters, dead_letter
 from translator._bson_types import bson_type_name
@@ -22,37 +22,43 @@ from translator.errors import ExpressionError
 from translator.expressions import compile_expression
 from translator.windows.accumulators import hashable
 from translator.windows.inner import InnerPipeline, StagesCompiler, compile_inner_pipeline
-from translator.windows.spec import WindowSpec, parse_window
+from translator.windows.spec import WindowSpec
 from translator.windows.watermark import STREAM_META, Watermark, late_letter, source_partition
 
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # later than any event time
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # before any: no event time seen yet
 
 
 class _Engine:
     """What every window kind shares: time, watermark, frontier, idleness, recovery."""
 
+    close_margin = timedelta(0)  # how far past a window's end the frontier must be to close it
+
     def __init__(self, spec: WindowSpec, inner: InnerPipeline, time_field: str = "_ts",
-                 partition_idle_timeout: timedelta | None = None) -> None:  # fmt: skip
+                 partition_idle_timeout: timedelta | None = None,
+                 source_partitions: Callable[[], Iterable] | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.inner = inner
         self.time_field = time_field
         self.lateness = spec.allowed_lateness
-        self.watermark = Watermark(partition_idle_timeout)
+        self.watermark = Watermark(partition_idle_timeout, source_partitions)
         self.frontier: datetime | None = None  # windows ending at or before it have closed
         self.last_arrival: datetime | None = None
+        self.source: dict | None = None  # the source's type, which Atlas shows on $group results
 
     # -- driving -------------------------------------------------------------------------
     def process(self, chunk: list, now: datetime) -> list:
         """One chunk in; output chunks and DeadLetters out (either may be absent)."""
         dead = DeadLetters()
-        docs = self.inner.admit(chunk, dead)
-        if docs:
-            self.last_arrival = now
-            if self.spec.processing_time:
-                self._assign_at(docs, now, dead)
-                self._move_frontier(now)
-            else:
-                self._assign(docs, self.watermark.observe(source_partition(docs[0]), now), dead)
+        self.last_arrival = now
+        meta = chunk[0].get(STREAM_META)
+        if type(meta) is dict and type(meta.get("source")) is dict:
+            self.source = {"type": meta["source"].get("type")}
+        if self.spec.processing_time:
+            self._assign_at(chunk, now, dead)
+            self._move_frontier(now)
+        else:
+            self._assign(chunk, self.watermark.observe(source_partition(chunk[0]), now), dead)
         return self._emit(self._close(), dead)
 
     def on_time(self, now: datetime) -> list:
@@ -64,10 +70,13 @@ class _Engine:
             if wm is not None:
                 self._move_frontier(wm - self.lateness)
             idle = self.spec.idle_timeout
-            if idle is not None and self.last_arrival is not None and wm is not None:
-                quiet = now - self.last_arrival
-                if quiet >= idle:
-                    self._move_frontier(wm + quiet)
+            if idle is not None and self.last_arrival is not None and now - self.last_arrival >= idle:
+                # Atlas starts the idle clock once the wall clock passes a window's end and the
+                # source is quiet; after idleTimeout more, the watermark jumps to that end.
+                reach = now - idle
+                closable = [end for end in self._open_ends() if end <= reach]
+                if closable:
+                    self._move_frontier(max(closable) + self.close_margin)
         return self._emit(self._close(), DeadLetters())
 
     def close_all(self) -> list:
@@ -80,12 +89,11 @@ class _Engine:
         if first_end is None:
             return None
         if self.spec.processing_time:
-            return first_end
+            return first_end + self.close_margin
         times = []
         idle = self.spec.idle_timeout
-        wm = self.watermark.value
-        if idle is not None and self.last_arrival is not None and wm is not None:
-            times.append(self.last_arrival + max(idle, first_end - wm))
+        if idle is not None and self.last_arrival is not None:
+            times.append(max(first_end, self.last_arrival) + idle)
         partition_idle = self.watermark.next_idle_time()
         if partition_idle is not None:
             times.append(partition_idle)
@@ -93,10 +101,10 @@ class _Engine:
 
     # -- recovery ------------------------------------------------------------------------
     def snapshot(self) -> tuple:
-        return (self.watermark.snapshot(), self.frontier, self._state())
+        return (self.watermark.snapshot(), self.frontier, self.source, self._state())
 
     def restore(self, snapshot: tuple, now: datetime) -> None:
-        watermark, self.frontier, state = snapshot
+        watermark, self.frontier, self.source, state = snapshot
         self.watermark.restore(watermark, now)
         self.last_arrival = now
         self._restore_state(state)
@@ -110,7 +118,7 @@ class _Engine:
         items: list = []
         docs: list = []
         for state, window in closed:
-            docs.extend(self.inner.close(state, window, dead))
+            docs.extend(self.inner.close(state, window, self.source, dead))
         if docs:
             items.append(docs)
         if dead:
@@ -126,6 +134,7 @@ class _Engine:
     def _assign_at(self, docs: list, now: datetime, dead: DeadLetters) -> None: ...
     def _close(self, everything: bool = False) -> list: ...
     def _first_end(self) -> datetime | None: ...
+    def _open_ends(self) -> list: ...
     def _state(self) -> Any: ...
     def _restore_state(self, state: Any) -> None: ...
 
@@ -161,52 +170,59 @@ class FixedWindows(_Engine):
         watermark, lateness, size, windows = self.watermark, self.lateness, self.size, self.windows
         time_field = self.time_field
         only_partition = len(watermark.partitions) == 1
-        latest = partition[0] or _NEVER
-        wm = watermark.value or _NEVER
+        latest = partition[0] or _EARLIEST
+        wm = watermark.value or _EARLIEST
         buckets: dict[datetime, list] = {}
         lo = hi = None  # the cached span [lo, hi) sharing the same windows
         invalid_at = _NEVER  # the watermark at which a cached open window would close
         targets: list = []
+        append_one = None  # targets[0].append when a document belongs to one window (tumbling)
         missed: list = []
         for doc in docs:
-            ts = doc.get(time_field)
+            ts = doc.get(time_field, MISSING)
             if type(ts) is not datetime:
                 self._bad_time(doc, ts, dead)
                 continue
             if ts > latest:
-                latest = partition[0] = ts
-                wm = ts if only_partition else (watermark.advance() or _NEVER)
+                latest = ts
+                if only_partition:
+                    wm = ts
+                else:
+                    partition[0] = ts
+                    wm = watermark.advance() or _EARLIEST
                 if wm >= invalid_at:
                     lo = None
             if lo is None or not lo <= ts < hi:
-                if wm is not _NEVER:
+                if wm is not _EARLIEST:
                     self._move_frontier(wm - lateness)
                 frontier = self.frontier
                 lo, hi, starts = self.windows_of(ts)
                 missed = [s for s in starts if frontier is not None and s + size <= frontier]
                 targets = [buckets.setdefault(s, []) for s in starts[len(missed) :]]
+                append_one = targets[0].append if len(targets) == 1 else None
                 invalid_at = starts[len(missed)] + size + lateness if targets else _NEVER
-            if targets:
+            if append_one is not None:
+                append_one(doc)
+            elif targets:
                 for bucket in targets:
                     bucket.append(doc)
             elif missed:
                 dead.append(late_letter(doc, ts, watermark.value, lateness, missed))
-        if only_partition and wm is not _NEVER:
+        if latest is not _EARLIEST:
+            partition[0] = latest
+        if only_partition and wm is not _EARLIEST:
             watermark.value = wm
-        if wm is not _NEVER:
+        if wm is not _EARLIEST:
             self._move_frontier(wm - lateness)
         for start, bucket in buckets.items():
             state = windows.get(start)
             if state is None:
                 state = windows[start] = {}
-            for doc, reason in self.inner.add(state, bucket):
-                dead.append(dead_letter(doc, reason))
+            self.inner.add(state, bucket, {"start": start, "end": start + size}, dead)
 
     def _assign_at(self, docs: list, now: datetime, dead: DeadLetters) -> None:
         for start in self.windows_of(now)[2]:
-            state = self.windows.setdefault(start, {})
-            for doc, reason in self.inner.add(state, docs):
-                dead.append(dead_letter(doc, reason))
+            self.inner.add(self.windows.setdefault(start, {}), docs, {"start": start, "end": start + self.size}, dead)
 
     def _close(self, everything: bool = False) -> list:
         frontier, size = self.frontier, self.size
@@ -216,6 +232,9 @@ class FixedWindows(_Engine):
 
     def _first_end(self) -> datetime | None:
         return min(self.windows) + self.size if self.windows else None
+
+    def _open_ends(self) -> list:
+        return [start + self.size for start in self.windows]
 
     def _state(self) -> dict:
         return self.windows
@@ -230,6 +249,8 @@ class SessionWindows(_Engine):
     An out-of-order document that bridges two sessions merges them. A session closes once the
     frontier is past ``last event + gap``; its window is ``[first event, last event + gap)``.
     """
+
+    close_margin = timedelta(microseconds=1)  # strictly past: Atlas closes when watermark > end
 
     def __init__(self, spec: WindowSpec, inner: InnerPipeline, partition_by: Compiled, **options: Any) -> None:
         super().__init__(spec, inner, **options)
@@ -269,14 +290,17 @@ class SessionWindows(_Engine):
         key = self._partition(doc, dead)
         if key is MISSING:
             return
-        gap = self.gap
-        sessions = self.sessions.setdefault(hashable(key), [])
-        touching = [s for s in sessions if s[0] - gap < ts < s[1] + gap]
+        gap, frontier = self.gap, self.frontier
+        group_key = hashable(key)
+        sessions = self.sessions.get(group_key, ())
+        # Sessions the frontier has passed are closed, even before _close takes them out.
+        touching = [s for s in sessions if s[0] - gap < ts < s[1] + gap and (frontier is None or frontier <= s[1] + gap)]
         if not touching:
-            if self.frontier is not None and self.frontier > ts + gap:
+            if frontier is not None and ts < frontier:  # late, and no open session takes it
                 dead.append(late_letter(doc, ts, self.watermark.value, self.lateness, [ts]))
                 return
             touching = [[ts, ts, {}, key]]
+            sessions = self.sessions.setdefault(group_key, [])
             sessions.append(touching[0])
         session = touching[0]
         for other in touching[1:]:  # the document bridges sessions: they become one
@@ -284,13 +308,9 @@ class SessionWindows(_Engine):
             session[2] = self.inner.merge(session[2], other[2])
             session[0], session[1] = min(session[0], other[0]), max(session[1], other[1])
             other[2] = None  # marks its heap entries stale
-        failed = self.inner.add(session[2], [doc])
-        for failed_doc, reason in failed:
-            dead.append(dead_letter(failed_doc, reason))
-        if failed and not session[2]:
-            sessions.remove(session)
-            return
         session[0], session[1] = min(session[0], ts), max(session[1], ts)
+        window = {"start": session[0], "end": session[1] + gap, "partition": key}
+        self.inner.add(session[2], [doc], window, dead)
         self.sequence += 1
         heapq.heappush(self.heap, (session[1] + gap, self.sequence, session))
 
@@ -314,6 +334,9 @@ class SessionWindows(_Engine):
             heapq.heappop(self.heap)
         return self.heap[0][0] if self.heap else None
 
+    def _open_ends(self) -> list:
+        return [session[1] + self.gap for sessions in self.sessions.values() for session in sessions]
+
     def _state(self) -> tuple:
         return (self.sessions, self.heap, self.sequence)
 
@@ -322,19 +345,20 @@ class SessionWindows(_Engine):
 
 
 def window_engine_factory(
-    kind: str, spec: Any, compile_stages: StagesCompiler | None = None, **options: Any
-) -> Callable[[], _Engine]:
-    """Check and compile a window stage once; the factory builds a fresh engine per execution.
+    window: WindowSpec, compile_stages: StagesCompiler | None = None, **options: Any
+) -> Callable[..., _Engine]:
+    """Compile a checked window stage once; the factory builds a fresh engine per execution.
+
+    The factory takes further options known only when the dataflow is built.
 
     Args:
-        kind: "$tumblingWindow", "$hoppingWindow" or "$sessionWindow".
-        spec: the stage's value, as written in the pipeline.
+        window: the stage's fields, from :func:`parse_window`.
         compile_stages: compiles runs of inner per-document stages (the translator core's).
-        options: ``time_field`` (the source's ``tsFieldName``), ``partition_idle_timeout``.
+        options: ``time_field`` (the source's ``tsFieldName``), ``partition_idle_timeout``,
+            ``source_partitions`` (lists the source's ``(topic, partition)`` keys).
     """
-    window = parse_window(kind, spec)
     inner = compile_inner_pipeline(window.pipeline, compile_stages)
-    if kind == "$sessionWindow":
+    if window.kind == "$sessionWindow":
         partition_by = compile_expression(window.partition_by, ("partitionBy",))
-        return lambda: SessionWindows(window, inner, partition_by, **options)
-    return lambda: FixedWindows(window, inner, **options)
+        return lambda **more: SessionWindows(window, inner, partition_by, **{**options, **more})
+    return lambda **more: FixedWindows(window, inner, **{**options, **more})

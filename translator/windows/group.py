@@ -10,7 +10,7 @@ from typing import Any
 from translator._types import MISSING, NO_VARS, Path
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
-from translator.windows.accumulators import Accumulator, compile_accumulator, hashable
+from translator.windows.accumulators import Accumulator, Sum, compile_accumulator, hashable
 
 Groups = dict  # hashable group key -> [group _id, state of accumulator 0, state 1, ...]
 _PLAIN_KEYS = frozenset({str, int})  # hashable as they are, and never equal across types
@@ -35,9 +35,38 @@ class Group:
             self.fields.append(field)
             self.accumulators.append(compile_accumulator(acc_spec, (*at, field)))
         self._steps = tuple((acc.arg, acc.add) for acc in self.accumulators)
+        # The common window, {_id: "$k", x: {$sum: "$v"}}, gets a loop without closure calls.
+        fields = [_top_level_field(spec["_id"])]
+        if len(self.accumulators) == 1:
+            fields.append(_top_level_field(next(iter(spec[self.fields[0]].values()))))
+        self._plain_fields = tuple(fields) if len(fields) == 2 and None not in fields else None
 
     def add_documents(self, groups: Groups, docs: list) -> list[tuple[dict, str]]:
-        """Fold documents into ``groups``; returns ``(doc, reason)`` for each that failed.
+        """Fold documents into ``groups``; returns ``(doc, reason)`` for each that failed."""
+        if self._plain_fields is not None and type(self.accumulators[0]) is Sum:
+            self._add_plain_sums(groups, docs)
+            return []
+        return self._add_evaluated(groups, docs)
+
+    def _add_plain_sums(self, groups: Groups, docs: list) -> None:
+        """``$sum`` of a top-level field by a top-level field: nothing here can fail."""
+        key_field, value_field = self._plain_fields
+        add = self.accumulators[0].add
+        for doc in docs:
+            key = doc.get(key_field)  # missing and null group together
+            hashed = key if type(key) in _PLAIN_KEYS else hashable(key)
+            entry = groups.get(hashed)
+            if entry is None:
+                entry = groups[hashed] = [key, 0]
+            value = doc.get(value_field, MISSING)
+            total = entry[1]
+            if type(value) is int and type(total) is int:
+                entry[1] = total + value
+            else:
+                entry[1] = add(total, value)
+
+    def _add_evaluated(self, groups: Groups, docs: list) -> list[tuple[dict, str]]:
+        """The general fold through compiled closures.
 
         Every argument of a document is evaluated before any state changes, so a failing
         document leaves no trace in the window.
@@ -91,3 +120,10 @@ class Group:
                 doc[field] = accumulators[i].result(entry[i + 1])
             out.append(doc)
         return out
+
+
+def _top_level_field(spec: Any) -> str | None:
+    """``"$name"`` → ``"name"``; None for anything else (paths, variables, expressions)."""
+    if type(spec) is str and spec.startswith("$") and not spec.startswith("$$") and "." not in spec and len(spec) > 1:
+        return spec[1:]
+    return None

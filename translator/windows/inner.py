@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors.dead_letters import DeadLetters
+from connectors.dead_letters import DeadLetters, dead_letter
 from translator._types import Path
 from translator.errors import SpecError
 from translator.windows.accumulators import compile_sort_by
@@ -64,25 +64,29 @@ WINDOW_WIDE = {"$sort": compile_sort, "$limit": compile_limit, "$count": compile
 class InnerPipeline:
     """Per-document stages, then ``$group`` (or none), then the rest.
 
-    Stages before ``$group`` run as documents arrive; without a ``$group`` the window keeps
-    the documents themselves, as nothing smaller could stand for them. Documents a stage
-    rejects land in ``dead``.
+    As in Atlas, a document carries ``_stream_meta.window`` from the moment it is assigned to
+    a window, so ``$group`` may key on the window's start; the copies that takes are made only
+    when the pipeline reads stream metadata. Without a ``$group`` the window keeps the
+    documents themselves, as nothing smaller could stand for them.
     """
 
-    def __init__(self, before: ChunksFn | None, group: Group | None, after: list[ChunksFn]) -> None:
+    def __init__(self, before: ChunksFn | None, group: Group | None, after: list[ChunksFn], reads_meta: bool) -> None:
         self.before = before
         self.group = group
         self.after = after
+        self.reads_meta = reads_meta
 
-    def admit(self, docs: list, dead: DeadLetters) -> list:
-        return docs if self.before is None else _run(self.before, docs, dead)
-
-    def add(self, state: dict, docs: list) -> list[tuple[dict, str]]:
-        """Fold admitted documents into one window's state; returns failures."""
-        if self.group is not None:
-            return self.group.add_documents(state, docs)
-        state.setdefault(None, []).extend(docs)
-        return []
+    def add(self, state: dict, docs: list, window: dict, dead: DeadLetters) -> None:
+        """Fold documents assigned to one window into its state; failures go to ``dead``."""
+        if self.reads_meta:
+            docs = [{**doc, STREAM_META: _with_window(doc.get(STREAM_META), window)} for doc in docs]
+        if self.before is not None:
+            docs = _run(self.before, docs, dead)
+        if self.group is None:
+            state.setdefault(None, []).extend(docs)
+            return
+        for doc, reason in self.group.add_documents(state, docs):
+            dead.append(dead_letter(doc, reason))
 
     def merge(self, into: dict, other: dict) -> dict:
         if self.group is not None:
@@ -90,17 +94,38 @@ class InnerPipeline:
         into.setdefault(None, []).extend(other.get(None, []))
         return into
 
-    def close(self, state: dict, window: dict, dead: DeadLetters) -> list:
-        """The window's output documents, each carrying ``_stream_meta.window``."""
-        docs = self.group.results(state) if self.group is not None else state.get(None, [])
-        for doc in docs:
-            meta = doc.get(STREAM_META)
-            doc[STREAM_META] = {**meta, "window": window} if type(meta) is dict else {"window": window}
+    def close(self, state: dict, window: dict, source: dict | None, dead: DeadLetters) -> list:
+        """The window's output documents, each carrying ``_stream_meta.window``.
+
+        ``$group`` results carry the source's type too, as Atlas's do.
+        """
+        if self.group is not None:
+            meta = {"source": source, "window": window} if source else {"window": window}
+            docs = self.group.results(state)
+            for doc in docs:
+                doc[STREAM_META] = meta
+        else:  # the documents themselves: copies, as stages never mutate their input
+            docs = [{**doc, STREAM_META: _with_window(doc.get(STREAM_META), window)} for doc in state.get(None, [])]
         for stage in self.after:
             if not docs:
                 break
             docs = _run(stage, docs, dead)
         return docs
+
+
+def reads_stream_meta(spec: Any) -> bool:
+    """Whether a pipeline can see ``_stream_meta``: a ``$meta``, a path into it, or the whole document."""
+    if type(spec) is str:
+        return spec.startswith(("$_stream_meta", "$$ROOT", "$$CURRENT"))
+    if type(spec) is dict:
+        return "$meta" in spec or any(reads_stream_meta(value) for value in spec.values())
+    if type(spec) is list:
+        return any(reads_stream_meta(value) for value in spec)
+    return False
+
+
+def _with_window(meta: Any, window: dict) -> dict:
+    return {**meta, "window": window} if type(meta) is dict else {"window": window}
 
 
 def _run(stage: ChunksFn, docs: list, dead: DeadLetters) -> list:
@@ -158,4 +183,4 @@ def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None
         else:
             run.append((i, stage))
     end_run()
-    return InnerPipeline(before[0] if before else None, group, after)
+    return InnerPipeline(before[0] if before else None, group, after, reads_stream_meta(pipeline[: split + 1]))

@@ -5,6 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Callable
 
 from bytewax.dataflow import Stream
@@ -16,7 +17,7 @@ from translator.windows.engine import window_engine_factory
 from translator.windows.inner import ChunksFn
 from translator.windows.operator import window_operator
 from translator.windows.set_window_fields import set_window_fields_factory
-from translator.windows.spec import parse_window
+from translator.windows.spec import WindowSpec, parse_window
 
 
 def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
@@ -46,37 +47,76 @@ def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
     return compile_run
 
 
-def _operator_plan(stage: Stage, description: str, make_engine: Callable[[], Any]) -> StagePlan:
+def kafka_partitions(flow: Any) -> dict:
+    """What a window learns from the dataflow's Kafka source: its partitions and their idle timeout.
+
+    Atlas knows a topic's partitions before any message, so one that has sent nothing holds
+    the watermark back; sluice's Kafka source registers each partition it builds in its
+    ``activity``. (Reads that registry's table until it offers a public list.)
+    """
+    activities = [step.source.activity for step in flow.substeps if hasattr(getattr(step, "source", None), "activity")]
+    if not activities:
+        return {}
+
+    def partitions() -> list:
+        found = []
+        for activity in activities:
+            for name in list(activity._parts):  # noqa: SLF001
+                index, topic = name.split("-", 1)
+                found.append((topic, int(index)))
+        return found
+
+    options: dict = {"source_partitions": partitions}
+    if activities[0].idle_timeout is not None:
+        options["partition_idle_timeout"] = activities[0].idle_timeout
+    return options
+
+
+def _operator_plan(stage: Stage, description: str, make_engine: Callable[..., Any], watermarked: bool) -> StagePlan:
     step_id = stage.step_id
 
     def build(up: Stream, bctx: Any) -> Stream:
-        return bctx.split_dead_letters(step_id, window_operator(step_id, up, make_engine))
+        found = kafka_partitions(bctx.flow) if watermarked else {}
+        make = (lambda: make_engine(**found)) if found else make_engine
+        return bctx.split_dead_letters(step_id, window_operator(step_id, up, make))
 
     steps = (f"{step_id}_key", f"{step_id}_state", f"{step_id}_unkey", f"{step_id}_dead_letters")
     return StagePlan(stage, OPERATOR, description, build=build, steps=steps)
 
 
-def _describe_window(stage: Stage) -> str:
-    window = parse_window(stage.name, stage.spec)
+def _seconds(span: timedelta) -> str:
+    return f"{span.total_seconds():g} s"
+
+
+def _describe_window(window: WindowSpec) -> str:
     if window.gap is not None:
-        shape = f"sessions per partitionBy closing after a {window.gap} gap"
+        shape = f"sessions per partitionBy, closed {_seconds(window.gap)} after their last event"
     elif window.hop != window.size:
-        shape = f"hopping windows of {window.size} every {window.hop}"
+        shape = f"hopping windows of {_seconds(window.size)} every {_seconds(window.hop)}"
     else:
-        shape = f"tumbling windows of {window.size}"
+        shape = f"tumbling windows of {_seconds(window.size)}"
     if window.processing_time:
         clock = "on processing time"
     else:
-        clock = f"on event time, allowedLateness {window.allowed_lateness}, late documents to the DLQ"
-    idle = f", idleTimeout {window.idle_timeout}" if window.idle_timeout else ""
+        clock = f"on event time, allowedLateness {_seconds(window.allowed_lateness)}, late documents to the DLQ"
+    idle = f", idleTimeout {_seconds(window.idle_timeout)}" if window.idle_timeout else ""
     stages = ", ".join(next(iter(s)) for s in window.pipeline if type(s) is dict and s)
-    return f"{shape} {clock}{idle}; inner pipeline: {stages or 'none'}; state in the recovery store"
+    return f"{shape} {clock}{idle}; inner pipeline: {stages or 'none'}; each window emitted once, state in the recovery store"
+
+
+def source_options(ctx: PlanContext) -> dict:
+    """The ``$source``'s ``tsFieldName``, where event times live, from ``ctx.source`` if planning gives it."""
+    source = getattr(ctx, "source", None)
+    if type(source) is dict and type(source.get("tsFieldName")) is str:
+        return {"time_field": source["tsFieldName"]}
+    return {}
 
 
 def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
     """``$tumblingWindow``, ``$hoppingWindow`` or ``$sessionWindow``."""
-    factory = window_engine_factory(stage.name, stage.spec, inner_stages_compiler(ctx))
-    return _operator_plan(stage, _describe_window(stage), factory)
+    window = parse_window(stage.name, stage.spec)
+    factory = window_engine_factory(window, inner_stages_compiler(ctx), **source_options(ctx))
+    return _operator_plan(stage, _describe_window(window), factory, watermarked=True)
 
 
 def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
@@ -93,4 +133,4 @@ def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
     description = "each arriving document leaves once with its look-back window's values; state per partition in the recovery store"
     if notes:
         description += "; " + "; ".join(notes)
-    return _operator_plan(stage, description, factory)
+    return _operator_plan(stage, description, factory, watermarked=False)

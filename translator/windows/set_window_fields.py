@@ -176,7 +176,7 @@ class Rank(WindowOutput):
     """``$rank``/``$denseRank``/``$documentNumber`` over arrival order, ties by sort value."""
 
     def __init__(self, kind: str, sort_key: Callable[[dict], Any] | None) -> None:
-        self.kind = kind
+        self.slot = {"$documentNumber": 0, "$rank": 1, "$denseRank": 2}[kind]
         self.sort_key = sort_key
 
     def init(self) -> list:
@@ -189,8 +189,7 @@ class Rank(WindowOutput):
             state[1] = state[0]
             state[2] += 1
             state[3] = key
-        found = {"$documentNumber": state[0], "$rank": state[1], "$denseRank": state[2]}[self.kind]
-        return state, found
+        return state, state[self.slot]
 
 
 class Shift(WindowOutput):
@@ -390,11 +389,11 @@ class SetWindowFields:
             raise SpecError(msg, ("output",))
         self.position = None
         if any(out.needs_position for _, out in self.outputs):
-            if len(sort_by) != 1:
-                msg = "range windows, $derivative, $integral and $linearFill need sortBy on exactly one field"
+            if len(sort_by) != 1 or next(iter(sort_by.values())) != 1:
+                msg = "range windows, $derivative, $integral and $linearFill need sortBy on one field, ascending (the stream's order)"
                 raise SpecError(msg, ("sortBy",))
             self.position = compile_field_path(next(iter(sort_by)), ("sortBy",))
-        self.partitions: dict[Any, list] = {}  # hashable partition -> [output states, held documents]
+        self.partitions: dict[Any, list] = {}  # hashable partition -> [output states, held, fill anchor]
 
     def process(self, chunk: list, now: datetime) -> list:
         out: list = []
@@ -425,11 +424,12 @@ class SetWindowFields:
         for i, (_, output) in enumerate(self.outputs):
             states[i], value = output.compute(states[i], doc, position)
             values.append(value)
+        out = dict(doc)  # stages never mutate their input
         for (field, _), value in zip(self.outputs, values):
-            doc[field] = value
+            out[field] = value
         if not self.fill:
-            return [doc]
-        return self._fill(part, doc, position, self.outputs[self.fill[0]][0])
+            return [out]
+        return self._fill(part, out, position, self.outputs[self.fill[0]][0])
 
     def _fill(self, part: list, doc: dict, position: float, field: str) -> list:
         """Hold null documents after a known value; release them filled when the next comes."""

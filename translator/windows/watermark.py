@@ -6,7 +6,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/#watermarks
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from connectors.dead_letters import dead_letter
 
@@ -30,8 +30,9 @@ class Watermark:
     moves backwards.
     """
 
-    def __init__(self, partition_idle_timeout: timedelta | None) -> None:
+    def __init__(self, partition_idle_timeout: timedelta | None, expected: Callable[[], Iterable] | None = None) -> None:
         self.partition_idle_timeout = partition_idle_timeout
+        self.expected = expected  # the source's partitions, so a silent one holds the watermark too
         self.partitions: dict[Any, list] = {}
         self.value: datetime | None = None
         self.now: datetime | None = None
@@ -39,6 +40,9 @@ class Watermark:
     def observe(self, partition: Any, now: datetime) -> list:
         """A chunk arrived from ``partition``; returns its mutable ``[max_ts, last_arrival]``."""
         self.now = now
+        if self.expected is not None:
+            for known in self.expected():
+                self.partitions.setdefault(known, [None, now])
         entry = self.partitions.get(partition)
         if entry is None:
             entry = self.partitions[partition] = [None, now]
