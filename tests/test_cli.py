@@ -111,7 +111,9 @@ def test_not_json_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) 
 def test_bytewax_run_executes_a_pipeline_file(tmp_path: Path) -> None:
     registry = write(tmp_path, "c.json", {"connections": {"sample_stream_solar": {"type": "sample_stream_solar", "rate": 5000, "limit": 50}}})
     pipeline = write(
-        tmp_path, "p.json", [{"$source": {"connectionName": "sample_stream_solar"}}, {"$project": {"_id": 0, "device_id": 1}}]
+        tmp_path,
+        "p.json",
+        [{"$source": {"connectionName": "sample_stream_solar"}}, {"$project": {"_id": 0, "_stream_meta": 0, "device_id": 1}}],
     )
     env = {**os.environ, "SLUICE_PIPELINE": pipeline, "SLUICE_CONNECTIONS": registry}
     done = subprocess.run(

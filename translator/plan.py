@@ -39,3 +39,4 @@ class PlanContext:
 
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
+    source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName

@@ -63,6 +63,9 @@ def plan_stage(stage, ctx: PlanContext) -> StagePlan:
 def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
     """Every stage's plan, or one PipelineValidationError listing every problem found."""
     problems = [problem for rule in RULES for problem in rule(pipeline)]
+    first = pipeline.stages[0]
+    if first.name == "$source" and type(first.spec) is dict:
+        ctx.source = first.spec
     reported = {p.stage_index for p in problems}
     plans = []
     for stage in pipeline.stages:

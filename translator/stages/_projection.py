@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from connectors.stream_meta import STREAM_META
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
@@ -65,8 +66,13 @@ def projection_tree(spec: Any, at: tuple = (), literals_are_values: bool = False
     return tree
 
 
+# Kept by inclusion projections unless excluded, like _id: Atlas drops a document's stream
+# metadata only when told to ({$project: {_stream_meta: 0}} or $unset).
+IMPLICIT_FIELDS = ("_id", STREAM_META)
+
+
 def _modes(tree: dict, prefix: str = "") -> tuple[list, list]:
-    """(excluded paths, included-or-computed paths), ignoring a top-level ``_id``."""
+    """(excluded paths, included-or-computed paths), ignoring top-level ``_id`` and ``_stream_meta``."""
     excluded, kept = [], []
     for key, node in tree.items():
         path = f"{prefix}{key}"
@@ -74,7 +80,7 @@ def _modes(tree: dict, prefix: str = "") -> tuple[list, list]:
             sub_excluded, sub_kept = _modes(node, f"{path}.")
             excluded += sub_excluded
             kept += sub_kept
-        elif not (path == "_id"):
+        elif path not in IMPLICIT_FIELDS:
             (excluded if node == EXCLUDE else kept).append(path)
     return excluded, kept
 
@@ -86,11 +92,15 @@ def compile_projection(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
     if excluded and kept:
         msg = f"cannot do exclusion on field {excluded[0]} in inclusion projection"
         raise SpecError(msg, at)
-    if excluded or (not kept and tree.get("_id") == EXCLUDE):
+    if excluded or not kept:
         return exclusion(tree)
     id_node = tree.pop("_id", INCLUDE)
     if id_node != EXCLUDE:
         tree = {"_id": id_node, **tree}  # _id leads, as in mongod's output
+    if tree.get(STREAM_META, INCLUDE) == EXCLUDE:
+        del tree[STREAM_META]
+    else:
+        tree.setdefault(STREAM_META, INCLUDE)
     return _inclusion(tree)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.stream_meta import STREAM_META
 from translator._bson_types import bson_type_name
 from translator._types import NO_VARS
 from translator.errors import ExpressionError, SpecError
@@ -31,6 +32,10 @@ def plan_replace_root(stage: Stage, ctx: PlanContext) -> StagePlan:
         if type(value) is not dict:
             msg = f"'newRoot' expression must evaluate to an object, but resulting value was of type {bson_type_name(value)}"
             raise ExpressionError(msg)
+        meta = doc.get(STREAM_META)
+        if meta is not None and STREAM_META not in value:
+            # Atlas keeps the stream metadata through a new root; only $project/$unset drop it.
+            value = {**value, STREAM_META: meta}
         return value
 
     return StagePlan(stage, STATELESS, "replace each document with a computed one", kind=MAP, doc_fn=replace)

@@ -105,11 +105,9 @@ def _describe_window(window: WindowSpec) -> str:
 
 
 def source_options(ctx: PlanContext) -> dict:
-    """The ``$source``'s ``tsFieldName``, where event times live, from ``ctx.source`` if planning gives it."""
-    source = getattr(ctx, "source", None)
-    if type(source) is dict and type(source.get("tsFieldName")) is str:
-        return {"time_field": source["tsFieldName"]}
-    return {}
+    """The ``$source``'s ``tsFieldName``: where event times live."""
+    name = ctx.source.get("tsFieldName")
+    return {"time_field": name} if type(name) is str else {}
 
 
 def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
