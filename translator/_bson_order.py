@@ -148,3 +148,63 @@ def is_nan(value: Any) -> bool:
     if type(value) is float:
         return math.isnan(value)
     return type(value) is Decimal128 and value.to_decimal().is_nan()
+
+
+_NAN_KEY = ("nan",)
+
+
+def bson_key(value: Any) -> Any:
+    """A hashable key, equal for exactly the values BSON equality calls equal.
+
+    Numbers stay themselves: Python compares and hashes int, float and Decimal exactly
+    alike (``1 == 1.0 == Decimal("1.00")``), which is BSON's rule; every NaN is one key, as
+    NaN equals NaN in BSON; booleans are wrapped, since ``True == 1`` in Python only.
+    Documents keep their field order, as BSON equality does. Cheap for the common keys.
+    """
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if kind is float:
+        return value if value == value else _NAN_KEY
+    if value is None or value is MISSING:
+        return None
+    if kind is bool:
+        return ("bool", value)
+    if kind is dict:
+        return ("object", tuple((k, bson_key(v)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return ("array", tuple(bson_key(v) for v in value))
+    if kind is Int64:
+        return int(value)
+    if kind is Decimal128:
+        exact = value.to_decimal()
+        return _NAN_KEY if exact.is_nan() else exact
+    if kind is datetime.datetime:
+        return ("date", value)
+    if isinstance(value, (bytes, Binary)):
+        return ("binData", getattr(value, "subtype", 0), bytes(value))
+    if isinstance(value, (Regex, re.Pattern)):
+        return ("regex", value.pattern, str(value.flags))
+    if kind is MinKey or kind is MaxKey:
+        return (kind.__name__,)
+    try:
+        hash(value)
+    except TypeError:
+        return (kind.__name__, repr(value))
+    return (kind.__name__, value)
+
+
+def natively_ordered(values: Any) -> bool:
+    """True when Python's own order is BSON's: all plain numbers without NaN, or all strings."""
+    kinds = {type(v) for v in values}
+    if kinds == {str}:
+        return True
+    return kinds <= {int, float} and all(v == v for v in values)
+
+
+def bson_sorted(values: Any, reverse: bool = False) -> list:
+    """``values`` in BSON order, natively when that order is Python's (much faster)."""
+    values = list(values)
+    if natively_ordered(values):
+        return sorted(values, reverse=reverse)
+    return sorted(values, key=sort_key, reverse=reverse)

@@ -24,7 +24,7 @@ from translator.expressions.compile import (
     named_arguments,
     operands,
 )
-from translator.expressions.set import bson_key, bson_sorted, natively_ordered
+from translator._bson_order import bson_key, bson_sorted, natively_ordered
 from translator.expressions.variables import check_variable_name
 
 # mongod refuses a $range whose result would pass internalQueryMaxRangeBytes (100 MiB), counting

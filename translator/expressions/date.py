@@ -682,7 +682,6 @@ def _iso_wall(iso_year: int, week: int, weekday: int, hour: int, minute: int, se
 
 @expression_operator("$dateFromParts")
 def compile_date_from_parts(args: Any, at: tuple, scope: Any):
-    name = "$dateFromParts"
     _object_arguments(args, at, (*NATURAL_PARTS, *ISO_PARTS, *TIME_PARTS, "timezone"),
                       "$dateFromParts only supports an object as its argument",
                       "Unrecognized argument to $dateFromParts: {key}")  # fmt: skip

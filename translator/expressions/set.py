@@ -5,58 +5,15 @@ https://www.mongodb.com/docs/manual/reference/operator/aggregation/#set-expressi
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 
-from translator._bson_order import sort_key
+from translator._bson_order import bson_key, bson_sorted
 from translator._bson_types import bson_type_name
 from translator._types import MISSING
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.boolean import truthy
 from translator.expressions.compile import expression_operator, operands
-
-_NAN = ("number", "nan")
-
-
-def bson_key(value: Any) -> Any:
-    """A hashable key equal for exactly the values BSON equality calls equal.
-
-    Python already compares int, float and Decimal exactly and hashes them alike
-    (``1 == 1.0 == Decimal("1.00")``), so numbers keep their value; NaN equals NaN in
-    BSON, so every NaN maps to one key. Documents keep their field order, as in BSON.
-    """
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int or kind is Int64:
-        return ("number", int(value))
-    if kind is float:
-        return _NAN if value != value else ("number", value)
-    if kind is dict:
-        return ("object", tuple((k, bson_key(v)) for k, v in value.items()))
-    if kind is list or kind is tuple:
-        return ("array", tuple(bson_key(v) for v in value))
-    if value is None or value is MISSING:
-        return ("null",)
-    if kind is bool:
-        return ("bool", value)
-    if kind is Decimal128:
-        exact = value.to_decimal()
-        return _NAN if exact.is_nan() else ("number", exact)
-    if kind is datetime.datetime:
-        return ("date", value)
-    if isinstance(value, (bytes, Binary)):
-        return ("binData", getattr(value, "subtype", 0), bytes(value))
-    if kind is Regex:
-        return ("regex", value.pattern, str(value.flags))
-    if kind is ObjectId or kind is Timestamp:
-        return (kind.__name__, value)
-    if kind is MinKey or kind is MaxKey:
-        return (kind.__name__,)
-    return (bson_type_name(value), repr(value))
-
 
 def _unique(values: Any, seen: set) -> list:
     """Values not yet in ``seen`` (which grows), first occurrence kept, order preserved."""
@@ -72,22 +29,6 @@ def _unique(values: Any, seen: set) -> list:
 def _sorted_set(values: list) -> list:
     """mongod returns set results from an ordered set: ascending BSON order, no duplicates."""
     return bson_sorted(_unique(values, set()))
-
-
-def natively_ordered(values: Any) -> bool:
-    """True when Python's own order is BSON's: all plain numbers without NaN, or all strings."""
-    kinds = {type(v) for v in values}
-    if kinds == {str}:
-        return True
-    return kinds <= {int, float} and all(v == v for v in values)
-
-
-def bson_sorted(values: Any, reverse: bool = False) -> list:
-    """``values`` in BSON order, natively when that order is Python's (much faster)."""
-    values = list(values)
-    if natively_ordered(values):
-        return sorted(values, reverse=reverse)
-    return sorted(values, key=sort_key, reverse=reverse)
 
 
 def _nullish(value: Any) -> bool:

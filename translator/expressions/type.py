@@ -14,7 +14,7 @@ import math
 import re
 import struct
 import uuid
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import bson

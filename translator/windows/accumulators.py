@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from bson import Decimal128
 
-from translator._bson_order import compare
+from translator._bson_order import bson_key, compare
 from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError
@@ -295,7 +295,7 @@ class AddToSet(Accumulator):
 
     def add(self, state: dict, value: Any) -> dict:
         if value is not MISSING:
-            state.setdefault(hashable(value), value)
+            state.setdefault(bson_key(value), value)
         return state
 
     def merge(self, a: dict, b: dict) -> dict:
@@ -574,35 +574,6 @@ class StdDev(Accumulator):
         if count <= 0:
             return None
         return math.sqrt(state[2] / count)
-
-
-def hashable(value: Any) -> Any:
-    """A hashable stand-in equal exactly when the BSON values are equal.
-
-    Python's ``True == 1`` and NaN's ``nan != nan`` both differ from BSON, and documents and
-    arrays are not hashable; field order matters in documents, as in mongod's ``$group``.
-    """
-    kind = type(value)
-    if kind is str or kind is int:
-        return value
-    if kind is float:
-        return value if value == value else ("nan",)
-    if value is None or value is MISSING:
-        return None
-    if kind is bool:
-        return ("bool", value)
-    if kind is dict:
-        return ("doc", tuple((k, hashable(v)) for k, v in value.items()))
-    if kind is list or kind is tuple:
-        return ("arr", tuple(hashable(v) for v in value))
-    if _is_numeric(value):
-        number = to_decimal(value)
-        return ("nan",) if number.is_nan() else number
-    try:
-        hash(value)
-    except TypeError:
-        return ("repr", kind.__name__, repr(value))
-    return value
 
 
 def _unary(cls: type) -> AccumulatorCompiler:

@@ -20,7 +20,7 @@ from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled
 from translator.errors import ExpressionError
 from translator.expressions import compile_expression
-from translator.windows.accumulators import hashable
+from translator._bson_order import bson_key
 from translator.windows.inner import InnerPipeline, StagesCompiler, compile_inner_pipeline
 from translator.windows.spec import WindowSpec
 from translator.windows.watermark import STREAM_META, Watermark, late_letter, source_partition
@@ -291,7 +291,7 @@ class SessionWindows(_Engine):
         if key is MISSING:
             return
         gap, frontier = self.gap, self.frontier
-        group_key = hashable(key)
+        group_key = bson_key(key)
         sessions = self.sessions.get(group_key, ())
         # Sessions the frontier has passed are closed, even before _close takes them out.
         touching = [s for s in sessions if s[0] - gap < ts < s[1] + gap and (frontier is None or frontier <= s[1] + gap)]
@@ -321,7 +321,7 @@ class SessionWindows(_Engine):
             end, _, session = heapq.heappop(heap)
             if session[2] is None or session[1] + gap != end:
                 continue  # merged away, or extended since this entry
-            group_key = hashable(session[3])
+            group_key = bson_key(session[3])
             self.sessions[group_key].remove(session)
             if not self.sessions[group_key]:
                 del self.sessions[group_key]

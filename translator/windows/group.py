@@ -10,7 +10,8 @@ from typing import Any
 from translator._types import MISSING, NO_VARS, Path
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
-from translator.windows.accumulators import Accumulator, Sum, compile_accumulator, hashable
+from translator._bson_order import bson_key
+from translator.windows.accumulators import Accumulator, Sum, compile_accumulator
 
 Groups = dict  # hashable group key -> [group _id, state of accumulator 0, state 1, ...]
 _PLAIN_KEYS = frozenset({str, int})  # hashable as they are, and never equal across types
@@ -54,7 +55,7 @@ class Group:
         add = self.accumulators[0].add
         for doc in docs:
             key = doc.get(key_field)  # missing and null group together
-            hashed = key if type(key) in _PLAIN_KEYS else hashable(key)
+            hashed = key if type(key) in _PLAIN_KEYS else bson_key(key)
             entry = groups.get(hashed)
             if entry is None:
                 entry = groups[hashed] = [key, 0]
@@ -79,7 +80,7 @@ class Group:
                 key = key_fn(doc, NO_VARS)
                 if key is MISSING:
                     key = None
-                hashed = key if type(key) in _PLAIN_KEYS else hashable(key)
+                hashed = key if type(key) in _PLAIN_KEYS else bson_key(key)
                 entry = groups.get(hashed)
                 if single is not None:
                     value = single[0](doc, NO_VARS)

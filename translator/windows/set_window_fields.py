@@ -31,7 +31,8 @@ from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
 from translator.expressions._numbers import NUMBER_TYPES
 from translator.expressions.compile import compile_field_path, named_arguments
-from translator.windows.accumulators import ACCUMULATORS, Accumulator, compile_sort_by, hashable
+from translator._bson_order import bson_key
+from translator.windows.accumulators import ACCUMULATORS, Accumulator, compile_sort_by
 from translator.windows.spec import EPOCH
 
 RANGE_UNITS = {
@@ -183,7 +184,7 @@ class Rank(WindowOutput):
         return [0, 0, 0, None]  # documents, rank, dense rank, last sort values
 
     def compute(self, state: list, doc: dict, position: Any) -> tuple[Any, Any]:
-        key = hashable(list(self.sort_key(doc).values)) if self.sort_key is not None else state[0]
+        key = bson_key(list(self.sort_key(doc).values)) if self.sort_key is not None else state[0]
         state[0] += 1
         if state[0] == 1 or key != state[3]:
             state[1] = state[0]
@@ -416,9 +417,9 @@ class SetWindowFields:
             if position is None:
                 msg = f"$setWindowFields expected a number or date to sort by; got {bson_type_name(raw)}"
                 raise _NoPosition(msg)
-        part = self.partitions.get(hashable(key))
+        part = self.partitions.get(bson_key(key))
         if part is None:
-            part = self.partitions[hashable(key)] = [[out.init() for _, out in self.outputs], [], None]
+            part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None]
         states = part[0]
         values = []
         for i, (_, output) in enumerate(self.outputs):
