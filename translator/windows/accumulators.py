@@ -19,6 +19,7 @@ from typing import Any, Callable
 from bson import Decimal128
 
 from translator._bson_order import bson_key, compare
+from translator._registry import registrar
 from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError
@@ -39,17 +40,8 @@ AccumulatorCompiler = Callable[[Any, Path], "Accumulator"]
 ACCUMULATORS: dict[str, AccumulatorCompiler] = {}
 
 
-def accumulator(name: str) -> Callable[[AccumulatorCompiler], AccumulatorCompiler]:
-    """Register the compiler of one accumulator under its MongoDB spelling."""
-
-    def register(compiler: AccumulatorCompiler) -> AccumulatorCompiler:
-        if name in ACCUMULATORS:
-            msg = f"accumulator {name} registered twice"
-            raise RuntimeError(msg)
-        ACCUMULATORS[name] = compiler
-        return compiler
-
-    return register
+accumulator = registrar(ACCUMULATORS, "accumulator")
+"""Register the compiler of one accumulator under its MongoDB spelling: ``@accumulator("$sum")``."""
 
 
 def compile_accumulator(spec: Any, at: Path) -> Accumulator:
