@@ -5,8 +5,9 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache
 The source subclasses Bytewax's ``KafkaSource`` and keeps its topic listing, its
 partition naming (``"<partition>-<topic>"``) and its resume state (the next offset), so
 snapshots stay compatible with it. It builds its own partition, because Bytewax's:
-yields one ``KafkaSourceMessage`` dataclass per message (about 2 µs each, a quarter of
-the raw per-message budget) where sluice needs one chunk of decoded documents per batch;
+yields one ``KafkaSourceMessage`` dataclass per message (about 2 µs each, where a plain
+consume-decode-produce loop spends 4-7 µs per message) and sluice needs one chunk of
+decoded documents per batch;
 raises on bad input where Atlas sends it to the DLQ; never commits to a consumer group,
 so lag tools see nothing; and does not track partition idleness for watermarks.
 
@@ -27,10 +28,10 @@ from typing import Any
 
 from bytewax.connectors.kafka import KafkaSource as _BytewaxKafkaSource
 from bytewax.inputs import StatefulSourcePartition
-from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from connectors.dead_letters import DeadLetters, dead_letter, stamp_processor
+from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, stamp_processor
 from connectors.ejson import loads_fast
 from connectors.kafka_formats import (
     KEY_FORMAT_ERRORS,
@@ -45,7 +46,6 @@ from connectors.kafka_formats import (
 )
 
 __all__ = [
-    "KafkaDeadLetterSink",
     "KafkaDeadLetterWriter",
     "KafkaSink",
     "KafkaSource",
@@ -112,7 +112,8 @@ def client_config(connection: dict) -> dict:
     mechanism = authentication.get("mechanism")
     if mechanism is not None:
         if mechanism not in _SASL_MECHANISMS:
-            msg = f"kafka connection authentication.mechanism: expected one of {', '.join(_SASL_MECHANISMS)}; got {mechanism!r}"
+            allowed = ", ".join(_SASL_MECHANISMS)
+            msg = f"kafka connection authentication.mechanism: expected one of {allowed}; got {mechanism!r}"
             raise ValueError(msg)
         config["sasl.mechanism"] = _SASL_MECHANISMS[mechanism]
         for field, prop in (("username", "sasl.username"), ("password", "sasl.password")):
@@ -122,7 +123,8 @@ def client_config(connection: dict) -> dict:
         protocol = protocol or "SASL_SSL"
     if protocol is not None:
         if protocol not in _SECURITY_PROTOCOLS:
-            msg = f"kafka connection security.protocol: expected one of {', '.join(_SECURITY_PROTOCOLS)}; got {protocol!r}"
+            allowed = ", ".join(_SECURITY_PROTOCOLS)
+            msg = f"kafka connection security.protocol: expected one of {allowed}; got {protocol!r}"
             raise ValueError(msg)
         config["security.protocol"] = protocol
     for field, prop in _SSL_PEM_FIELDS.items():
@@ -156,6 +158,12 @@ class PartitionActivity:
         """A partition exists from its build on, so it holds the watermark until it speaks or idles."""
         with self._lock:
             self._parts.setdefault(part, [None, time.monotonic()])
+
+    def partitions(self) -> list[tuple[str, int]]:
+        """``(topic, partition)`` of every partition built in this process so far."""
+        with self._lock:
+            names = list(self._parts)
+        return [(topic, int(index)) for index, topic in (name.split("-", 1) for name in names)]
 
     def record(self, part: str, event_time: datetime) -> None:
         """Note a batch from ``part`` whose latest event time is ``event_time``."""
@@ -208,13 +216,15 @@ class KafkaSource(_BytewaxKafkaSource):
         *,
         processor_name: str | None = None,
         group_id: str | None = None,
-        auto_offset_reset: str = "latest",
+        auto_offset_reset: str | None = None,
         key_format: str = "binData",
         key_format_error: str = "dlq",
         time_field: Callable[[dict], datetime] | None = None,
         ts_field_name: str = "_ts",
         partition_idle_timeout: timedelta | None = None,
         batch_size: int = 1000,
+        tail: bool = True,
+        commit_offsets: bool = True,
     ):
         """Check the options once, so a bad pipeline fails before any data moves.
 
@@ -224,7 +234,8 @@ class KafkaSource(_BytewaxKafkaSource):
             processor_name: names the default consumer group ``sluice-<processor_name>``.
             group_id: consumer group to commit offsets to (Atlas ``config.group_id``).
             auto_offset_reset: where a first start without committed offsets begins:
-                ``earliest``/``beginning``/``smallest`` or ``latest``/``largest``/``end``.
+                ``earliest``/``beginning``/``smallest`` or ``latest``/``largest``/``end``;
+                when None, the connection's ``auto.offset.reset``, else ``latest`` as in Atlas.
             key_format: how keys are decoded into ``_stream_meta.source.key``.
             key_format_error: ``dlq`` sends a message whose key does not decode to the
                 DLQ; ``passThrough`` keeps the raw key bytes.
@@ -233,6 +244,10 @@ class KafkaSource(_BytewaxKafkaSource):
             ts_field_name: name of the event-time field (Atlas ``tsFieldName``).
             partition_idle_timeout: Atlas ``partitionIdleTimeout``; see :attr:`activity`.
             batch_size: most messages read per ``next_batch``.
+            tail: keep waiting for new messages (a stream processor always does);
+                False ends each partition at its current end, for replays and benches.
+            commit_offsets: commit snapshotted offsets to the group (Atlas
+                ``config.enable_auto_commit``, true by default).
         """
         topic_list = [topics] if isinstance(topics, str) else list(topics)
         if not topic_list or not all(isinstance(t, str) and t for t in topic_list):
@@ -244,20 +259,22 @@ class KafkaSource(_BytewaxKafkaSource):
                 raise ValueError(msg)
             group_id = f"sluice-{processor_name}"
         if key_format_error not in KEY_FORMAT_ERRORS:
-            msg = f"kafka $source keyFormatError: expected one of {', '.join(KEY_FORMAT_ERRORS)}; got {key_format_error!r}"
+            allowed = ", ".join(KEY_FORMAT_ERRORS)
+            msg = f"kafka $source keyFormatError: expected one of {allowed}; got {key_format_error!r}"
             raise ValueError(msg)
         shared_config = dict(config)
         brokers = shared_config.pop("bootstrap.servers", "").split(",")
-        super().__init__(brokers, topic_list, add_config=shared_config, batch_size=batch_size)
+        super().__init__(brokers, topic_list, tail=tail, add_config=shared_config, batch_size=batch_size)
         # Offsets move only through snapshots; the group just records progress.
         self._consumer_overrides = {
             "group.id": group_id,
-            "auto.offset.reset": normalize_offset_reset(auto_offset_reset),
+            "auto.offset.reset": normalize_offset_reset(auto_offset_reset or config.get("auto.offset.reset", "latest")),
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "enable.partition.eof": False,
+            "enable.partition.eof": not tail,
         }
         self.group_id = group_id
+        self._commit_offsets = commit_offsets
         self._decode_key = key_decoder(key_format)
         self._key_errors_to_dlq = key_format_error == "dlq"
         self._time_field = time_field
@@ -268,7 +285,7 @@ class KafkaSource(_BytewaxKafkaSource):
         """Resume at the snapshotted offset, or at the group's position on a first start."""
         index, topic = for_part.split("-", 1)
         if topic not in self._topics:
-            msg = f"kafka $source: recovery state names topic {topic!r}, which the pipeline no longer reads ({self._topics})"
+            msg = f"kafka $source: recovery state names topic {topic!r}; the pipeline reads {self._topics}"
             raise ValueError(msg)
         config = {"bootstrap.servers": ",".join(self._brokers), **self._add_config, **self._consumer_overrides}
         self.activity.register(for_part)
@@ -293,8 +310,11 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         self._previous_snapshot: int | None = None
         self._committed: int | None = None
         self._empty = False
+        self._at_end = False
 
     def next_batch(self) -> list[list]:
+        if self._at_end:
+            raise StopIteration
         messages = self._consumer.consume(self._source._batch_size, 0)
         self._empty = not messages
         if not messages:
@@ -305,16 +325,37 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         utc, fromtimestamp = timezone.utc, datetime.fromtimestamp
         docs: list[dict] = []
         dead = DeadLetters()
-        latest_ts = None
+        latest_ts = offset = None
+        # Messages of one producer batch share a timestamp: convert each millisecond once.
+        last_millis, broker_ts = None, None
         for message in messages:
             error = message.error()
             if error is not None:
-                self._consumer_error(error)
+                self._at_end = error.code() == KafkaError._PARTITION_EOF
+                if not self._at_end:
+                    self._consumer_error(error)
                 continue
             offset = message.offset()
             value = message.value()
+            try:
+                doc = loads_fast(value)
+            except (ValueError, TypeError) as exc:
+                if value is None:
+                    reason = "kafka message has no value"
+                else:
+                    reason = f"kafka message is not JSON or Extended JSON: {exc}"
+                payload = raw_text(value or b"")
+                dead.append(dead_letter(payload, reason, topic=topic, partition=partition, offset=offset))
+                continue
+            if type(doc) is not dict:
+                reason = f"kafka message: expected a JSON object; found {type(doc).__name__}"
+                dead.append(dead_letter(raw_text(value), reason, topic=topic, partition=partition, offset=offset))
+                continue
             kind, millis = message.timestamp()
-            broker_ts = fromtimestamp(millis / 1000, utc) if kind else datetime.now(utc)
+            if not kind:
+                broker_ts, last_millis = datetime.now(utc), None
+            elif millis != last_millis:
+                broker_ts, last_millis = fromtimestamp(millis / 1000, utc), millis
             raw_key = message.key()
             headers = message.headers()
             meta = {
@@ -326,18 +367,8 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
                 "headers": headers_to_meta(headers) if headers else [],
                 "ts": broker_ts,
             }
-            try:
-                doc = loads_fast(value)
-            except (ValueError, TypeError) as exc:
-                reason = f"kafka message is not JSON or Extended JSON: {exc}" if value is not None else "kafka message has no value"
-                dead.append(dead_letter(raw_text(value or b""), reason, topic=topic, partition=partition, offset=offset))
-                continue
-            if type(doc) is not dict:
-                reason = f"kafka message: expected a JSON object; found {type(doc).__name__}"
-                dead.append(dead_letter(raw_text(value), reason, topic=topic, partition=partition, offset=offset))
-                continue
             doc["_stream_meta"] = {"source": meta}
-            if raw_key is not None:
+            if raw_key is not None and decode_key is not None:
                 try:
                     meta["key"] = decode_key(raw_key)
                 except ValueError as exc:
@@ -351,17 +382,18 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
                 try:
                     event_ts = time_field(doc)
                     if type(event_ts) is not datetime:
-                        msg = f"expected a date; found {type(event_ts).__name__}"
+                        msg = f"timeField: expected a date; found {type(event_ts).__name__}"
                         raise TypeError(msg)
                 except Exception as exc:  # a failing timeField expression costs only this document
-                    reason = f"timeField: {exc}"
+                    reason = str(exc) if str(exc).startswith("timeField") else f"timeField: {exc}"
                     dead.append(dead_letter(doc, reason, topic=topic, partition=partition, offset=offset))
                     continue
             doc[ts_field] = event_ts
             if latest_ts is None or event_ts > latest_ts:
                 latest_ts = event_ts
             docs.append(doc)
-        self._next_offset = messages[-1].offset() + 1
+        if offset is not None:
+            self._next_offset = offset + 1
         if latest_ts is not None:
             source.activity.record(self._name, latest_ts)
         batch: list[list] = []
@@ -390,7 +422,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         return self._next_offset
 
     def _commit(self, offset: int | None) -> None:
-        if offset is None or offset == self._committed:
+        if offset is None or offset == self._committed or not self._source._commit_offsets:
             return
         try:
             self._consumer.commit(offsets=[TopicPartition(self._topic, self._partition, offset)], asynchronous=True)
@@ -400,7 +432,8 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             log.warning("kafka $source %s[%d]: offset commit failed: %s", self._topic, self._partition, exc)
 
     def close(self) -> None:
-        self._commit(self._next_offset)
+        # No commit here: Bytewax closes a partition at its end before the epoch holding
+        # its last messages is durable; the group keeps the previous snapshot's offset.
         self._consumer.close()
 
 
@@ -411,7 +444,8 @@ class KafkaSink(FixedPartitionedSink[list, None]):
     acknowledgement, and Bytewax commits an epoch only after its sink snapshots, so
     input acknowledged by recovery is never lost; output since the last snapshot is
     produced again after a crash. A message the broker rejects becomes a DLQ record for
-    ``dead_letter_writer``; an unreachable broker is retried until it comes back.
+    the writer ``dead_letter_writer_factory`` makes; an unreachable broker is retried
+    until it comes back.
 
     Items are ``(key, chunk)`` pairs; :meth:`chunk_key` spreads chunks over the
     ``parts`` sink partitions (each with its own producer).
@@ -429,7 +463,8 @@ class KafkaSink(FixedPartitionedSink[list, None]):
         acks: int | str | None = None,
         compression_type: str | None = None,
         tombstone_when: Callable[[dict], Any] | None = None,
-        dead_letter_writer: Callable[[list[dict]], None] | None = None,
+        dead_letter_writer_factory: Callable[[], DeadLetterWriter] | None = None,
+        processor_name: str = "sluice",
         parts: int = 1,
     ):
         """Check the options once; expressions arrive compiled as callables.
@@ -444,8 +479,10 @@ class KafkaSink(FixedPartitionedSink[list, None]):
             acks: ``-1``, ``0``, ``1`` or ``all`` (librdkafka's default ``all`` when None).
             compression_type: ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``.
             tombstone_when: a truthy result produces a null value (a tombstone).
-            dead_letter_writer: receives DLQ records for documents that cannot be sent;
-                without one such a document stops the flow rather than vanish.
+            dead_letter_writer_factory: makes each partition's writer of DLQ records for
+                documents that cannot be sent; without one such a document stops the flow
+                rather than vanish.
+            processor_name: the ``processorName`` of those DLQ records.
             parts: number of sink partitions (and producers).
         """
         if not (callable(topic) or (isinstance(topic, str) and topic)):
@@ -455,7 +492,8 @@ class KafkaSink(FixedPartitionedSink[list, None]):
             msg = f"kafka $emit config.acks: expected -1, 0, 1 or 'all'; got {acks!r}"
             raise ValueError(msg)
         if compression_type is not None and compression_type not in ("none", "gzip", "snappy", "lz4", "zstd"):
-            msg = f"kafka $emit config.compression_type: expected none, gzip, snappy, lz4 or zstd; got {compression_type!r}"
+            allowed = "none, gzip, snappy, lz4 or zstd"
+            msg = f"kafka $emit config.compression_type: expected {allowed}; got {compression_type!r}"
             raise ValueError(msg)
         self._config = dict(config)
         if acks is not None:
@@ -468,7 +506,8 @@ class KafkaSink(FixedPartitionedSink[list, None]):
         self._headers = headers
         self._encode_value = value_encoder(output_format)
         self._tombstone_when = tombstone_when
-        self._dead_letter_writer = dead_letter_writer
+        self._dead_letter_writer_factory = dead_letter_writer_factory
+        self._processor_name = processor_name
         self._parts = [str(i) for i in range(parts)]
         self._next_part = itertools.cycle(self._parts).__next__
 
@@ -499,24 +538,19 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
         )
         self._retry: list[tuple] = []
         self._dead = DeadLetters()
+        factory = sink._dead_letter_writer_factory
+        self._dead_letter_writer = factory() if factory is not None else None
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is None:
             return
         if error.code() in _RETRY_CODES or error.retriable():
-            log.warning(
-                "kafka $emit to %s (%s): %s; producing again", message.topic(), _servers(self._sink._config), error.str()
-            )
+            servers = _servers(self._sink._config)
+            log.warning("kafka $emit to %s (%s): %s; producing again", message.topic(), servers, error.str())
             self._retry.append((message.topic(), message.value(), message.key(), message.headers()))
             return
-        self._dead.append(self._rejected(message.topic(), message.value(), error.str()))
-
-    def _rejected(self, topic: str, value: bytes | None, reason: str) -> dict:
-        try:
-            doc = loads_fast(value) if value is not None else None
-        except ValueError:
-            doc = raw_text(value)
-        return dead_letter(doc, f"kafka $emit: broker rejected the message: {reason}", topic=topic)
+        reason = f"kafka $emit: broker rejected the message: {error.str()}"
+        self._dead.append(dead_letter(_payload(message.value()), reason, topic=message.topic()))
 
     def write_batch(self, values: list[list]) -> None:
         sink = self._sink
@@ -543,17 +577,18 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                 except Exception as exc:  # a failing expression costs only this document
                     dead.append(dead_letter(doc, f"kafka $emit: {exc}"))
                     continue
-                self._produce(produce, topic, value, key, headers, doc)
+                try:
+                    produce(topic, value, key, headers=headers)
+                except (BufferError, KafkaException):
+                    self._produce(topic, value, key, headers, doc)
         self._producer.poll(0)
         self._drain()
 
-    def _produce(self, produce: Callable, topic: str, value: Any, key: Any, headers: Any, doc: Any) -> None:
+    def _produce(self, topic: str, value: Any, key: Any, headers: Any, doc: Any) -> None:
+        """Produce, waiting while the local queue is full; what librdkafka refuses is dead-lettered."""
         while True:
             try:
-                if headers is None:
-                    produce(topic, value, key)
-                else:
-                    produce(topic, value, key, headers=headers)
+                self._producer.produce(topic, value, key, headers=headers)
                 return
             except BufferError:
                 # The local queue is full (slow or absent broker): wait for room.
@@ -567,14 +602,13 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
         """Hand DLQ records to the writer and produce retries again."""
         if self._dead:
             dead, self._dead = self._dead, DeadLetters()
-            writer = self._sink._dead_letter_writer
-            if writer is None:
+            if self._dead_letter_writer is None:
                 msg = f"kafka $emit in step {self._step_id}: {dead[0]['errInfo']['reason']}, and no DLQ is configured"
                 raise RuntimeError(msg)
-            writer(dead)
+            self._dead_letter_writer.write(stamp_processor(dead, self._sink._processor_name))
         retry, self._retry = self._retry, []
         for topic, value, key, headers in retry:
-            self._produce(self._producer.produce, topic, value, key, headers, value)
+            self._produce(topic, value, key, headers, _payload(value))
 
     def snapshot(self) -> None:
         # Every message handed over in this epoch is acknowledged (or dead-lettered)
@@ -589,72 +623,62 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
 
     def close(self) -> None:
         self.snapshot()
+        if self._dead_letter_writer is not None:
+            self._dead_letter_writer.close()
+        # The producer's delivery callback points back here; let both go now.
+        self._producer = None
+
+
+def _payload(value: bytes | None) -> Any:
+    """The document back from a message we produced, for its DLQ record."""
+    if value is None:
+        return None
+    try:
+        return loads_fast(value)
+    except ValueError:
+        return raw_text(value)
 
 
 class KafkaDeadLetterWriter:
     """Writes DLQ records to a Kafka topic (``options.dlq`` naming a Kafka connection).
 
-    Synchronous: a call returns once the broker has every record, so the caller's
-    snapshot covers them (at-least-once, like the rest of the output). Workers share
-    one writer; DLQ traffic is rare, so calls take turns.
+    Synchronous: ``write`` returns once the broker has every record, so the caller's
+    snapshot covers them (at-least-once, like the rest of the output). One writer per
+    worker, as ``connectors.dead_letters.DeadLetterSink`` builds them.
     """
 
-    def __init__(self, config: dict, topic: str, processor_name: str | None = None):
+    def __init__(self, config: dict, topic: str):
         """Nothing connects until the first record: building a flow must not need the broker."""
         if not isinstance(topic, str) or not topic:
             msg = f"kafka dlq topic: expected a topic name; got {topic!r}"
             raise ValueError(msg)
         self._config = config
         self._topic = topic
-        self._processor_name = processor_name
         self._producer: Producer | None = None
-        self._lock = threading.Lock()
         self._failed: list[tuple[KafkaError, bytes]] = []
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
             self._failed.append((error, message.value()))
 
-    def __call__(self, records: list[dict]) -> None:
+    def write(self, records: list[dict]) -> None:
         """Produce ``records`` and wait until each is acknowledged, retrying while the broker is away."""
-        if self._processor_name:
-            stamp_processor(records, self._processor_name)
+        if self._producer is None:
+            self._producer = Producer({**self._config, "on_delivery": self._on_delivery})
         pending = [encode_relaxed(record) for record in records]
-        with self._lock:
-            if self._producer is None:
-                self._producer = Producer({**self._config, "on_delivery": self._on_delivery})
-            while pending:
-                for value in pending:
-                    self._producer.produce(self._topic, value)
-                while self._producer.flush(_FLUSH_STEP_SECONDS):
-                    log.warning("kafka dlq: waiting for %s", _servers(self._config))
-                failed, self._failed = self._failed, []
-                for error, _ in failed:
-                    if not (error.code() in _RETRY_CODES or error.retriable()):
-                        msg = f"kafka dlq topic {self._topic!r}: {error.str()}"
-                        raise RuntimeError(msg)
-                if failed:
-                    log.warning("kafka dlq topic %r: %s; producing again", self._topic, failed[0][0].str())
-                pending = [value for _, value in failed]
+        while pending:
+            for value in pending:
+                self._producer.produce(self._topic, value)
+            while self._producer.flush(_FLUSH_STEP_SECONDS):
+                log.warning("kafka dlq: waiting for %s", _servers(self._config))
+            failed, self._failed = self._failed, []
+            for error, _ in failed:
+                if not (error.code() in _RETRY_CODES or error.retriable()):
+                    msg = f"kafka dlq topic {self._topic!r}: {error.str()}"
+                    raise RuntimeError(msg)
+            if failed:
+                log.warning("kafka dlq topic %r: %s; producing again", self._topic, failed[0][0].str())
+            pending = [value for _, value in failed]
 
-
-class KafkaDeadLetterSink(DynamicSink[list]):
-    """A Bytewax sink for ``DeadLetters`` chunks that writes them with :class:`KafkaDeadLetterWriter`."""
-
-    def __init__(self, writer: KafkaDeadLetterWriter):
-        """Every worker shares the writer's topic."""
-        self._writer = writer
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DeadLetterPartition:
-        """One writer call per batch of chunks."""
-        return _DeadLetterPartition(self._writer)
-
-
-class _DeadLetterPartition(StatelessSinkPartition[list]):
-    def __init__(self, writer: KafkaDeadLetterWriter):
-        self._writer = writer
-
-    def write_batch(self, items: list[list]) -> None:
-        records = [record for chunk in items for record in chunk]
-        if records:
-            self._writer(records)
+    def close(self) -> None:
+        """Every record was acknowledged in ``write``; nothing is left to send."""

@@ -60,8 +60,8 @@ def _decode_fixed(codec: struct.Struct, name: str) -> Callable[[bytes], int]:
     return decode
 
 
-_KEY_DECODERS: dict[str, Callable[[bytes], Any]] = {
-    "binData": bytes,
+_KEY_DECODERS: dict[str, Callable[[bytes], Any] | None] = {
+    "binData": None,  # raw bytes are binData already
     "string": _decode_string,
     "json": loads_fast,
     "int": _decode_fixed(_INT, "int"),
@@ -69,11 +69,12 @@ _KEY_DECODERS: dict[str, Callable[[bytes], Any]] = {
 }
 
 
-def key_decoder(key_format: str) -> Callable[[bytes], Any]:
+def key_decoder(key_format: str) -> Callable[[bytes], Any] | None:
     """The function turning a raw Kafka key into a document value for ``keyFormat``.
 
-    Raises ``ValueError`` (or a JSON/Unicode error, both ``ValueError``) on a key that
-    does not fit the format; the source applies ``keyFormatError`` then.
+    None for ``binData``: the key stays as it came. A decoder raises ``ValueError`` (a
+    JSON or Unicode error is one too) on a key that does not fit the format; the source
+    applies ``keyFormatError`` then.
     """
     return _KEY_DECODERS[_choice(key_format, KEY_FORMATS, "keyFormat")]
 
