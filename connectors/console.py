@@ -22,10 +22,11 @@ class _ConsolePartition(StatelessSinkPartition):
         self._stream = stream
 
     def write_batch(self, chunks: list) -> None:
-        lines = [ejson.dumps(doc) for chunk in chunks for doc in chunk]
+        lines = [ejson.encode_relaxed(doc) for chunk in chunks for doc in chunk]
         if lines:
+            text = b"\n".join(lines).decode() + "\n"
             with _LOCK:
-                self._stream.write("\n".join(lines) + "\n")
+                self._stream.write(text)
                 self._stream.flush()
 
 

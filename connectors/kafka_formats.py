@@ -6,15 +6,12 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 from __future__ import annotations
 
 import base64
-import math
 import struct
-from datetime import datetime
 from typing import Any, Callable
 
 import orjson
-from bson import json_util
 
-from connectors.ejson import CANONICAL, RELAXED, dumps, loads_fast
+from connectors.ejson import CANONICAL, dumps, encode_relaxed, loads_fast
 
 KEY_FORMATS = ("binData", "string", "json", "int", "long")
 KEY_FORMAT_ERRORS = ("dlq", "passThrough")
@@ -117,37 +114,6 @@ def key_encoder(key_format: str) -> Callable[[Any], bytes]:
         "long": _encode_fixed(_LONG, "long"),
     }
     return encoders[_choice(key_format, KEY_FORMATS, "keyFormat")]
-
-
-def _relaxed_default(value: Any) -> Any:
-    # Dates in 1970..9999 are ISO strings in relaxed mode; bson handles the rest
-    # (ObjectId, Binary, Decimal128, dates outside that range, ...).
-    if type(value) is datetime and 1970 <= value.year <= 9999 and not value.utcoffset():
-        millis = value.microsecond // 1000
-        return {"$date": value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}Z" if millis else "Z")}
-    return json_util.default(value, json_options=RELAXED)
-
-
-def _has_non_finite(value: Any) -> bool:
-    if type(value) is float:
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(v) for v in value)
-    return False
-
-
-def encode_relaxed(doc: Any) -> bytes:
-    """Relaxed Extended JSON through orjson, identical to ``bson.json_util`` in relaxed mode.
-
-    orjson writes NaN and infinities as ``null``; only documents whose output contains
-    ``null`` are checked for them, and those take the ``bson.json_util`` path.
-    """
-    out = orjson.dumps(doc, default=_relaxed_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
-    if b"null" in out and _has_non_finite(doc):
-        return dumps(doc, RELAXED).encode()
-    return out
 
 
 def encode_canonical(doc: Any) -> bytes:

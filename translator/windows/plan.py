@@ -52,19 +52,14 @@ def kafka_partitions(flow: Any) -> dict:
 
     Atlas knows a topic's partitions before any message, so one that has sent nothing holds
     the watermark back; sluice's Kafka source registers each partition it builds in its
-    ``activity``. (Reads that registry's table until it offers a public list.)
+    ``activity``.
     """
     activities = [step.source.activity for step in flow.substeps if hasattr(getattr(step, "source", None), "activity")]
     if not activities:
         return {}
 
     def partitions() -> list:
-        found = []
-        for activity in activities:
-            for name in list(activity._parts):  # noqa: SLF001
-                index, topic = name.split("-", 1)
-                found.append((topic, int(index)))
-        return found
+        return [part for activity in activities for part in activity.partitions()]
 
     options: dict = {"source_partitions": partitions}
     if activities[0].idle_timeout is not None:
