@@ -17,7 +17,6 @@ from bson.json_util import JSONMode, JSONOptions
 
 RELAXED = JSONOptions(json_mode=JSONMode.RELAXED, tz_aware=True, tzinfo=timezone.utc)
 CANONICAL = JSONOptions(json_mode=JSONMode.CANONICAL, tz_aware=True, tzinfo=timezone.utc)
-OUTPUT_MODES = {"relaxedJson": RELAXED, "canonicalJson": CANONICAL}
 
 
 def loads(text: str | bytes) -> Any:

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 WHEN_MATCHED = ("replace", "keepExisting", "merge", "fail", "delete")
 WHEN_NOT_MATCHED = ("insert", "discard", "fail")
 DUPLICATE_KEY = 11000
-MAX_BSON_SIZE = 16 * 1024 * 1024
 # Above this share of already-existing keys, an upsert costs less than a failed insert
 # followed by an update (measured on SecantusDB: insert 13k/s, replace 3.6k/s).
 _UPSERT_ABOVE = 0.5

@@ -12,7 +12,7 @@ from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Rege
 from expression_cases import MISSING, assert_same, evaluate
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
-from translator.expressions.type import format_double, parse_date_string, to_date
+from translator.expressions.type import format_double, parse_date_string
 
 
 def utc(*parts: int) -> datetime:
@@ -914,14 +914,6 @@ def test_parse_date_string_reads_strings_as_date_from_string_does():
     assert parse_date_string("2018-03-20T10:00:00Z") == utc(2018, 3, 20, 10)
     assert parse_date_string("2018-03-20T10:00:00+02:00") == utc(2018, 3, 20, 8)
     assert parse_date_string("Feb 8, 2017") == utc(2017, 2, 8)
-
-
-def test_to_date_helper():
-    assert to_date(None) is None
-    assert to_date(MISSING) is None
-    assert to_date(Int64(0)) == utc(1970, 1, 1)
-    with pytest.raises(ExpressionError):
-        to_date(1)
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,6 @@ _RANKS = {
     DBRef: OBJECT,
 }
 
-NUMERIC_TYPES = (int, Int64, float, Decimal128)
 
 
 def rank(value: Any) -> int:
@@ -133,11 +132,6 @@ def compare(a: Any, b: Any) -> int:
     elif ra == TIMESTAMP:
         a, b = (a.time, a.inc), (b.time, b.inc)
     return (a > b) - (a < b)
-
-
-def equal(a: Any, b: Any) -> bool:
-    """BSON equality: 1 == 1.0, field order matters in documents, missing is not null."""
-    return compare(a, b) == 0
 
 
 sort_key = functools.cmp_to_key(compare)

@@ -696,15 +696,6 @@ def convert_value(value: Any, target: str, options: Options = DEFAULT_OPTIONS) -
     return converter(value, options)
 
 
-def to_date(value: Any) -> Any:
-    """``$toDate``'s conversion rules (null and missing give null)."""
-    if type(value) is datetime:
-        return value
-    if _is_nullish(value):
-        return None
-    return convert_value(value, "date")
-
-
 # --- $convert arguments ---------------------------------------------------------------------
 
 
