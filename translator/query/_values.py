@@ -18,6 +18,14 @@ from translator._regex import compile_regex, regex_pattern_and_flags
 from translator.errors import ExpressionError, SpecError
 
 FAST_NUMBERS = frozenset({int, float})
+STRINGS = frozenset({str})
+
+
+def _native(test: Callable[[Any], bool], accept: Callable, literal: Any, kinds: frozenset) -> Callable[[Any], bool]:
+    """Mark ``test``: for a value whose type is in ``kinds``, it is ``accept(value, literal)``,
+    which lets a predicate inline the common case instead of calling ``test``."""
+    test.native = (accept, literal, kinds)  # type: ignore[attr-defined]
+    return test
 _ORDERINGS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
@@ -52,11 +60,12 @@ def equality_test(literal: Any) -> Callable[[Any], bool]:
         return regex_test(literal)
     kind = type(literal)
     if kind in FAST_NUMBERS and literal == literal:
-        return lambda value: type(value) in FAST_NUMBERS and value == literal or (
+        test = lambda value: type(value) in FAST_NUMBERS and value == literal or (  # noqa: E731
             rank(value) == NUMBER and type(value) not in FAST_NUMBERS and compare(value, literal) == 0
         )
+        return _native(test, operator.eq, literal, FAST_NUMBERS)
     if kind is str:
-        return lambda value: type(value) is str and value == literal
+        return _native(lambda value: type(value) is str and value == literal, operator.eq, literal, STRINGS)
     literal_rank = rank(literal)
     return lambda value: rank(value) == literal_rank and compare(value, literal) == 0
 
@@ -68,10 +77,11 @@ def ordering_test(name: str, literal: Any) -> Callable[[Any], bool]:
     if literal_rank in (MIN_KEY, MAX_KEY):
         return lambda value: accept(compare(value, literal), 0)
     if type(literal) in FAST_NUMBERS and literal == literal:
-        # NaN never passes an ordering against a number, as in mongod.
-        return lambda value: (type(value) in FAST_NUMBERS and accept(value, literal)) or (
+        # NaN never passes an ordering against a number, as in mongod (nor in Python).
+        test = lambda value: (type(value) in FAST_NUMBERS and accept(value, literal)) or (  # noqa: E731
             type(value) not in FAST_NUMBERS and rank(value) == NUMBER and value == value and accept(compare(value, literal), 0)
         )
+        return _native(test, accept, literal, FAST_NUMBERS)
     if literal_rank == NULL:  # in a query, null stands for missing too
         matches_null = accept(0, 0)
         return lambda value: matches_null and (value is None or value is MISSING)

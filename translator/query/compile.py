@@ -143,6 +143,20 @@ def _compile_field(path: str, spec: Any, at: Path) -> Predicate:
 def _single_test(parts: tuple, test: ValueTest) -> Predicate:
     """The hot cases, `{amount: {$gt: 1000}}` and `{"customer.tier": 2}`: direct lookups,
     arrays handled only when one is met."""
+    native = getattr(test, "native", None)
+    if len(parts) == 1 and native is not None:
+        key = parts[0]
+        accept, literal, kinds = native
+
+        def match_field_natively(doc: dict) -> bool:
+            value = doc.get(key, MISSING)
+            if type(value) in kinds:
+                return accept(value, literal)
+            if type(value) is list:
+                return test(value) or any(test(element) for element in value)
+            return test(value)
+
+        return match_field_natively
     if len(parts) == 1:
         key = parts[0]
 
