@@ -299,21 +299,32 @@ def add_values(values: Any) -> Any:
                 decimal_total = DECIMAL128.add(decimal_total, to_decimal(value, kind))
     if date_ms is not None:
         return date_from_millis(date_ms)
+    return typed_result(widest, long_total, double_total, decimal_total)
+
+
+def typed_result(widest: int, as_long: int, as_double: float, as_decimal: Any) -> Any:
+    """The running result in the widest type its operands reached, as mongod types it."""
     if widest == INT:
-        return int_or_long(long_total)
+        return int_or_long(as_long)
     if widest == LONG:
-        return Int64(long_total)
+        return Int64(as_long)
     if widest == DOUBLE:
-        return double_total
-    return Decimal128(decimal_total)
+        return as_double
+    return Decimal128(as_decimal)
 
 
-@expression_operator("$add")
-def compile_add(args: Any, at: tuple, scope: Any) -> Callable:
-    fns = operands("$add", args, at, scope)
-    if len(fns) != 2:
-        return fold(lambda doc, vars: add_values([fn(doc, vars) for fn in fns]), fns, at)
-    return fold(binary_fast_path(operator.add, lambda a, b: add_values((a, b)), *fns), fns, at)
+def _variadic(name: str, combine: Callable[[Any], Any], operation: Callable) -> None:
+    """``$add``/``$multiply``: any number of operands, with a fast path for two."""
+
+    @expression_operator(name)
+    def compile_variadic(args: Any, at: tuple, scope: Any) -> Callable:
+        fns = operands(name, args, at, scope)
+        if len(fns) != 2:
+            return fold(lambda doc, vars: combine([fn(doc, vars) for fn in fns]), fns, at)
+        return fold(binary_fast_path(operation, lambda a, b: combine((a, b)), *fns), fns, at)
+
+
+_variadic("$add", add_values, operator.add)
 
 
 # --- $subtract --------------------------------------------------------------------------------
@@ -379,21 +390,10 @@ def multiply_values(values: Any) -> Any:
                     long_product = product
                 else:
                     widest = DOUBLE
-    if widest == INT:
-        return int_or_long(long_product)
-    if widest == LONG:
-        return Int64(long_product)
-    if widest == DOUBLE:
-        return double_product
-    return Decimal128(decimal_product)
+    return typed_result(widest, long_product, double_product, decimal_product)
 
 
-@expression_operator("$multiply")
-def compile_multiply(args: Any, at: tuple, scope: Any) -> Callable:
-    fns = operands("$multiply", args, at, scope)
-    if len(fns) != 2:
-        return fold(lambda doc, vars: multiply_values([fn(doc, vars) for fn in fns]), fns, at)
-    return fold(binary_fast_path(operator.mul, lambda a, b: multiply_values((a, b)), *fns), fns, at)
+_variadic("$multiply", multiply_values, operator.mul)
 
 
 # --- $divide and $mod ------------------------------------------------------------------------
