@@ -1196,6 +1196,26 @@ def _convert_date(value: Any, name: str, parameter: str) -> datetime:
     return coerce_date(value)
 
 
+def _unit_zone_week(unit: Any, unit_getter: Any, zone: Any, zone_getter: Any, start_of_week: Any) -> Callable:
+    """Per document: (unit, zone, first day of the week), or None when one of them is null."""
+
+    def resolve(doc: Any, vars: Any) -> tuple | None:
+        resolved_unit = unit if unit_getter is None else unit_getter(doc, vars)
+        if resolved_unit is None:
+            return None
+        week_start = SUNDAY
+        if resolved_unit == "week":
+            week_start = start_of_week(doc, vars)
+            if week_start is None:
+                return None
+        resolved = zone if zone_getter is None else zone_getter(doc, vars)
+        if resolved is None:
+            return None
+        return resolved_unit, resolved, week_start
+
+    return resolve
+
+
 @expression_operator("$dateDiff")
 def compile_date_diff(args: Any, at: tuple, scope: Any):
     name = "$dateDiff"
@@ -1211,6 +1231,7 @@ def compile_date_diff(args: Any, at: tuple, scope: Any):
     start_of_week = _compile_start_of_week(name, args, unit, at, scope)
     context = "$dateDiff parameter 'timezone' value parsing failed"
     zone, zone_getter = _compile_zone(args.get("timezone"), "timezone" in args, at, scope, context)
+    resolve = _unit_zone_week(unit, unit_getter, zone, zone_getter, start_of_week)
 
     def date_difference(doc: Any, vars: Any) -> Any:
         start = start_fn(doc, vars)
@@ -1219,20 +1240,12 @@ def compile_date_diff(args: Any, at: tuple, scope: Any):
         end = end_fn(doc, vars)
         if end is None or end is MISSING:
             return None
-        resolved_unit = unit if unit_getter is None else unit_getter(doc, vars)
-        if resolved_unit is None:
-            return None
-        week_start = SUNDAY
-        if resolved_unit == "week":
-            week_start = start_of_week(doc, vars)
-            if week_start is None:
-                return None
-        resolved = zone if zone_getter is None else zone_getter(doc, vars)
-        if resolved is None:
+        settings = resolve(doc, vars)
+        if settings is None:
             return None
         first = _convert_date(start, name, "startDate")
         last = _convert_date(end, name, "endDate")
-        return Int64(date_diff(first, last, resolved_unit, resolved, week_start))
+        return Int64(date_diff(first, last, *settings))
 
     return date_difference
 
@@ -1325,6 +1338,7 @@ def compile_date_trunc(args: Any, at: tuple, scope: Any):
     start_of_week = _compile_start_of_week(name, args, unit, at, scope)
     context = "$dateTrunc parameter 'timezone' value parsing failed"
     zone, zone_getter = _compile_zone(args.get("timezone"), "timezone" in args, at, scope, context)
+    resolve = _unit_zone_week(unit, unit_getter, zone, zone_getter, start_of_week)
     size, size_fn = 1, None
     if "binSize" in args:
         size_fn = compile_expression(args["binSize"], (*at, "binSize"), scope)
@@ -1356,18 +1370,11 @@ def compile_date_trunc(args: Any, at: tuple, scope: Any):
             if raw is None or raw is MISSING:
                 return None
             bin_size = _bin_size(raw)
-        resolved_unit = unit if unit_getter is None else unit_getter(doc, vars)
-        if resolved_unit is None:
+        settings = resolve(doc, vars)
+        if settings is None:
             return None
-        week_start = SUNDAY
-        if resolved_unit == "week":
-            week_start = start_of_week(doc, vars)
-            if week_start is None:
-                return None
-        resolved = zone if zone_getter is None else zone_getter(doc, vars)
-        if resolved is None:
-            return None
-        return date_trunc(_convert_date(value, name, "date"), resolved_unit, bin_size, resolved, week_start)
+        unit_now, zone_now, week_start = settings
+        return date_trunc(_convert_date(value, name, "date"), unit_now, bin_size, zone_now, week_start)
 
     return truncate
 
