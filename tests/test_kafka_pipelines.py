@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 from bytewax.testing import run_main
-from test_kafka_connectors import consume, new_topic, produce, recovered_offsets
+from test_kafka_connectors import consume, new_topic, produce, produce_slowly, recovered_offsets
 
 from connectors.ejson import loads
 from translator import plan, translate
@@ -256,13 +256,6 @@ def test_silent_partition_holds_windows_until_partition_idle_timeout(kafka_boots
         assert got == [], log
     else:
         assert [orjson.loads(m.value()) for m in got] == [{"n": 2}], log
-
-
-def produce_slowly(bootstrap: str, topic: str, messages: list[dict], per_second: int) -> None:
-    step = per_second // 10
-    for start in range(0, len(messages), step):
-        produce(bootstrap, topic, messages[start : start + step])
-        time.sleep(0.1)
 
 
 @pytest.mark.integration
