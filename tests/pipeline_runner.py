@@ -46,10 +46,13 @@ def run_pipeline(pipeline: list | dict, registry: Registry | None = None, keep_s
     dlq_output = io.StringIO()
     process(parse_pipeline(pipeline), registry, CollectSink(docs), dlq_output)
     if not keep_stream_fields:
-        for doc in docs:
-            for name in STREAM_FIELDS:
-                doc.pop(name, None)
+        docs = [without_stream_fields(doc) for doc in docs]
     return Result(docs, [ejson.loads(line) for line in dlq_output.getvalue().splitlines()])
+
+
+def without_stream_fields(doc: dict) -> dict:
+    """The document without what sources add (``_ts``, ``_stream_meta``), for comparisons."""
+    return {key: value for key, value in doc.items() if key not in STREAM_FIELDS}
 
 
 def with_documents(docs: list, stages: list) -> list:

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,31 +33,16 @@ from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_lookup import CachedMongoLookup, MongoLookup
 from connectors.mongodb_merge import MergeSink, MergeWriter
 from connectors.mongodb_support import connect, redact
+from pipeline_runner import without_stream_fields
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECANTUSD = str(Path(PYTHON).with_name("secantusd-py"))
-STREAM_FIELDS = ("_ts", "_stream_meta")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def client(mongodb_uri):
-    mongo = connect(mongodb_uri)
-    yield mongo
-    mongo.close()
-
-
-@pytest.fixture
-def db(client):
-    """A database of its own for each test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield client[name]
-    client.drop_database(name)
 
 
 def _token_now(target) -> dict:
@@ -121,10 +105,6 @@ def _docs(chunks: list) -> list:
 
 def _dead(chunks: list) -> list:
     return [record for chunk in chunks if type(chunk) is DeadLetters for record in chunk]
-
-
-def _plain(doc: dict) -> dict:
-    return {key: value for key, value in doc.items() if key not in STREAM_FIELDS}
 
 
 def _free_port() -> int:
@@ -236,7 +216,7 @@ def test_full_document_only_with_server_side_pipeline(db, mongodb_uri):
         ts_field_name="eventTime",
     )
     docs = _docs(_read(source, 3))
-    assert [_plain(doc) for doc in docs] == [
+    assert [without_stream_fields(doc) for doc in docs] == [
         {"_id": 3, "amount": 1500, "eventTime": docs[0]["eventTime"]},
         {"_id": 4, "amount": 2000, "eventTime": docs[1]["eventTime"]},
         {"_id": 1, "amount": 5000, "eventTime": docs[2]["eventTime"]},

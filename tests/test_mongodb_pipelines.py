@@ -15,13 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from connectors.mongodb_support import connect
-from pipeline_runner import run_pipeline, with_documents
+from pipeline_runner import run_pipeline, with_documents, without_stream_fields
 from translator import plan
 from translator.connections import parse_registry
 from translator.errors import PipelineValidationError
@@ -39,21 +37,6 @@ SEED_PIPELINE = """
   { "$merge": { "into": { "db": "store", "coll": "highValueSales" } } }
 ]
 """
-STREAM_FIELDS = ("_ts", "_stream_meta")
-
-
-@pytest.fixture
-def client(mongodb_uri):
-    mongo = connect(mongodb_uri)
-    yield mongo
-    mongo.close()
-
-
-@pytest.fixture
-def db(client):
-    name = f"p_{uuid.uuid4().hex[:12]}"
-    yield client[name]
-    client.drop_database(name)
 
 
 @pytest.fixture
@@ -67,10 +50,6 @@ def store(client):
     client.drop_database("store")
     yield client.store
     client.drop_database("store")
-
-
-def _plain(doc: dict) -> dict:
-    return {key: value for key, value in doc.items() if key not in STREAM_FIELDS}
 
 
 def _wait_for(condition, timeout: float, what: str, explain=lambda: "") -> None:
@@ -121,7 +100,7 @@ def _expected(store) -> dict:
 
 
 def _merged(store) -> dict:
-    return {doc["_id"]: _plain(doc) for doc in store.highValueSales.find({"probe": {"$ne": True}})}
+    return {doc["_id"]: without_stream_fields(doc) for doc in store.highValueSales.find({"probe": {"$ne": True}})}
 
 
 def _matches_expected(store) -> bool:
@@ -316,7 +295,7 @@ def test_merge_with_dynamic_into_pipeline_and_mongodb_dlq(db, registry):
     }
     run_pipeline(processor, registry)
     assert db.red.find_one({"_id": 1}) == {"_id": 1, "count": 3}
-    assert _plain(db.blue.find_one({"_id": 2})) == {"_id": 2, "kind": "blue", "count": 5}
+    assert without_stream_fields(db.blue.find_one({"_id": 2})) == {"_id": 2, "kind": "blue", "count": 5}
     (record,) = list(db.dlq.find())
     assert record["doc"]["_id"] == 3 and record["processorName"] == "router"
     assert record["errInfo"]["reason"] == "$merge.into.coll: expected a valid coll name; got MISSING"

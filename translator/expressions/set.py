@@ -5,7 +5,7 @@ https://www.mongodb.com/docs/manual/reference/operator/aggregation/#set-expressi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
 
 from translator._bson_order import bson_key, bson_sorted
@@ -35,32 +35,25 @@ def _nullish(value: Any) -> bool:
     return value is None or value is MISSING
 
 
-@expression_operator("$allElementsTrue")
-def compile_all_elements_true(args: Any, at: tuple, scope: Any):
-    (fn,) = operands("$allElementsTrue", args, at, scope, 1, 1)
+def _elements_true(name: str, combine: Callable[[Iterable], bool]) -> None:
+    """``$allElementsTrue``/``$anyElementTrue``: truthiness of an array's elements, combined."""
 
-    def all_elements_true(doc: dict, vars: Any) -> bool:
-        value = fn(doc, vars)
-        if type(value) is not list:
-            msg = f"$allElementsTrue's argument must be an array, but is {bson_type_name(value)}"
-            raise ExpressionError(msg)
-        return all(truthy(v) for v in value)
+    @expression_operator(name)
+    def compile_elements_true(args: Any, at: tuple, scope: Any):
+        (fn,) = operands(name, args, at, scope, 1, 1)
 
-    return all_elements_true
+        def elements_true(doc: dict, vars: Any) -> bool:
+            value = fn(doc, vars)
+            if type(value) is not list:
+                msg = f"{name}'s argument must be an array, but is {bson_type_name(value)}"
+                raise ExpressionError(msg)
+            return combine(truthy(v) for v in value)
+
+        return elements_true
 
 
-@expression_operator("$anyElementTrue")
-def compile_any_element_true(args: Any, at: tuple, scope: Any):
-    (fn,) = operands("$anyElementTrue", args, at, scope, 1, 1)
-
-    def any_element_true(doc: dict, vars: Any) -> bool:
-        value = fn(doc, vars)
-        if type(value) is not list:
-            msg = f"$anyElementTrue's argument must be an array, but is {bson_type_name(value)}"
-            raise ExpressionError(msg)
-        return any(truthy(v) for v in value)
-
-    return any_element_true
+_elements_true("$allElementsTrue", all)
+_elements_true("$anyElementTrue", any)
 
 
 @expression_operator("$setDifference")
