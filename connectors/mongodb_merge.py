@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, Union
 
 import bson
@@ -65,6 +66,7 @@ class MergeSink(DynamicSink[list]):
         processor_name: str = "sluice",
         retry_timeout: float = 300.0,
         client_options: dict | None = None,
+        parallelism: int = 1,
     ) -> None:
         """Check the configuration; each worker connects when Bytewax builds its part.
 
@@ -85,6 +87,8 @@ class MergeSink(DynamicSink[list]):
             processor_name: the ``processorName`` of DLQ records.
             retry_timeout: seconds a lost connection is retried before the sink fails.
             client_options: extra ``MongoClient`` keyword arguments.
+            parallelism: how many bulk writes one batch may have in flight at once; the
+                documents are spread by ``on`` key, so one key's writes keep their order.
         """
         self._dead_letter_writer_factory = dead_letter_writer_factory
         self._writer_args = dict(
@@ -98,6 +102,7 @@ class MergeSink(DynamicSink[list]):
             processor_name=processor_name,
             retry_timeout=retry_timeout,
             client_options=client_options,
+            parallelism=parallelism,
         )
         # Build one writer now so that a bad configuration fails before the flow runs.
         MergeWriter(**self._writer_args, connect_now=False)
@@ -143,6 +148,7 @@ class MergeWriter:
         processor_name: str = "sluice",
         retry_timeout: float = 300.0,
         client_options: dict | None = None,
+        parallelism: int = 1,
         connect_now: bool = True,
     ) -> None:
         """As :class:`MergeSink`, with the DLQ writer itself; ``connect_now=False`` only validates."""
@@ -157,6 +163,9 @@ class MergeWriter:
             if not callable(value) and not _valid_name(name, value):
                 msg = f"$merge.into.{name}: expected a valid {name} name or an expression; got {value!r}"
                 raise ValueError(msg)
+        if type(parallelism) is not int or parallelism < 1:
+            msg = f"$merge.parallelism: expected a positive integer; got {parallelism!r}"
+            raise ValueError(msg)
         self._variables = let if let is not None else {"new": _identity}
         if not callable(when_matched):
             when_matched = self._check_when_matched(when_matched)
@@ -176,9 +185,13 @@ class MergeWriter:
         self._client = connect(uri, **(client_options or {})) if connect_now else None
         self._unique_index_ok: dict[tuple[str, str], bool] = {}
         self._prefer_upsert: dict[tuple[str, str], bool] = {}
+        self._lanes = ThreadPoolExecutor(parallelism, "$merge") if parallelism > 1 and connect_now else None
+        self._parallelism = parallelism
 
     def close(self) -> None:
         """Release the connections (the DLQ writer's too)."""
+        if self._lanes is not None:
+            self._lanes.shutdown()
         if self._client is not None:
             self._client.close()
         if self._dead_letter_writer is not None:
@@ -224,16 +237,27 @@ class MergeWriter:
                 reason = f"$merge into {where}: on {list(self._on)} needs a unique index on those fields"
                 dead.extend(dead_letter(doc, reason) for doc, _ in items)
                 continue
-            for round_items in _rounds(items):
-                for (matched, not_matched), group in self._by_action(round_items, dead).items():
-                    dead.extend(
-                        retry_transient(
-                            lambda: self._apply(collection, where, matched, not_matched, group),
-                            f"$merge into {where} at {redact(self._uri)}",
-                            self._retry_timeout,
-                        )
-                    )
+            if self._lanes is None:
+                dead.extend(self._write_lane(collection, where, items))
+                continue
+            lanes = _spread(items, self._parallelism)
+            for lane_dead in self._lanes.map(lambda lane: self._write_lane(collection, where, lane), lanes):
+                dead.extend(lane_dead)
         self.dead_letters(dead)
+
+    def _write_lane(self, collection: Collection, where: str, items: list) -> list[dict]:
+        """Write documents of one namespace in stream order per key; return the DLQ records."""
+        dead: list[dict] = []
+        for round_items in _rounds(items):
+            for (matched, not_matched), group in self._by_action(round_items, dead).items():
+                dead.extend(
+                    retry_transient(
+                        lambda: self._apply(collection, where, matched, not_matched, group),
+                        f"$merge into {where} at {redact(self._uri)}",
+                        self._retry_timeout,
+                    )
+                )
+        return dead
 
     def _check_when_matched(self, when_matched: Any) -> WhenMatched | _UpdatePipeline:
         if isinstance(when_matched, list):
@@ -475,6 +499,15 @@ _UPSERTS: dict[str, Callable[[dict, Doc], Any]] = {
     "merge": lambda where, doc: UpdateOne(where, {"$set": doc}, upsert=True),
     "keepExisting": lambda where, doc: UpdateOne(where, {"$setOnInsert": doc}, upsert=True),
 }
+
+
+def _spread(items: list[tuple[Doc, Any]], count: int) -> list[list[tuple[Doc, Any]]]:
+    """At most ``count`` nonempty lanes; every document with the same key in the same lane."""
+    lanes: list[list] = [[] for _ in range(count)]
+    for position, item in enumerate(items):
+        key = item[1]
+        lanes[(position if key is None else hash(key)) % count].append(item)
+    return [lane for lane in lanes if lane]
 
 
 def _rounds(items: list[tuple[Doc, Any]]) -> list[list[tuple[Doc, Any]]]:

@@ -534,6 +534,39 @@ def test_repeated_keys_in_one_batch_apply_in_stream_order(db, mongodb_uri):
     writer.close()
 
 
+class _WritingThreads(monitoring.CommandListener):
+    """The threads that sent write commands: a listener runs in the sending thread."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def started(self, event):
+        if event.command_name in ("insert", "update", "delete"):
+            self.names.add(threading.current_thread().name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+def test_parallelism_spreads_writes_and_keeps_each_keys_order(db, mongodb_uri):
+    threads = _WritingThreads()
+    writer = MergeWriter(
+        mongodb_uri, db=db.name, coll="target", parallelism=4, client_options={"event_listeners": [threads]}
+    )
+    versions = [{"_id": i % 201, "v": i} for i in range(1000)]  # about five versions of each key
+    writer.write(versions + [{"no_id": True}])
+    writer.write([{"_id": i, "late": True} for i in range(0, 201, 50)])
+    writer.close()
+    assert len(threads.names) > 1 and all(name.startswith("$merge") for name in threads.names)
+    last = {doc["_id"]: doc["v"] for doc in versions}
+    expected = {key: {"_id": key, "v": v, **({"late": True} if key % 50 == 0 else {})} for key, v in last.items()}
+    assert {doc["_id"]: doc for doc in db.target.find({"no_id": {"$exists": False}})} == expected
+    assert db.target.count_documents({"no_id": True}) == 1
+
+
 def test_dynamic_into_routes_per_document_and_bad_names_go_to_dlq(db, mongodb_uri):
     docs = [
         {"_id": 1, "kind": "red"},

@@ -23,6 +23,7 @@ from pipeline_runner import run_pipeline, with_documents, without_stream_fields
 from translator import plan
 from translator.connections import parse_registry
 from translator.errors import PipelineValidationError
+from translator.explain import explain
 from translator.parse import parse_pipeline
 
 pytestmark = pytest.mark.integration
@@ -365,3 +366,12 @@ def test_merge_let_variables_reach_the_when_matched_pipeline(db, registry):
         {"_id": "a", "total": 16, "last": 3},
         {"_id": "b", "points": 1},
     ]
+
+
+def test_merge_parallelism_keeps_the_last_version_of_each_key(db, registry):
+    merge = {"$merge": {"into": {"db": db.name, "coll": "latest"}, "parallelism": 4}}
+    docs = [{"_id": i % 13, "v": i} for i in range(400)]
+    pipeline = with_documents(docs, [{"$unset": ["_ts", "_stream_meta"]}, merge])
+    assert "parallelism 4: up to 4 bulk writes at once" in explain(plan(parse_pipeline(pipeline), registry))
+    run_pipeline(pipeline, registry)
+    assert {doc["_id"]: doc["v"] for doc in db.latest.find()} == {doc["_id"]: doc["v"] for doc in docs}

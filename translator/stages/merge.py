@@ -77,6 +77,7 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
         when_matched=_per_document(spec.get("whenMatched", "merge"), ("whenMatched",)),
         when_not_matched=_per_document(spec.get("whenNotMatched", "insert"), ("whenNotMatched",)),
         let=variables,
+        parallelism=parallelism,
     )
     try:  # the connector checks names and modes; it connects only when Bytewax builds a worker
         MergeSink(connection["uri"] if connection else "", **options)
@@ -90,8 +91,7 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
         "update existing keys, unordered bulk writes per batch; at-least-once, idempotent on replay"
     )
     if parallelism > 1:
-        # Spreading chunks over workers could reorder two versions of one document.
-        description += f"; parallelism {parallelism}: each worker writes the chunks it holds, in stream order"
+        description += f"; parallelism {parallelism}: up to {parallelism} bulk writes at once, spread by key (one key's writes keep their order)"
 
     def build(up, bctx) -> None:
         sink = MergeSink(
