@@ -25,10 +25,11 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
     docs = spec["documents"]
     if type(docs) is not list:
         docs = compile_expression(docs, ("documents",))({}, NO_VARS)
-    if type(docs) is not list or not all(type(doc) is dict for doc in docs):
+    try:  # the connector checks every document once
+        source = DocumentsSource(docs, time_field=compile_time_field(spec), ts_field_name=spec.get("tsFieldName", "_ts"))
+    except TypeError:
         msg = "documents must be (or evaluate to) an array of documents"
-        raise SpecError(msg, ("documents",))
-    source = DocumentsSource(docs, time_field=compile_time_field(spec), ts_field_name=spec.get("tsFieldName", "_ts"))
+        raise SpecError(msg, ("documents",)) from None
     return StagePlan(
         stage,
         SOURCE,
