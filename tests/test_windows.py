@@ -536,6 +536,12 @@ SET_WINDOW_FIELDS_CASES = [
     ("$integral per second", {"$integral": {"input": "$v", "unit": "second"}, "window": {"documents": [-1, 0]}}, [0, 1.5, 3, 6, 12]),
     ("$covariancePop", {"$covariancePop": ["$v", "$v"], "window": {"documents": [-1, 0]}}, [0, 0.25, 1, 4, 16]),
     ("$covarianceSamp", {"$covarianceSamp": ["$v", "$v"], "window": {"documents": [-1, 0]}}, [None, 0.5, 2, 8, 32]),
+    # Windows reaching past the current document; at the end they are cut at the last one.
+    ("documents [-1, 1] (centred)", {"$sum": "$v", "window": {"documents": [-1, 1]}}, [3, 7, 14, 28, 24]),
+    ("documents [1, 2] (the next two)", {"$push": "$v", "window": {"documents": [1, 2]}}, [[2, 4], [4, 8], [8, 16], [16], []]),
+    ("range [0, 1] seconds ahead", {"$count": {}, "window": {"range": [0, 1], "unit": "second"}}, [3, 3, 3, 2, 1]),
+    ("$shift ahead two", {"$shift": {"output": "$v", "by": 2, "default": "none"}}, [4, 8, 16, "none", "none"]),
+    ("$derivative to the next", {"$derivative": {"input": "$v", "unit": "second"}, "window": {"documents": [0, 1]}}, [1, 2, 4, 8, None]),
 ]
 # Sort value "s" (seconds as ms since the epoch via dates): 0, 1, 1, 2, 3 — a tie for ranks.
 SECONDS = [0, 1, 1, 2, 3]
@@ -550,7 +556,7 @@ def test_set_window_fields_operators(name, output, expected):
     ]
     if name == "range in sort units":  # numeric sort values in ms
         chunk = [{**d, "s": s * 1000} for d, s in zip(chunk, SECONDS)]
-    if name in ("$derivative per second", "$integral per second"):
+    if name in ("$derivative per second", "$integral per second", "$derivative to the next"):
         chunk = [{**d, "s": T0 + timedelta(seconds=i)} for i, d in enumerate(chunk)]
     docs, dead = set_window_fields(spec, [chunk[:2], chunk[2:]])
     assert dead == []
@@ -575,10 +581,39 @@ def test_set_window_fields_partitions_are_independent_and_pruned():
     assert all(len(part[0][0]) == 11 for part in engine.partitions.values())  # pruned as it slides
 
 
+def test_windows_reaching_ahead_hold_documents_per_partition_across_a_restore():
+    spec = {
+        "partitionBy": "$k",
+        "sortBy": {"s": 1},
+        "output": {"next": {"$push": "$v", "window": {"documents": [1, 1]}}, "n": {"$documentNumber": {}}},
+    }
+    make = set_window_fields_factory(spec)
+    engine = make()
+    (first,) = engine.process([{"k": "a", "s": 0, "v": 1}, {"k": "b", "s": 0, "v": 10}, {"k": "a", "s": 1, "v": 2}], NOW)
+    assert first == [{"k": "a", "s": 0, "v": 1, "next": [2], "n": 1}]  # the others wait for their next
+    restored = make()
+    restored.restore(pickle.loads(pickle.dumps(engine.snapshot())), NOW)
+    (second,) = restored.process([{"k": "b", "s": 1, "v": 20}], NOW)
+    assert second == [{"k": "b", "s": 0, "v": 10, "next": [20], "n": 1}]
+    (last,) = restored.close_all()
+    assert [(d["k"], d["s"], d["next"], d["n"]) for d in last] == [("a", 1, [], 2), ("b", 1, [], 2)]
+
+
+def test_a_window_ahead_that_fails_sends_the_documents_it_covers_to_the_dlq():
+    spec = {"sortBy": {"s": 1}, "output": {"x": {"$mergeObjects": "$v", "window": {"documents": [0, 1]}}}}
+    chunk = [{"s": 0, "v": {"a": 1}}, {"s": 1, "v": "x"}, {"s": 2, "v": {"b": 2}}]
+    docs, dead = set_window_fields(spec, [chunk])
+    assert docs == [{"s": 2, "v": {"b": 2}, "x": {"b": 2}}]
+    assert [record["doc"]["s"] for record in dead] == [0, 1]
+    assert "$mergeObjects requires object inputs" in dead[0]["errInfo"]["reason"]
+
+
 SET_WINDOW_FIELDS_ERRORS = [
-    ({"output": {"x": {"$sum": 1, "window": {"documents": [0, 1]}}}}, "cannot reach past the current document"),
+    ({"output": {"x": {"$sum": 1, "window": {"documents": [0, "unbounded"]}}}}, "cannot reach the end of the stream"),
+    ({"output": {"x": {"$sum": 1, "window": {"documents": ["unbounded", 1]}}}}, "reaching past the current document needs a lower bound"),
+    ({"sortBy": {"s": 1}, "output": {"x": {"$linearFill": "$v"}, "y": {"$shift": {"output": "$v", "by": 1}}}}, "cannot share"),
     ({"output": {"x": {"$rank": {}}}}, "requires sortBy"),
-    ({"sortBy": {"s": 1}, "output": {"x": {"$shift": {"output": "$v", "by": 1}}}}, "0 or a negative integer"),
+    ({"sortBy": {"s": 1}, "output": {"x": {"$shift": {"output": "$v", "by": 1.5}}}}, "must be an integer"),
     ({"output": {"x": {"$sum": 1, "window": {"range": [-1, "fortnight"]}}}}, "expected a number"),
     ({"sortBy": {"t": -1}, "output": {"x": {"$sum": 1, "window": {"range": [-1, 0]}}}}, "ascending"),
 ]
@@ -603,6 +638,10 @@ def test_translate_says_how_the_seed_range_is_read():
     ]  # fmt: skip
     plans = plan(parse_pipeline(seed))
     assert "the 5 minutes up to the current document" in plans[1].description
+    assert "reach past" not in plans[1].description
+    centred = {"$setWindowFields": {"output": {"avg": {"$avg": "$v", "window": {"documents": [-2, 2]}}}}}
+    (_, centred_plan) = plan(parse_pipeline([seed[0], centred]))
+    assert "avg reach past the current document, so documents wait" in centred_plan.description
 
 
 def test_window_pipeline_through_the_translator():
@@ -620,6 +659,13 @@ def test_set_window_fields_through_the_translator():
     }}  # fmt: skip
     result = run_pipeline(with_documents(docs, [stage]))
     assert [d["total"] for d in result.docs] == [1, 3, 4]
+
+
+def test_centred_window_through_the_translator_ends_with_the_stream():
+    docs = [{"s": i, "v": v} for i, v in enumerate([1, 2, 3, 4])]
+    stage = {"$setWindowFields": {"sortBy": {"s": 1}, "output": {"avg": {"$avg": "$v", "window": {"documents": [-1, 1]}}}}}
+    result = run_pipeline(with_documents(docs, [stage]))
+    assert [(d["s"], d["avg"]) for d in result.docs] == [(0, 1.5), (1, 2), (2, 3), (3, 3.5)]
 
 
 def test_stateful_stages_are_refused_inside_a_window():

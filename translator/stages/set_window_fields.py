@@ -1,4 +1,4 @@
-"""``$setWindowFields`` over a stream (Atlas lacks it): look-back windows per partition.
+"""``$setWindowFields`` over a stream (Atlas lacks it): windows per partition, in arrival order.
 
 https://www.mongodb.com/docs/manual/reference/operator/aggregation/setWindowFields/
 """

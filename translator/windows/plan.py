@@ -123,7 +123,11 @@ def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
                 f"{field}: range {bounds!r} is read as [{bounds[0]!r}, 'current'] in {bounds[1]}s,"
                 f" i.e. the {abs(bounds[0])} {bounds[1]}s up to the current document"
             )
-    description = "each arriving document leaves once with its look-back window's values; state per partition in the recovery store"
+    engine = factory()
+    description = "each arriving document leaves once with its window's values; state per partition in the recovery store"
+    if engine.waiting:
+        reaching = ", ".join(engine.outputs[i][0] for i, _ in engine.waiting)
+        description += f"; {reaching} reach past the current document, so documents wait for the later ones their windows need"
     if notes:
         description += "; " + "; ".join(notes)
     return _operator_plan(stage, description, factory, watermarked=False)

@@ -4,8 +4,11 @@ https://www.mongodb.com/docs/manual/reference/operator/aggregation/setWindowFiel
 
 Atlas has no ``$setWindowFields``; sluice runs it over a stream with these rules:
 
-- Windows look back only: an upper bound after the current document would have to wait for
-  documents that may never come, so it is refused. ``"current"`` and negative bounds work.
+- A window reaching past the current document (``documents: [-1, 1]``, ``range: [0, 5]``,
+  ``$shift`` with a positive ``by``) holds the document until its window is complete: the
+  later documents have arrived in its partition, or one sorts past the range. Documents of a
+  partition still leave in arrival order; when the stream ends, held ones leave with the
+  windows they have. An ``"unbounded"`` upper bound would wait for the end, so it is refused.
 - Documents arrive in ``sortBy`` order per partition ("documents" windows count arrivals).
   A ``range`` window holds the kept documents whose sort value lies in range, whatever their
   arrival order; documents that fell out of every future window are pruned as it slides.
@@ -57,7 +60,7 @@ def _position(value: Any) -> float | None:
 
 
 class Bounds:
-    """A look-back window: ``lower`` None is unbounded; offsets are arrivals or sort-value units."""
+    """A window: ``lower`` None is unbounded; offsets are arrivals or sort-value units."""
 
     def __init__(self, by_range: bool, lower: float | None, upper: float, scale: float) -> None:
         self.by_range = by_range
@@ -93,8 +96,8 @@ def parse_bounds(spec: Any, at: Path) -> Bounds | None:
         msg = f"unit must be one of {', '.join(RANGE_UNITS)} with a range window; got {unit!r}"
         raise SpecError(msg, (*at, "unit"))
     lower, upper = (_bound(b, by_range, (*at, field, str(i))) for i, b in enumerate(bounds))
-    if upper is UNBOUNDED or upper > 0:
-        msg = "over a stream a window cannot reach past the current document; use 'current' or a negative upper bound"
+    if upper is UNBOUNDED:
+        msg = "over a stream a window cannot reach the end of the stream; give the upper bound as a number or 'current'"
         raise SpecError(msg, (*at, field, "1"))
     if lower is not UNBOUNDED and lower > upper:
         msg = f"lower bound {bounds[0]!r} is after upper bound {bounds[1]!r}"
@@ -118,6 +121,7 @@ class WindowOutput:
     """One output field: ``init()`` per partition, then ``compute(state, doc, position)``."""
 
     needs_position = False
+    waits = False  # a FutureWindow: its value comes with later documents
 
     def init(self) -> Any:
         return None
@@ -167,10 +171,75 @@ class WindowedFunction(WindowOutput):
             kept = list(state)
             return state, self.fold(kept[: len(kept) + int(bounds.upper)] if bounds.upper else kept)
         state.append((position, value))
-        low, high = position + bounds.lower * bounds.scale, position + bounds.upper * bounds.scale
         horizon = max(p for p, _ in state) + bounds.lower * bounds.scale
         state[:] = [entry for entry in state if entry[0] >= horizon]
-        return state, self.fold([v for p, v in state if low <= p <= high])
+        return state, self.fold(self._in_range(state, position))
+
+    def _in_range(self, kept: list, start: float) -> list:
+        """The values of the (position, value) pairs inside the range window of ``start``."""
+        low, high = start + self.bounds.lower * self.bounds.scale, start + self.bounds.upper * self.bounds.scale
+        return [value for at, value in kept if low <= at <= high]
+
+
+class FutureWindow(WindowedFunction):
+    """A bounded window reaching past the current document: ``hold`` takes ``compute``'s place.
+
+    ``hold(state, value, position, entry)`` queues ``entry`` (``[output document, fields
+    still missing, input document, failure]``) with the document's ``arg`` value and fills
+    the entries whose window is complete; ``flush(state)`` fills the rest with what their
+    windows hold when the stream ends. A window that fails marks its entry for the DLQ.
+    """
+
+    waits = True
+
+    def __init__(self, field: str, arg: Callable[[dict, Any], Any], fold: Callable[[list], Any], bounds: Bounds) -> None:
+        super().__init__(arg, fold, bounds)
+        self.field = field
+
+    def init(self) -> list:
+        if self.bounds.by_range:
+            return [[], deque()]  # (position, value) kept; (position, entry) waiting
+        # Exactly one window's values: when the document ``upper`` arrivals back completes,
+        # these are its window (or all there is, early in the partition).
+        return [deque(maxlen=int(self.bounds.upper - self.bounds.lower) + 1), deque()]
+
+    def hold(self, state: list, value: Any, position: Any, entry: list) -> list:
+        kept, waiting = state
+        bounds = self.bounds
+        if not bounds.by_range:
+            kept.append(value)
+            waiting.append(entry)
+            if len(waiting) > bounds.upper:
+                self._fill(waiting.popleft(), list(kept))
+            return state
+        kept.append((position, value))
+        waiting.append((position, entry))
+        while waiting[0][0] + bounds.upper * bounds.scale < position:
+            start, done = waiting.popleft()
+            self._fill(done, self._in_range(kept, start))
+        horizon = waiting[0][0] + bounds.lower * bounds.scale
+        kept[:] = [item for item in kept if item[0] >= horizon]
+        return state
+
+    def flush(self, state: list) -> None:
+        """The stream ended: each waiting window is cut at the last document."""
+        kept, waiting = state
+        while waiting:
+            if self.bounds.by_range:
+                start, done = waiting.popleft()
+                self._fill(done, self._in_range(kept, start))
+                continue
+            after = len(waiting) - 1  # documents that followed this one
+            count = after - int(self.bounds.lower) + 1
+            values = list(kept)
+            self._fill(waiting.popleft(), values[max(len(values) - count, 0) :] if count > 0 else [])
+
+    def _fill(self, entry: list, values: list) -> None:
+        entry[1] -= 1
+        try:
+            entry[0][self.field] = self.fold(values)
+        except ExpressionError as error:
+            entry[3] = entry[3] or str(error)
 
 
 class Rank(WindowOutput):
@@ -317,10 +386,19 @@ def compile_output(field: str, spec: Any, sort_by: Any, at: Path) -> WindowOutpu
     if name == "$shift":
         named_arguments(name, args, where, ("output", "by"), ("default",))
         by = args["by"]
-        if type(by) is not int or by > 0:
-            msg = f"over a stream $shift.by must be 0 or a negative integer; got {by!r}"
+        if type(by) is not int:
+            msg = f"$shift.by must be an integer; got {by!r}"
             raise SpecError(msg, (*where, "by"))
-        return Shift(compile_expression(args["output"], (*where, "output")), by, args.get("default"))
+        shifted = compile_expression(args["output"], (*where, "output"))
+        if by <= 0:
+            return Shift(shifted, by, args.get("default"))
+        default = args.get("default")
+        return FutureWindow(
+            field,
+            lambda doc, _: _null_if_missing(shifted(doc, NO_VARS)),
+            lambda values: values[0] if values else default,
+            Bounds(False, by, by, 1),
+        )
     if name == "$locf":
         return Locf(compile_expression(args, where))
     if name == "$linearFill":
@@ -347,7 +425,7 @@ def compile_output(field: str, spec: Any, sort_by: Any, at: Path) -> WindowOutpu
         scale = RANGE_UNITS[unit] / _MS if unit else 1
         value = compile_expression(args["input"], (*where, "input"))
         fold = (_derivative if name == "$derivative" else _integral)(scale)
-        output = WindowedFunction(lambda doc, x: (x, value(doc, NO_VARS)), fold, bounds)
+        output = _windowed(field, lambda doc, x: (x, value(doc, NO_VARS)), fold, bounds)
         output.needs_position = True
         return output
     if name in ("$covariancePop", "$covarianceSamp"):
@@ -358,14 +436,30 @@ def compile_output(field: str, spec: Any, sort_by: Any, at: Path) -> WindowOutpu
         if bounds is None or bounds.lower is UNBOUNDED:
             msg = f"over a stream {name} needs a bounded window"
             raise SpecError(msg, (*at, "window"))
-        return WindowedFunction(lambda doc, _: (x(doc, NO_VARS), y(doc, NO_VARS)), _covariance(name == "$covarianceSamp"), bounds)
+        return _windowed(field, lambda doc, _: (x(doc, NO_VARS), y(doc, NO_VARS)), _covariance(name == "$covarianceSamp"), bounds)
     if name not in ACCUMULATORS:
         msg = f"unknown window operator {name!r}"
         raise SpecError(msg, where)
     acc = ACCUMULATORS[name](args, where)
-    if bounds is None or bounds.lower is UNBOUNDED:
-        return RunningAccumulator(acc, int(-bounds.upper) if bounds else 0)
-    return WindowedFunction(lambda doc, _: acc.arg(doc, NO_VARS), acc.fold, bounds)
+    if bounds is None:
+        return RunningAccumulator(acc, 0)
+    if bounds.lower is UNBOUNDED:
+        if bounds.upper > 0:
+            msg = "over a stream a window reaching past the current document needs a lower bound"
+            raise SpecError(msg, (*at, "window"))
+        return RunningAccumulator(acc, int(-bounds.upper))
+    return _windowed(field, lambda doc, _: acc.arg(doc, NO_VARS), acc.fold, bounds)
+
+
+def _windowed(field: str, arg: Callable[[dict, Any], Any], fold: Callable[[list], Any], bounds: Bounds) -> WindowOutput:
+    """A bounded window: computed on arrival, or held until later documents complete it."""
+    if bounds.upper > 0:
+        return FutureWindow(field, arg, fold, bounds)
+    return WindowedFunction(arg, fold, bounds)
+
+
+def _null_if_missing(value: Any) -> Any:
+    return None if value is MISSING else value
 
 
 class SetWindowFields:
@@ -388,27 +482,32 @@ class SetWindowFields:
         if len(self.fill) > 1:
             msg = "over a stream one $linearFill per $setWindowFields is supported"
             raise SpecError(msg, ("output",))
+        self.waiting = [(i, out) for i, (_, out) in enumerate(self.outputs) if out.waits]
+        if self.fill and self.waiting:
+            msg = "over a stream $linearFill cannot share a $setWindowFields with windows reaching past the current document"
+            raise SpecError(msg, ("output",))
         self.position = None
         if any(out.needs_position for _, out in self.outputs):
             if len(sort_by) != 1 or next(iter(sort_by.values())) != 1:
                 msg = "range windows, $derivative, $integral and $linearFill need sortBy on one field, ascending (the stream's order)"
                 raise SpecError(msg, ("sortBy",))
             self.position = compile_field_path(next(iter(sort_by)), ("sortBy",))
-        self.partitions: dict[Any, list] = {}  # hashable partition -> [output states, held, fill anchor]
+        # hashable partition -> [output states, held for $linearFill, fill anchor, held for later windows]
+        self.partitions: dict[Any, list] = {}
 
     def process(self, chunk: list, now: datetime) -> list:
         out: list = []
         dead = DeadLetters()
         for doc in chunk:
             try:
-                out.extend(self._one(doc))
+                out.extend(self._one(doc, dead))
             except ExpressionError as error:
-                dead.append(dead_letter(doc, f"$setWindowFields failed: {error}"))
+                dead.append(_failed(doc, error))
             except _NoPosition as error:
                 dead.append(dead_letter(doc, str(error)))
         return [items for items in (out, dead) if items]
 
-    def _one(self, doc: dict) -> list:
+    def _one(self, doc: dict, dead: DeadLetters) -> list:
         key = self.partition_by(doc, NO_VARS) if self.partition_by is not None else None
         position = None
         if self.position is not None:
@@ -419,18 +518,33 @@ class SetWindowFields:
                 raise _NoPosition(msg)
         part = self.partitions.get(bson_key(key))
         if part is None:
-            part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None]
+            part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None, deque()]
         states = part[0]
         values = []
         for i, (_, output) in enumerate(self.outputs):
+            if output.waits:
+                values.append(None)  # keeps the field's place until its window completes
+                continue
             states[i], value = output.compute(states[i], doc, position)
             values.append(value)
         out = dict(doc)  # stages never mutate their input
         for (field, _), value in zip(self.outputs, values):
             out[field] = value
+        if self.waiting:
+            return self._hold(part, doc, out, position, dead)
         if not self.fill:
             return [out]
         return self._fill(part, out, position, self.outputs[self.fill[0]][0])
+
+    def _hold(self, part: list, doc: dict, out: dict, position: float | None, dead: DeadLetters) -> list:
+        """Queue the document until every window reaching past it is complete; release in order."""
+        values = [output.arg(doc, position) for _, output in self.waiting]  # may fail: nothing held yet
+        entry = [out, len(self.waiting), doc, None]
+        part[3].append(entry)
+        states = part[0]
+        for (i, output), value in zip(self.waiting, values):
+            states[i] = output.hold(states[i], value, position, entry)
+        return _release(part[3], dead)
 
     def _fill(self, part: list, doc: dict, position: float, field: str) -> list:
         """Hold null documents after a known value; release them filled when the next comes."""
@@ -454,11 +568,17 @@ class SetWindowFields:
         return []
 
     def close_all(self) -> list:
-        """The stream ended: held documents leave unfilled (null), as no value follows them."""
-        released = [doc for part in self.partitions.values() for _, doc in part[1]]
+        """The stream ended: held documents leave, unfilled (null) by $linearFill, as no value
+        follows them, and with windows cut at the last document."""
+        released: list = []
+        dead = DeadLetters()
         for part in self.partitions.values():
+            released.extend(doc for _, doc in part[1])
             part[1] = []
-        return [released] if released else []
+            for i, output in self.waiting:
+                output.flush(part[0][i])
+            released.extend(_release(part[3], dead))
+        return [items for items in (released, dead) if items]
 
     def next_wake(self) -> None:
         return None
@@ -468,6 +588,22 @@ class SetWindowFields:
 
     def restore(self, snapshot: dict, now: datetime) -> None:
         self.partitions = snapshot
+
+
+def _failed(doc: dict, reason: Any) -> dict:
+    return dead_letter(doc, f"$setWindowFields failed: {reason}")
+
+
+def _release(held: deque, dead: DeadLetters) -> list:
+    """The complete entries at the head of a partition's queue: documents, or DLQ records."""
+    released = []
+    while held and held[0][1] == 0:
+        out, _, doc, failure = held.popleft()
+        if failure is None:
+            released.append(out)
+        else:
+            dead.append(_failed(doc, failure))
+    return released
 
 
 class _NoPosition(Exception):
