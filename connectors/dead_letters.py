@@ -5,6 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/overview/#dead-letter
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
@@ -39,6 +40,18 @@ class DeadLetterWriter(Protocol):
     def write(self, records: list[dict]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def hand_over(records: list[dict], writer: DeadLetterWriter | None, processor_name: str, logger: logging.Logger) -> None:
+    """A sink's failed documents to its DLQ writer; without a DLQ they are logged and dropped, as in Atlas."""
+    if not records:
+        return
+    if writer is not None:
+        writer.write(stamp_processor(records, processor_name))
+    else:
+        logger.warning(
+            "%d document(s) failed and no DLQ is configured; first reason: %s", len(records), records[0]["errInfo"]["reason"]
+        )
 
 
 class _DeadLetterPartition(StatelessSinkPartition):

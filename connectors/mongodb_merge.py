@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, Union
 
 import bson
 from bson.errors import InvalidDocument
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, stamp_processor
-from connectors.mongodb_support import connect, hashable, redact, retry_transient
+from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
+from connectors.mongodb_support import connect, hashable, redact, retry_transient, valid_name
+from connectors.writer_sink import WriterSink
 
 __all__ = ["MergeSink", "MergeWriter"]
 
@@ -31,14 +32,13 @@ DUPLICATE_KEY = 11000
 # followed by an update (measured on SecantusDB: insert 13k/s, replace 3.6k/s).
 _UPSERT_ABOVE = 0.5
 _MAX_IN_VALUES = 256
-_INVALID_DB_CHARS = frozenset('/\\. "$\0')
 _MISSING = object()
 
 Doc = dict
 WhenMatched = Union[str, list]
 
 
-class MergeSink(DynamicSink[list]):
+class MergeSink(WriterSink):
     """Merge chunks of documents into a collection, fixed or chosen per document.
 
     Delivery is at-least-once, made idempotent by the write strategy: documents are
@@ -56,79 +56,15 @@ class MergeSink(DynamicSink[list]):
         self,
         uri: str,
         *,
-        db: str | Callable[[Doc], Any],
-        coll: str | Callable[[Doc], Any],
-        on: str | Sequence[str] = "_id",
-        when_matched: WhenMatched | Callable[[Doc], WhenMatched] = "merge",
-        when_not_matched: str | Callable[[Doc], str] = "insert",
-        let: dict[str, Callable[[Doc], Any]] | None = None,
         dead_letter_writer_factory: Callable[[], DeadLetterWriter] | None = None,
-        processor_name: str = "sluice",
-        retry_timeout: float = 300.0,
-        client_options: dict | None = None,
-        parallelism: int = 1,
+        **writer_args: Any,
     ) -> None:
-        """Check the configuration; each worker connects when Bytewax builds its part.
-
-        Args:
-            uri: MongoDB connection string.
-            db: target database, or a callable computing it per document.
-            coll: target collection, or a callable computing it per document.
-            on: the field (or fields) identifying a document; needs a unique index
-                unless it is ``_id``.
-            when_matched: ``replace``, ``keepExisting``, ``merge``, ``fail``, ``delete``, an
-                update pipeline (a list of stages; ``$$new`` and ``let`` variables are
-                bound per document), or a callable choosing one per document.
-            when_not_matched: ``insert``, ``discard``, ``fail``, or a callable choosing one.
-            let: variables for a pipeline, as callables of the document; default
-                ``{"new": <the document>}``.
-            dead_letter_writer_factory: makes each worker's DLQ writer; None logs and
-                drops failed documents, as Atlas does without a DLQ.
-            processor_name: the ``processorName`` of DLQ records.
-            retry_timeout: seconds a lost connection is retried before the sink fails.
-            client_options: extra ``MongoClient`` keyword arguments.
-            parallelism: how many bulk writes one batch may have in flight at once; the
-                documents are spread by ``on`` key, so one key's writes keep their order.
-        """
-        self._dead_letter_writer_factory = dead_letter_writer_factory
-        self._writer_args = dict(
-            uri=uri,
-            db=db,
-            coll=coll,
-            on=on,
-            when_matched=when_matched,
-            when_not_matched=when_not_matched,
-            let=let,
-            processor_name=processor_name,
-            retry_timeout=retry_timeout,
-            client_options=client_options,
-            parallelism=parallelism,
-        )
-        # Build one writer now so that a bad configuration fails before the flow runs.
-        MergeWriter(**self._writer_args, connect_now=False)
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _MergePartition:
-        """One writer (and one client) per worker."""
-        factory = self._dead_letter_writer_factory
-        return _MergePartition(MergeWriter(**self._writer_args, dead_letter_writer=factory() if factory else None))
-
-
-class _MergePartition(StatelessSinkPartition[list]):
-    def __init__(self, writer: MergeWriter) -> None:
-        self._writer = writer
-
-    def write_batch(self, items: list[list]) -> None:
-        docs: list[Doc] = []
-        for chunk in items:
-            if isinstance(chunk, DeadLetters):
-                self._writer.dead_letters(chunk)
-            else:
-                docs.extend(chunk)
-        if docs:
-            self._writer.write(docs)
-
-    def close(self) -> None:
-        self._writer.close()
+        """Check the configuration (``writer_args`` as :class:`MergeWriter` takes them) now;
+        each worker connects when Bytewax builds its part. ``dead_letter_writer_factory``
+        makes each worker's DLQ writer; None logs and drops failed documents, as Atlas does
+        without a DLQ."""
+        MergeWriter(uri, **writer_args, connect_now=False)
+        super().__init__(partial(MergeWriter, uri, **writer_args), dead_letter_writer_factory)
 
 
 class MergeWriter:
@@ -151,7 +87,28 @@ class MergeWriter:
         parallelism: int = 1,
         connect_now: bool = True,
     ) -> None:
-        """As :class:`MergeSink`, with the DLQ writer itself; ``connect_now=False`` only validates."""
+        """Check the configuration; connect unless ``connect_now`` is False (validation only).
+
+        Args:
+            uri: MongoDB connection string.
+            db: target database, or a callable computing it per document.
+            coll: target collection, or a callable computing it per document.
+            on: the field (or fields) identifying a document; needs a unique index
+                unless it is ``_id``.
+            when_matched: ``replace``, ``keepExisting``, ``merge``, ``fail``, ``delete``, an
+                update pipeline (a list of stages; ``$$new`` and ``let`` variables are
+                bound per document), or a callable choosing one per document.
+            when_not_matched: ``insert``, ``discard``, ``fail``, or a callable choosing one.
+            let: variables for a pipeline, as callables of the document; default
+                ``{"new": <the document>}``.
+            dead_letter_writer: where failed documents go; None logs and drops them.
+            processor_name: the ``processorName`` of DLQ records.
+            retry_timeout: seconds a lost connection is retried before the sink fails.
+            client_options: extra ``MongoClient`` keyword arguments.
+            parallelism: how many bulk writes one batch may have in flight at once; the
+                documents are spread by ``on`` key, so one key's writes keep their order.
+            connect_now: False only checks the configuration.
+        """
         on_fields = (on,) if isinstance(on, str) else tuple(on)
         if not on_fields or not all(isinstance(field, str) and field for field in on_fields):
             msg = f"$merge.on: expected a field name or a non-empty list of them; got {on!r}"
@@ -160,7 +117,7 @@ class MergeWriter:
             msg = f"$merge.on: lists a field twice: {list(on_fields)!r}"
             raise ValueError(msg)
         for name, value in (("db", db), ("coll", coll)):
-            if not callable(value) and not _valid_name(name, value):
+            if not callable(value) and not valid_name(name, value):
                 msg = f"$merge.into.{name}: expected a valid {name} name or an expression; got {value!r}"
                 raise ValueError(msg)
         if type(parallelism) is not int or parallelism < 1:
@@ -199,16 +156,7 @@ class MergeWriter:
 
     def dead_letters(self, records: list[dict]) -> None:
         """Hand DLQ records to the writer, or log them when there is no DLQ."""
-        if not records:
-            return
-        if self._dead_letter_writer is not None:
-            self._dead_letter_writer.write(stamp_processor(records, self._processor_name))
-        else:
-            logger.warning(
-                "$merge: %d document(s) failed and no DLQ is configured; first reason: %s",
-                len(records),
-                records[0]["errInfo"]["reason"],
-            )
+        hand_over(records, self._dead_letter_writer, self._processor_name, logger)
 
     def write(self, docs: list[Doc]) -> None:
         """Merge one batch: one unordered bulk write per target and action, mostly.
@@ -282,7 +230,7 @@ class MergeWriter:
                 except Exception as exc:  # the expression failed on this document only
                     dead.append(dead_letter(doc, f"$merge.into.{part}: the expression failed: {exc}"))
                     return None
-                if not _valid_name(part, value):
+                if not valid_name(part, value):
                     dead.append(dead_letter(doc, f"$merge.into.{part}: expected a valid {part} name; got {value!r}"))
                     return None
             names.append(value)
@@ -537,12 +485,3 @@ def _get(doc: Any, path: tuple[str, ...]) -> Any:
 
 def _identity(doc: Doc) -> Doc:
     return doc
-
-
-def _valid_name(part: str, name: Any) -> bool:
-    if not isinstance(name, str) or not name:
-        return False
-    if part == "db":
-        return len(name) < 64 and not _INVALID_DB_CHARS.intersection(name)
-    return "$" not in name and "\0" not in name and not name.startswith("system.")
-

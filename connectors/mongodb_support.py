@@ -126,3 +126,15 @@ def hashable(value: Any) -> Any:
     if isinstance(value, list):
         return ("array", tuple(hashable(item) for item in value))
     return value
+
+
+_INVALID_DB_CHARS = frozenset('/\\. "$\0')
+
+
+def valid_name(part: str, name: Any) -> bool:
+    """Whether ``name`` can name a database (``part`` "db") or a collection ("coll")."""
+    if not isinstance(name, str) or not name:
+        return False
+    if part == "db":
+        return len(name) < 64 and not _INVALID_DB_CHARS.intersection(name)
+    return "$" not in name and "\0" not in name and not name.startswith("system.")

@@ -348,8 +348,8 @@ def test_kafka_stages_reject_bad_or_unsupported_options_at_translation(pipeline,
 
 def test_emit_to_other_targets_is_named_as_unsupported():
     pipeline = parse_pipeline([{"$source": {"documents": [{"a": 1}]}},
-                               {"$emit": {"connectionName": "m", "db": "d", "coll": "c", "timeseries": {}}}])
-    with pytest.raises(UnsupportedFeatureError, match="time-series collection is not supported"):
+                               {"$emit": {"stream": "s", "partitionKey": "$k", "region": "us-east-1"}}])
+    with pytest.raises(UnsupportedFeatureError, match="AWS Kinesis is not supported"):
         translate(pipeline, parse_registry(KAFKA_ONLY))
 
 

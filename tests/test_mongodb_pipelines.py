@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,61 @@ def test_merge_parallelism_keeps_the_last_version_of_each_key(db, registry):
     assert "parallelism 4: up to 4 bulk writes at once" in explain(plan(parse_pipeline(pipeline), registry))
     run_pipeline(pipeline, registry)
     assert {doc["_id"]: doc["v"] for doc in db.latest.find()} == {doc["_id"]: doc["v"] for doc in docs}
+
+
+# ---------------------------------------------------------------- $emit to a time-series collection
+
+TIMESERIES = {"timeField": "ts", "metaField": "sensor", "granularity": "minutes"}
+
+
+def test_emit_creates_a_time_series_collection_and_refuses_documents_without_a_date(db, registry):
+    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    readings = [
+        {"sensor": "a", "ts": at, "v": 1},
+        {"sensor": "b", "v": 2},  # no ts
+        {"sensor": "a", "ts": "yesterday", "v": 3},
+        {"sensor": "b", "ts": at + timedelta(minutes=1), "v": 4},
+    ]
+    emit = {"$emit": {"connectionName": "atlas", "db": db.name, "coll": "readings", "timeseries": TIMESERIES}}
+    processor = {
+        "name": "meter",
+        "pipeline": with_documents(readings, [{"$unset": "_stream_meta"}, emit]),
+        "options": {"dlq": {"connectionName": "atlas", "db": db.name, "coll": "dlq"}},
+    }
+    run_pipeline(processor, registry)
+    (info,) = db.list_collections(filter={"name": "readings"})
+    assert info["options"]["timeseries"] == TIMESERIES
+    stored = sorted(db.readings.find({}, {"_id": 0, "_ts": 0}), key=lambda doc: doc["v"])
+    assert stored == [
+        {"sensor": "a", "ts": at, "v": 1},
+        {"sensor": "b", "ts": at + timedelta(minutes=1), "v": 4},
+    ]
+    reasons = {record["doc"]["v"]: record["errInfo"]["reason"] for record in db.dlq.find()}
+    assert set(reasons) == {2, 3}
+    assert reasons[2].endswith("'ts' must be present and contain a valid BSON UTC datetime value")
+    assert reasons[2].startswith(f"$emit into time-series {db.name}.readings at mongodb://")
+    run_pipeline(processor, registry)  # into the collection that now exists
+    assert db.readings.count_documents({}) == 4
+
+
+@pytest.mark.parametrize(
+    ("emit", "message"),
+    [
+        ({"db": "d", "coll": "c"}, "stage 1 ($emit): missing required field 'timeseries'"),
+        ({"db": "d", "coll": "c", "timeseries": {"metaField": "m"}}, "missing required field 'timeField' at timeseries"),
+        ({"db": "d", "coll": "c", "timeseries": {"timeField": "a.b"}}, "timeField must name a top-level field; got 'a.b' at timeseries.timeField"),
+        ({"db": "d", "coll": "c", "timeseries": {"timeField": "t", "metaField": "t"}}, "metaField must differ from timeField"),
+        ({"db": "d", "coll": "c", "timeseries": {"timeField": "t", "granularity": "days"}}, "granularity must be one of seconds, minutes, hours"),
+        ({"db": "d", "coll": "c", "timeseries": {"timeField": "t", "bucketMaxSpanSeconds": 60}}, "go together, equal"),
+        ({"db": "d", "coll": "c", "timeseries": {"timeField": "t", "expireAfterSeconds": 60}}, "field 'expireAfterSeconds' does not apply to timeseries"),
+        ({"db": "d.x", "coll": "c", "timeseries": {"timeField": "t"}}, "db must be a valid database name; got 'd.x' at db"),
+        ({"db": "d", "coll": "c", "topic": "t", "timeseries": {"timeField": "t"}}, "field 'topic' does not apply to $emit to a time-series collection"),
+        ({"connectionName": "kafka", "db": "d", "coll": "c", "timeseries": {"timeField": "t"}}, "writes to MongoDB"),
+    ],
+)
+def test_emit_to_time_series_errors_name_the_field(mongodb_uri, emit, message):
+    connections = {"atlas": {"type": "mongodb", "uri": mongodb_uri}, "kafka": {"type": "kafka", "bootstrapServers": "127.0.0.1:9"}}
+    registry = parse_registry({"connections": connections, "default": "atlas"})
+    with pytest.raises(PipelineValidationError) as failure:
+        plan(parse_pipeline(with_documents([], [{"$emit": emit}])), registry)
+    assert message in str(failure.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from translator.errors import SpecError
 from translator.parse import Stage
 
 SOURCE, STATELESS, OPERATOR, SINK = "source", "stateless", "operator", "sink"
@@ -40,3 +41,14 @@ class PlanContext:
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
     source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
+
+    def connection(self, name: str | None, kind: str, at: tuple, why: str) -> dict | None:
+        """The connection a stage names (or the default), which must be of ``kind``; ``why``
+        ends the message when it is not. None when planning without a registry."""
+        if self.registry is None:
+            return None
+        name, found = self.registry.resolve(name, at)
+        if found["type"] != kind:
+            msg = f"connection {name!r} is of type {found['type']}, {why}"
+            raise SpecError(msg, at)
+        return found

@@ -1,5 +1,8 @@
 """``$emit`` to Kafka: one message per document, topic, key and headers computed per document.
 
+``$emit`` with ``db``/``coll``/``timeseries`` writes to a time-series collection instead
+(:mod:`translator.stages.emit_timeseries`).
+
 Also registers the Kafka dead-letter queue (``options.dlq: {connectionName, topic}``).
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 """
@@ -18,17 +21,17 @@ from translator.expressions import compile_expression
 from translator.parse import Stage
 from translator.plan import SINK, PlanContext, StagePlan
 from translator.stages._registry import stage_planner
+from translator.stages.emit_timeseries import plan_timeseries_emit
 from translator.stages.source import only_fields
 
 CONFIG = frozenset(
     {"acks", "compression_type", "headers", "key", "keyFormat", "outputFormat", "tombstoneWhen", "dateFormat"}
 )
 EXPRESSIONS = ("key", "headers", "tombstoneWhen")  # config fields evaluated per document
-# $emit targets other than Kafka, by the field that gives them away.
+# The fields that make an $emit write to a time-series collection.
+TIMESERIES_TARGET = frozenset({"db", "coll", "timeseries"})
+# $emit targets sluice cannot write to, by the field that gives them away.
 OTHER_TARGETS = {
-    "db": "a time-series collection",
-    "coll": "a time-series collection",
-    "timeseries": "a time-series collection",
     "stream": "AWS Kinesis",
     "partitionKey": "AWS Kinesis",
     "bucket": "AWS S3",
@@ -63,19 +66,16 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
     target = next((OTHER_TARGETS[field] for field in spec if field in OTHER_TARGETS), None)
     if target is not None:
-        return StagePlan(stage, SINK, f"$emit to {target} is not supported by sluice; only Kafka topics are")
+        return StagePlan(stage, SINK, f"$emit to {target} is not supported by sluice; only Kafka topics and time-series collections are")
+    if TIMESERIES_TARGET.intersection(spec):
+        return plan_timeseries_emit(stage, ctx)
     if "schemaRegistry" in spec:
         msg = "schemaRegistry (Avro output) is not supported; messages are written as JSON"
         raise SpecError(msg, ("schemaRegistry",))
     if "topic" not in spec:
         msg = "missing required field 'topic'"
         raise SpecError(msg, ())
-    connection = None
-    if ctx.registry is not None:
-        name, connection = ctx.registry.resolve(spec.get("connectionName"), ("connectionName",))
-        if connection["type"] != "kafka":
-            msg = f"connection {name!r} is of type {connection['type']}; $emit with a topic writes to Kafka"
-            raise SpecError(msg, ("connectionName",))
+    connection = ctx.connection(spec.get("connectionName"), "kafka", ("connectionName",), "but $emit with a topic writes to Kafka")
     config = spec.get("config", {})
     only_fields(config, CONFIG, "$emit to Kafka", ("config",))
     if config.get("dateFormat", "default") != "default":

@@ -33,12 +33,8 @@ def resolve_from(stage: Stage, ctx: PlanContext) -> tuple[dict | None, str, str]
         if type(source[part]) is not str or not source[part] or source[part].startswith("$"):
             msg = f"from.{part} must be a name; got {source[part]!r}"
             raise SpecError(msg, ("from", part))
-    connection = None
-    if ctx.registry is not None:
-        name, connection = ctx.registry.resolve(source.get("connectionName"), ("from", "connectionName"))
-        if connection["type"] != "mongodb":
-            msg = f"connection {name!r} is of type {connection['type']}; {stage.name} reads MongoDB"
-            raise SpecError(msg, ("from", "connectionName"))
+    why = f"but {stage.name} reads MongoDB"
+    connection = ctx.connection(source.get("connectionName"), "mongodb", ("from", "connectionName"), why)
     return connection, source["db"], source["coll"]
 
 

@@ -54,12 +54,7 @@ def _let(spec: Any) -> dict[str, Callable[[dict], Any]]:
 def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
     into = spec["into"]
-    connection = None
-    if ctx.registry is not None:
-        name, connection = ctx.registry.resolve(into.get("connectionName"), ("into", "connectionName"))
-        if connection["type"] != "mongodb":
-            msg = f"connection {name!r} is of type {connection['type']}; $merge writes to MongoDB"
-            raise SpecError(msg, ("into", "connectionName"))
+    connection = ctx.connection(into.get("connectionName"), "mongodb", ("into", "connectionName"), "but $merge writes to MongoDB")
     db = _name(into["db"], ("into", "db"))
     coll = _name(into["coll"], ("into", "coll"))
     parallelism = spec.get("parallelism", 1)

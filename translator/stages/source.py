@@ -67,11 +67,9 @@ def compile_time_field(spec: dict) -> Callable[[dict], datetime] | None:
 def plan_source(stage: Stage, ctx: PlanContext) -> StagePlan:
     kind = variant_of(stage.spec)
     connection = None
-    if kind != DOCUMENTS and ctx.registry is not None:
-        name, connection = ctx.registry.resolve(stage.spec.get("connectionName"), ("connectionName",))
-        if connection["type"] != kind:
-            msg = f"connection {name!r} is of type {connection['type']}, but these fields describe a {kind} source"
-            raise SpecError(msg, ("connectionName",))
+    if kind != DOCUMENTS:
+        why = f"but these fields describe a {kind} source"
+        connection = ctx.connection(stage.spec.get("connectionName"), kind, ("connectionName",), why)
     planner = SOURCE_VARIANTS.get(kind)
     if planner is None:
         return StagePlan(stage, SOURCE, f"{kind} source (not built yet)")
