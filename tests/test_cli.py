@@ -25,7 +25,7 @@ def write(tmp_path: Path, name: str, value: object) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("example", ["high_value_sales.json", "customer_spending.json", "solar.json"])
+@pytest.mark.parametrize("example", sorted(path.name for path in EXAMPLES.glob("*.json")))
 def test_seed_and_example_pipelines_validate_verbatim(example: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["validate", str(EXAMPLES / example)]) == 0
     assert "valid" in capsys.readouterr().out

@@ -641,7 +641,7 @@ def test_translate_says_how_the_seed_range_is_read():
     assert "reach past" not in plans[1].description
     centred = {"$setWindowFields": {"output": {"avg": {"$avg": "$v", "window": {"documents": [-2, 2]}}}}}
     (_, centred_plan) = plan(parse_pipeline([seed[0], centred]))
-    assert "avg reach past the current document, so documents wait" in centred_plan.description
+    assert "avg reaches past the current document, so documents wait" in centred_plan.description
 
 
 def test_window_pipeline_through_the_translator():

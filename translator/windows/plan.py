@@ -126,8 +126,9 @@ def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
     engine = factory()
     description = "each arriving document leaves once with its window's values; state per partition in the recovery store"
     if engine.waiting:
-        reaching = ", ".join(engine.outputs[i][0] for i, _ in engine.waiting)
-        description += f"; {reaching} reach past the current document, so documents wait for the later ones their windows need"
+        fields = [engine.outputs[i][0] for i, _ in engine.waiting]
+        verb = "reaches" if len(fields) == 1 else "reach"
+        description += f"; {', '.join(fields)} {verb} past the current document, so documents wait for the later ones their windows need"
     if notes:
         description += "; " + "; ".join(notes)
     return _operator_plan(stage, description, factory, watermarked=False)
