@@ -293,9 +293,10 @@ def compile_reverse_array(args: Any, at: tuple, scope: Any):
     return reverse_array
 
 
-def _slice_int(value: Any, position: str) -> int:
+def _slice_int(value: Any, position: str, numeric: str = "a numeric value") -> int:
+    """An argument of $slice as an int32, in mongod's words (the third says "numeric")."""
     if not is_number(value):
-        msg = f"{position} argument to $slice must be a numeric value, but is of type: {bson_type_name(value)}"
+        msg = f"{position} argument to $slice must be {numeric}, but is of type: {bson_type_name(value)}"
         raise ExpressionError(msg)
     i = int32_of(value)
     if i is None:
@@ -327,14 +328,7 @@ def compile_slice(args: Any, at: tuple, scope: Any):
         count = count_fn(doc, vars)
         if _nullish(count):
             return None
-        if not is_number(count):
-            msg = f"Third argument to $slice must be numeric, but is of type: {bson_type_name(count)}"
-            raise ExpressionError(msg)
-        c = int32_of(count)
-        if c is None:
-            shown = format_double(_as_double(count))
-            msg = f"Third argument to $slice can't be represented as a 32-bit integer: {shown}"
-            raise ExpressionError(msg)
+        c = _slice_int(count, "Third", "numeric")
         if c <= 0:
             msg = f"Third argument to $slice must be positive: {c}"
             raise ExpressionError(msg)
