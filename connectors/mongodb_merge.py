@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Callable, Sequence, Union
 
 import bson
