@@ -44,6 +44,7 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
+from connectors.stream_meta import STREAM_META, chunks
 
 __all__ = [
     "KafkaDeadLetterWriter",
@@ -367,7 +368,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
                 "headers": headers_to_meta(headers) if headers else [],
                 "ts": broker_ts,
             }
-            doc["_stream_meta"] = {"source": meta}
+            doc[STREAM_META] = {"source": meta}
             if raw_key is not None and decode_key is not None:
                 try:
                     meta["key"] = decode_key(raw_key)
@@ -396,12 +397,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             self._next_offset = offset + 1
         if latest_ts is not None:
             source.activity.record(self._name, latest_ts)
-        batch: list[list] = []
-        if docs:
-            batch.append(docs)
-        if dead:
-            batch.append(dead)
-        return batch
+        return chunks(docs, dead)
 
     def _consumer_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -11,11 +11,10 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from connectors.ejson import dumps
-from connectors.mongodb_support import connect, redact, retry_transient
+from connectors.mongodb_support import DUPLICATE_KEY, connect, redact, retry_transient
 
 __all__ = ["MongoDeadLetterWriter"]
 
-DUPLICATE_KEY = 11000
 # A record that cannot be stored as it is keeps this much of its document as text.
 _TEXT_LIMIT = 1024 * 1024
 
@@ -73,8 +72,9 @@ def _insert(collection: Collection, records: list[dict]) -> None:
         # Stored by an earlier attempt (same _id) is fine; anything else is kept as text.
         failed = [records[error["index"]] for error in exc.details["writeErrors"] if error["code"] != DUPLICATE_KEY]
     except InvalidDocument:
-        failed = [record for record in records if not _encodable(record)]
-        rest = [record for record in records if _encodable(record)]
+        failed, rest = [], []
+        for record in records:
+            (rest if _encodable(record) else failed).append(record)
         if rest:
             _insert(collection, rest)
     if failed:

@@ -18,7 +18,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
-from connectors.mongodb_support import connect, hashable, redact, retry_transient, valid_name
+from connectors.mongodb_support import DUPLICATE_KEY, connect, hashable, redact, retry_transient, valid_name
 from connectors.writer_sink import WriterSink
 
 __all__ = ["MergeSink", "MergeWriter"]
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 WHEN_MATCHED = ("replace", "keepExisting", "merge", "fail", "delete")
 WHEN_NOT_MATCHED = ("insert", "discard", "fail")
-DUPLICATE_KEY = 11000
 # Above this share of already-existing keys, an upsert costs less than a failed insert
 # followed by an update (measured on SecantusDB: insert 13k/s, replace 3.6k/s).
 _UPSERT_ABOVE = 0.5
@@ -129,7 +128,7 @@ class MergeWriter:
         if not callable(when_not_matched) and when_not_matched not in WHEN_NOT_MATCHED:
             msg = f"$merge.whenNotMatched: expected one of {', '.join(WHEN_NOT_MATCHED)}; got {when_not_matched!r}"
             raise ValueError(msg)
-        self._uri = uri
+        self._shown_uri = redact(uri)
         self._db = db
         self._coll = coll
         self._on = on_fields
@@ -201,7 +200,7 @@ class MergeWriter:
                 dead.extend(
                     retry_transient(
                         lambda: self._apply(collection, where, matched, not_matched, group),
-                        f"$merge into {where} at {redact(self._uri)}",
+                        f"$merge into {where} at {self._shown_uri}",
                         self._retry_timeout,
                     )
                 )

@@ -31,12 +31,13 @@ T = TypeVar("T")
 # Network trouble and a primary that steps down or restarts: worth waiting for.
 TRANSIENT_ERRORS = (ConnectionFailure,)
 _TRANSIENT_LABELS = ("RetryableWriteError", "ResumableChangeStreamError")
-_USERINFO = re.compile(r"(mongodb(?:\+srv)?://)[^@/]*@")
+DUPLICATE_KEY = 11000  # mongod's error code for a duplicate key
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
-def redact(uri: str) -> str:
-    """The URI without ``user:password@``, safe for messages and logs."""
-    return _USERINFO.sub(r"\1***@", uri)
+def redact(text: str) -> str:
+    """``text`` with ``user:password@`` hidden in every URI in it, safe for messages and logs."""
+    return _CREDENTIALS.sub("***@", text)
 
 
 def connect(uri: str, **options: Any) -> MongoClient:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -89,7 +88,8 @@ def _cmp_sequences(a: Any, b: Any) -> int:
 
 def _cmp_objects(a: dict, b: dict) -> int:
     for (ka, va), (kb, vb) in zip(a.items(), b.items()):
-        found = (rank(va) > rank(vb)) - (rank(va) < rank(vb))
+        ra, rb = rank(va), rank(vb)
+        found = (ra > rb) - (ra < rb)
         if found:
             return found
         found = (ka > kb) - (ka < kb)
@@ -120,7 +120,7 @@ def compare(a: Any, b: Any) -> int:
     if ra in (NULL, MISSING_RANK, MIN_KEY, MAX_KEY):
         return 0
     if ra == OBJECT:
-        return _cmp_objects(dict(a), dict(b))
+        return _cmp_objects(a if type(a) is dict else dict(a), b if type(b) is dict else dict(b))
     if ra == ARRAY:
         return _cmp_sequences(a, b)
     if ra == BINARY:
@@ -135,13 +135,6 @@ def compare(a: Any, b: Any) -> int:
 
 
 sort_key = functools.cmp_to_key(compare)
-
-
-def is_nan(value: Any) -> bool:
-    """True for a float or Decimal128 NaN."""
-    if type(value) is float:
-        return math.isnan(value)
-    return type(value) is Decimal128 and value.to_decimal().is_nan()
 
 
 _NAN_KEY = ("nan",)

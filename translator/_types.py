@@ -27,4 +27,11 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+def is_nullish(value: Any) -> bool:
+    """Null or missing: what most operators answer with null."""
+    return value is None or value is MISSING
+
+
 NO_VARS: Vars = {}  # shared, never mutated: top-level evaluations bind no variables

@@ -31,7 +31,6 @@ class BuildContext:
 
     flow: Dataflow
     processor_name: str
-    registry: Any
     dlq_writer_factory: WriterFactory
     output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)

@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 
+from connectors.mongodb_support import redact
 from translator import plan, process
-from translator.connections import load_registry, redact
+from translator.connections import load_registry
 from translator.errors import TranslateError
 from translator.explain import explain, mermaid
 from translator.parse import load_pipeline

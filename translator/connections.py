@@ -3,7 +3,7 @@
 Atlas keeps connections in a workspace registry; sluice reads them from a JSON file:
 ``{"connections": {"NAME": {"type": "mongodb", "uri": ...} | {"type": "kafka",
 "bootstrapServers": ..., "config": {...}}}, "default": "NAME"}``. ``${VAR}`` in any string
-is replaced from the environment. Credentials never appear in messages: see :func:`redact`.
+is replaced from the environment. Credentials never appear in messages: see :func:`connectors.mongodb_support.redact`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ SAMPLE_SOLAR = "sample_stream_solar"
 BUILT_IN = {SAMPLE_SOLAR: {"type": "sample_stream_solar"}}
 CONNECTION_TYPES = frozenset({"mongodb", "kafka", "sample_stream_solar"})
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Hide ``user:password@`` in every URI inside ``text``."""
-    return _CREDENTIALS.sub("***@", text)
-
-
 def _substitute(value: Any, where: str) -> Any:
     if type(value) is str:
 

@@ -14,7 +14,6 @@ from bson import Decimal128, Int64
 from translator._bson_types import INT64_MAX, INT64_MIN
 
 DECIMAL_CONTEXT = decimal.Context(prec=34, Emin=-6143, Emax=6144, rounding=decimal.ROUND_HALF_EVEN)
-FAST_NUMBERS = frozenset({int, float})  # the common case: no Int64, Decimal128 or bool
 NUMBER_TYPES = frozenset({int, float, Int64, Decimal128})
 
 
@@ -37,13 +36,3 @@ def integral(result: int, *operands: Any) -> Any:
     if any(type(x) is Int64 for x in operands):
         return Int64(result)
     return result
-
-
-def widest(*values: Any) -> type:
-    """The type a numeric result takes: Decimal128 > float > int."""
-    kinds = {type(v) for v in values}
-    if Decimal128 in kinds:
-        return Decimal128
-    if float in kinds:
-        return float
-    return int

@@ -25,14 +25,15 @@ from translator.expressions.arithmetic import (
     DOUBLE,
     INT,
     LONG,
-    fold,
     format_double,
     int_or_long,
     number_kind,
+    to_double,
 )
 from translator.expressions.compile import (
     compile_expression,
     expression_operator,
+    fold,
     is_constant,
     named_arguments,
     operands,
@@ -197,7 +198,7 @@ def _standard_deviation(sample: bool) -> Callable[[Any], Any]:
             kind = number_kind(value)
             if not kind:
                 continue
-            x = _as_double(value, kind)
+            x = to_double(value, kind)
             count += 1
             delta = x - mean
             if delta != 0.0:
@@ -231,10 +232,10 @@ def percentiles_of(value: Any, ps: list, method: str) -> list:
     """
     kind = number_kind(value)
     if kind:
-        return [_as_double(value, kind)] * len(ps)
+        return [to_double(value, kind)] * len(ps)
     if type(value) is not list:
         return [None] * len(ps)
-    ordered = sorted(x for item in value if (kind := number_kind(item)) and (x := _as_double(item, kind)) == x)
+    ordered = sorted(x for item in value if (kind := number_kind(item)) and (x := to_double(item, kind)) == x)
     n = len(ordered)
     if not n:
         return [None] * len(ps)
@@ -251,10 +252,6 @@ def _interpolated(ordered: list, rank: float) -> float:
     if above == math.inf:
         return above
     return (high - rank) * below + (rank - low) * above
-
-
-def _as_double(value: Any, kind: int) -> float:
-    return float(value.to_decimal()) if kind == DECIMAL else float(value)
 
 
 def _method(name: str, args: dict, at: tuple) -> str:
@@ -282,7 +279,7 @@ def constant_percentiles(spec: Any, at: tuple, scope: Any) -> list:
         if not kind:
             msg = f"{prefix}{p!r} ({bson_type_name(p)})"
             raise SpecError(msg, at)
-        number = _as_double(p, kind)
+        number = to_double(p, kind)
         if not 0 <= number <= 1:
             msg = prefix + format_double(number)
             raise SpecError(msg, at)

@@ -21,12 +21,14 @@ from typing import Any, Callable
 from bson import Decimal128, Int64
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
-from translator._types import MISSING
-from translator.errors import ExpressionError, SpecError
+from translator._types import MISSING, is_nullish
+from translator.errors import ExpressionError
 from translator.expressions.compile import (
+    at_compile_time,
     compile_expression,
     constant,
     expression_operator,
+    fold,
     is_constant,
     named_arguments,
     operands,
@@ -52,10 +54,6 @@ def number_kind(value: Any) -> int:
     if type(value) is int:
         return INT if INT32_MIN <= value <= INT32_MAX else LONG
     return _KINDS.get(type(value), 0)
-
-
-def is_nullish(value: Any) -> bool:
-    return value is None or value is MISSING
 
 
 def is_positive(number: Decimal) -> bool:
@@ -109,19 +107,6 @@ def format_double(number: float) -> str:
 
 def not_numeric(name: str, value: Any) -> ExpressionError:
     return ExpressionError(f"{name} only supports numeric types, not {bson_type_name(value)}")
-
-
-def fold(fn: Callable, fns: list, at: tuple) -> Callable:
-    """Evaluate once at compile time when every operand is a constant.
-
-    A constant expression that fails would fail for every document, so it is a pipeline error.
-    """
-    if not all(is_constant(f) for f in fns):
-        return fn
-    try:
-        return constant(fn({}, {}))
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
 
 
 def numeric_function(name: str, arg: Callable, compute: Callable[[Any, int], Any]) -> Callable:
@@ -707,10 +692,7 @@ def _round_operator(name: str, rounding: str) -> None:
         number = fns[0]
         place_fn = fns[1] if len(fns) == 2 else constant(0)
         if is_constant(place_fn) and not is_nullish(place_fn.constant):
-            try:
-                place = _place(name, place_fn.constant)
-            except ExpressionError as error:
-                raise SpecError(str(error), (*at, "1")) from None
+            place = at_compile_time(_place, (*at, "1"), name, place_fn.constant)
 
             def round_number_at(value: Any, kind: int) -> Any:
                 return _round_to_place(name, rounding, value, kind, place)

@@ -13,9 +13,10 @@ from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
-from translator._types import MISSING
+from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError
 from translator.expressions._numbers import is_number
+from translator.expressions.arithmetic import format_double
 from translator.expressions.boolean import truthy
 from translator.expressions.compile import (
     compile_expression,
@@ -31,15 +32,6 @@ from translator.expressions.variables import check_variable_name
 # sizeof(std::vector<Value>) plus one 16-byte Value per element.
 RANGE_MEMORY_LIMIT = 100 * 1024 * 1024
 RANGE_VECTOR_BYTES, RANGE_ELEMENT_BYTES = 24, 16
-
-
-def _nullish(value: Any) -> bool:
-    return value is None or value is MISSING
-
-
-def format_double(value: float) -> str:
-    """A double as mongod's messages print it (C++ stream default: 6 significant digits)."""
-    return f"{value:g}"
 
 
 def describe(value: Any) -> str:
@@ -100,7 +92,7 @@ def _as_double(value: Any) -> float:
 
 def _element_at(name: str, arity: int, array: Any, index: Any) -> Any:
     """``$arrayElemAt`` (and ``$first``/``$last``): out of range gives missing, not an error."""
-    if _nullish(array) or _nullish(index):
+    if is_nullish(array) or is_nullish(index):
         return None
     if type(array) is not list:
         which = "argument" if arity == 1 else "first argument"
@@ -159,7 +151,7 @@ def compile_concat_arrays(args: Any, at: tuple, scope: Any):
         for fn in fns:
             value = fn(doc, vars)
             if type(value) is not list:
-                if _nullish(value):
+                if is_nullish(value):
                     return None
                 msg = f"$concatArrays only supports arrays, not {bson_type_name(value)}"
                 raise ExpressionError(msg)
@@ -234,7 +226,7 @@ def compile_index_of_array(args: Any, at: tuple, scope: Any):
     def index_of_array(doc: dict, vars: Any) -> Any:
         values = array(doc, vars)
         if type(values) is not list:
-            if _nullish(values):
+            if is_nullish(values):
                 return None
             msg = f"$indexOfArray requires an array as a first argument, found: {bson_type_name(values)}"
             raise ExpressionError(msg)
@@ -284,7 +276,7 @@ def compile_reverse_array(args: Any, at: tuple, scope: Any):
     def reverse_array(doc: dict, vars: Any) -> Any:
         value = fn(doc, vars)
         if type(value) is not list:
-            if _nullish(value):
+            if is_nullish(value):
                 return None
             msg = f"The argument to $reverseArray must be an array, but was of type: {bson_type_name(value)}"
             raise ExpressionError(msg)
@@ -315,7 +307,7 @@ def compile_slice(args: Any, at: tuple, scope: Any):
     def slice_array(doc: dict, vars: Any) -> Any:
         values = array(doc, vars)
         arg = second(doc, vars)
-        if _nullish(values) or _nullish(arg):
+        if is_nullish(values) or is_nullish(arg):
             return None
         if type(values) is not list:
             msg = f"First argument to $slice must be an array, but is of type: {bson_type_name(values)}"
@@ -326,7 +318,7 @@ def compile_slice(args: Any, at: tuple, scope: Any):
             return values[:n] if n >= 0 else values[max(0, len(values) + n) :]
         begin = max(0, len(values) + n) if n < 0 else min(len(values), n)
         count = count_fn(doc, vars)
-        if _nullish(count):
+        if is_nullish(count):
             return None
         c = _slice_int(count, "Third", "numeric")
         if c <= 0:
@@ -415,7 +407,7 @@ def compile_map(args: Any, at: tuple, scope: Any):
     def map_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
         if type(values) is not list:
-            if _nullish(values):
+            if is_nullish(values):
                 return None
             msg = f"input to $map must be an array not {bson_type_name(values)}"
             raise ExpressionError(msg)
@@ -444,7 +436,7 @@ def compile_filter(args: Any, at: tuple, scope: Any):
     def filter_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
         if type(values) is not list:
-            if _nullish(values):
+            if is_nullish(values):
                 return None
             msg = f"input to $filter must be an array not {bson_type_name(values)}"
             raise ExpressionError(msg)
@@ -453,7 +445,7 @@ def compile_filter(args: Any, at: tuple, scope: Any):
         remaining = -1  # no limit
         if limit_fn is not None:
             limit = limit_fn(doc, vars)
-            if not _nullish(limit):  # a null limit means no limit
+            if not is_nullish(limit):  # a null limit means no limit
                 remaining = int32_of(limit)
                 if remaining is None:
                     msg = f"$filter: limit must be represented as a 32-bit integral value: {describe(limit)}"
@@ -489,7 +481,7 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
     def reduce_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
         if type(values) is not list:
-            if _nullish(values):
+            if is_nullish(values):
                 return None
             msg = f"$reduce requires that 'input' be an array, found: {describe(values)}"
             raise ExpressionError(msg)
@@ -648,7 +640,7 @@ def compile_sort_array(args: Any, at: tuple, scope: Any):
     def sort_array(doc: dict, vars: Any) -> Any:
         values = source(doc, vars)
         if type(values) is not list:
-            if _nullish(values):
+            if is_nullish(values):
                 return None
             msg = f"The input argument to $sortArray must be an array, but was of type: {bson_type_name(values)}"
             raise ExpressionError(msg)
@@ -696,7 +688,7 @@ def compile_zip(args: Any, at: tuple, scope: Any):
         arrays = []
         for fn in input_fns:
             value = fn(doc, vars)
-            if _nullish(value):
+            if is_nullish(value):
                 return None
             if type(value) is not list:
                 msg = f"$zip found a non-array expression in input: {describe(value)}"

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from translator._bson_types import bson_type_name
 from translator._registry import registrar
 from translator._types import MISSING, Compiled, Path
-from translator.errors import SpecError
+from translator.errors import ExpressionError, SpecError
 
 OperatorCompiler = Callable[[Any, Path, "Scope"], Compiled]
 EXPRESSION_OPERATORS: dict[str, OperatorCompiler] = {}
@@ -54,6 +54,23 @@ def constant(value: Any) -> Compiled:
 
 def is_constant(fn: Compiled) -> bool:
     return hasattr(fn, "constant")
+
+
+def at_compile_time(check: Callable, at: Path, *args: Any) -> Any:
+    """``check(*args)`` run now, on constant arguments: a failure would fail for every document,
+    so it is a pipeline error, its ExpressionError turned into a SpecError located at ``at``."""
+    try:
+        return check(*args)
+    except ExpressionError as error:
+        raise SpecError(str(error), at) from None
+
+
+def fold(fn: Compiled, fns: list, at: Path) -> Compiled:
+    """Evaluate ``fn`` once now when every operand in ``fns`` is a constant (None entries, optional
+    arguments left out, are skipped); a constant expression that fails is a pipeline error."""
+    if not all(f is None or is_constant(f) for f in fns):
+        return fn
+    return constant(at_compile_time(fn, at, {}, {}))
 
 
 def binary(left: Compiled, right: Compiled, fast_types: frozenset, fast: Callable, slow: Callable) -> Compiled:

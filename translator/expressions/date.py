@@ -16,9 +16,16 @@ from typing import Any, Callable
 from bson import Decimal128, Int64, ObjectId, Timestamp
 
 from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
-from translator._types import MISSING
+from translator._types import MISSING, is_nullish
 from translator.errors import ConversionFailure, ExpressionError, SpecError
-from translator.expressions.compile import compile_expression, expression_operator, is_constant, named_arguments, operands
+from translator.expressions.compile import (
+    at_compile_time,
+    compile_expression,
+    expression_operator,
+    is_constant,
+    named_arguments,
+    operands,
+)
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -156,20 +163,13 @@ def _compile_zone(spec: Any, present: bool, at: tuple, scope: Any, context: str 
         value = fn.constant
         if value is None or value is MISSING:
             return None, lambda doc, vars: None
-        try:
-            return _zone_of(value, context), None
-        except ExpressionError as error:
-            raise SpecError(str(error), (*at, "timezone")) from None
+        return at_compile_time(_zone_of, (*at, "timezone"), value, context), None
     return None, lambda doc, vars: _zone_of(fn(doc, vars), context)
 
 
 # --------------------------------------------------------------------------------------------
 # Shared argument handling.
 # --------------------------------------------------------------------------------------------
-
-
-def _nullish(value: Any) -> bool:
-    return value is None or value is MISSING
 
 
 def _show(value: Any) -> str:
@@ -217,14 +217,6 @@ def integral64(value: Any) -> int | None:
         if number.is_finite() and number == number.to_integral_value() and INT64_MIN <= number <= INT64_MAX:
             return int(number)
     return None
-
-
-def _at_compile_time(check: Callable[[], Any], at: tuple) -> Any:
-    """Run a run-time check on a constant argument now, turning its failure into a SpecError."""
-    try:
-        return check()
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
 
 
 def _object_arguments(args: Any, at: tuple, allowed: tuple, not_object: str, unknown: str) -> dict:
@@ -275,13 +267,13 @@ def _compile_unit(name: str, args: dict, at: tuple, scope: Any) -> tuple:
     fn = compile_expression(args["unit"], (*at, "unit"), scope)
     if is_constant(fn):
         value = fn.constant
-        if _nullish(value):
+        if is_nullish(value):
             return None, lambda doc, vars: None
-        return _at_compile_time(lambda: parse_unit(value, name), (*at, "unit")), None
+        return at_compile_time(parse_unit, (*at, "unit"), value, name), None
 
     def unit_of(doc: Any, vars: Any) -> str | None:
         value = fn(doc, vars)
-        return None if _nullish(value) else parse_unit(value, name)
+        return None if is_nullish(value) else parse_unit(value, name)
 
     return None, unit_of
 
@@ -291,7 +283,7 @@ def _compile_start_of_week(name: str, args: dict, unit: str | None, at: tuple, s
     if "startOfWeek" not in args:
         return lambda doc, vars: SUNDAY
     fn = compile_expression(args["startOfWeek"], (*at, "startOfWeek"), scope)
-    if is_constant(fn) and not _nullish(fn.constant) and unit in ("week", None):
+    if is_constant(fn) and not is_nullish(fn.constant) and unit in ("week", None):
         try:
             day = parse_day_of_week(fn.constant, name)
             return lambda doc, vars: day
@@ -301,7 +293,7 @@ def _compile_start_of_week(name: str, args: dict, unit: str | None, at: tuple, s
 
     def start_of_week(doc: Any, vars: Any) -> int | None:
         value = fn(doc, vars)
-        return None if _nullish(value) else parse_day_of_week(value, name)
+        return None if is_nullish(value) else parse_day_of_week(value, name)
 
     return start_of_week
 
@@ -485,8 +477,12 @@ def validate_format(text: str, allowed: Any) -> None:
         i += 1
 
 
+@functools.lru_cache(maxsize=256)  # a format read from each document is compiled once
 def compile_to_string_format(text: str) -> Callable[[datetime, int], str]:
-    """A validated ``$dateToString`` format as one ``str.format`` template and its values."""
+    """A validated ``$dateToString`` format as one ``str.format`` template and its values.
+
+    The renderer returned holds nothing it changes, so every caller with the same format shares it.
+    """
     validate_format(text, TO_STRING_SPECIFIERS)
     template = []
     values = []
@@ -532,7 +528,7 @@ def compile_date_to_string(args: Any, at: tuple, scope: Any):
     zone, zone_getter = _compile_zone(args.get("timezone"), "timezone" in args, at, scope)
 
     def format_of(value: Any) -> Callable | None:
-        if _nullish(value):
+        if is_nullish(value):
             return None
         if type(value) is not str:
             msg = f"$dateToString requires that 'format' be a string, found: {bson_type_name(value)} with value {_show(value)}"
@@ -544,9 +540,9 @@ def compile_date_to_string(args: Any, at: tuple, scope: Any):
     renderer = None
     if format_fn is not None and is_constant(format_fn):
         constant_format = format_fn.constant
-        renderer = _at_compile_time(lambda: format_of(constant_format), (*at, "format"))
+        renderer = at_compile_time(format_of, (*at, "format"), constant_format)
         if renderer is None:
-            return lambda doc, vars: on_null(doc, vars) if on_null is not None and _nullish(date_fn(doc, vars)) else None
+            return lambda doc, vars: on_null(doc, vars) if on_null is not None and is_nullish(date_fn(doc, vars)) else None
         format_fn = None
     if renderer is None and format_fn is None and zone is not None and zone.is_utc:
 
@@ -554,7 +550,7 @@ def compile_date_to_string(args: Any, at: tuple, scope: Any):
             value = date_fn(doc, vars)
             if type(value) is datetime:
                 return _iso_utc(value)
-            if _nullish(value):
+            if is_nullish(value):
                 return on_null(doc, vars) if on_null is not None else None
             return _iso_utc(coerce_date(value))
 
@@ -583,7 +579,7 @@ def compile_date_to_string(args: Any, at: tuple, scope: Any):
         value = date_fn(doc, vars)
         render = renderer if format_fn is None else format_of(format_fn(doc, vars))
         resolved = zone if zone_getter is None else zone_getter(doc, vars)
-        if _nullish(value):
+        if is_nullish(value):
             return on_null(doc, vars) if on_null is not None else None
         if resolved is None or (render is None and format_fn is not None):
             return None
@@ -623,12 +619,12 @@ def compile_date_to_parts(args: Any, at: tuple, scope: Any):
         iso = False
         if iso_fn is not None:
             iso = iso_fn(doc, vars)
-            if _nullish(iso):
+            if is_nullish(iso):
                 return None
             if type(iso) is not bool:
                 msg = f"iso8601 must evaluate to a bool, found {bson_type_name(iso)}"
                 raise ExpressionError(msg)
-        if _nullish(value):
+        if is_nullish(value):
             return None
         wall = resolved.local(coerce_date(value))
         tail = {"hour": wall.hour, "minute": wall.minute, "second": wall.second,
@@ -1020,7 +1016,7 @@ def compile_date_from_string(args: Any, at: tuple, scope: Any):
     has_format = "format" in args
 
     def format_of(value: Any) -> str | None:
-        if _nullish(value):
+        if is_nullish(value):
             return None
         if type(value) is not str:
             msg = f"$dateFromString requires that 'format' be a string, found: {bson_type_name(value)} with value {_show(value)}"
@@ -1031,7 +1027,7 @@ def compile_date_from_string(args: Any, at: tuple, scope: Any):
     format_fn = compile_expression(args["format"], (*at, "format"), scope) if has_format else None
     constant_format = None
     if format_fn is not None and is_constant(format_fn):
-        constant_format = _at_compile_time(lambda: format_of(format_fn.constant), (*at, "format"))
+        constant_format = at_compile_time(format_of, (*at, "format"), format_fn.constant)
         format_fn = None
 
     def parse_date(doc: Any, vars: Any) -> Any:
@@ -1342,8 +1338,8 @@ def compile_date_trunc(args: Any, at: tuple, scope: Any):
     size, size_fn = 1, None
     if "binSize" in args:
         size_fn = compile_expression(args["binSize"], (*at, "binSize"), scope)
-        if is_constant(size_fn) and not _nullish(size_fn.constant):
-            size = _at_compile_time(lambda: _bin_size(size_fn.constant), (*at, "binSize"))
+        if is_constant(size_fn) and not is_nullish(size_fn.constant):
+            size = at_compile_time(_bin_size, (*at, "binSize"), size_fn.constant)
             size_fn = None
 
     floor_fields = _UTC_FLOORS.get(unit) if size == 1 and size_fn is None and zone is not None and zone.is_utc else None

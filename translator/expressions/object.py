@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from translator._bson_types import bson_type_name
-from translator._types import MISSING
+from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.array import describe
 from translator.expressions.compile import (
@@ -22,14 +22,10 @@ from translator.expressions.compile import (
 )
 
 
-def _nullish(value: Any) -> bool:
-    return value is None or value is MISSING
-
-
 def _merge_into(out: dict, value: Any) -> None:
     if type(value) is dict:
         out.update(value)
-    elif not _nullish(value):
+    elif not is_nullish(value):
         msg = f"$mergeObjects requires object inputs, but input {describe(value)} is of type {bson_type_name(value)}"
         raise ExpressionError(msg)
 
@@ -67,7 +63,7 @@ def compile_object_to_array(args: Any, at: tuple, scope: Any):
         value = fn(doc, vars)
         if type(value) is dict:
             return [{"k": k, "v": v} for k, v in value.items()]
-        if _nullish(value):
+        if is_nullish(value):
             return None
         msg = f"$objectToArray requires a document input, found: {bson_type_name(value)}"
         raise ExpressionError(msg)
@@ -135,7 +131,7 @@ def compile_array_to_object(args: Any, at: tuple, scope: Any):
     def array_to_object(doc: dict, vars: Any) -> Any:
         value = fn(doc, vars)
         if type(value) is not list:
-            if _nullish(value):
+            if is_nullish(value):
                 return None
             msg = f"$arrayToObject requires an array input, found: {bson_type_name(value)}"
             raise ExpressionError(msg)
@@ -231,7 +227,7 @@ def _compile_set_field(name: str, args: Any, at: tuple, scope: Any, value_spec: 
     def set_field(doc: dict, vars: Any) -> Any:
         target = source(doc, vars)
         if type(target) is not dict:
-            if _nullish(target):
+            if is_nullish(target):
                 return None
             msg = f"{name} requires 'input' to evaluate to type Object"
             raise ExpressionError(msg)

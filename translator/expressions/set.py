@@ -10,10 +10,11 @@ from typing import Any, Callable, Iterable
 
 from translator._bson_order import bson_key, bson_sorted
 from translator._bson_types import bson_type_name
-from translator._types import MISSING
+from translator._types import is_nullish
 from translator.errors import ExpressionError, SpecError
 from translator.expressions.boolean import truthy
-from translator.expressions.compile import expression_operator, operands
+from translator.expressions.compile import expression_operator, is_constant, operands
+
 
 def _unique(values: Any, seen: set) -> list:
     """Values not yet in ``seen`` (which grows), first occurrence kept, order preserved."""
@@ -31,8 +32,23 @@ def _sorted_set(values: list) -> list:
     return bson_sorted(_unique(values, set()))
 
 
-def _nullish(value: Any) -> bool:
-    return value is None or value is MISSING
+def _first_by_key(values: list) -> dict:
+    """Each BSON-distinct value of ``values`` by its key, the first of equal ones kept."""
+    found: dict = {}
+    for value in values:
+        found.setdefault(bson_key(value), value)
+    return found
+
+
+def _constant_list(fn: Callable) -> list | None:
+    """The operand's array when it is a constant one, so its keys can be built once, now."""
+    return fn.constant if is_constant(fn) and type(fn.constant) is list else None
+
+
+def _constant_keys(fn: Callable) -> frozenset | None:
+    """The keys of a constant array operand, built once; None when the operand is not one."""
+    fixed = _constant_list(fn)
+    return None if fixed is None else frozenset(bson_key(v) for v in fixed)
 
 
 def _elements_true(name: str, combine: Callable[[Iterable], bool]) -> None:
@@ -59,11 +75,12 @@ _elements_true("$anyElementTrue", any)
 @expression_operator("$setDifference")
 def compile_set_difference(args: Any, at: tuple, scope: Any):
     left, right = operands("$setDifference", args, at, scope, 2, 2)
+    right_keys = _constant_keys(right)
 
     def set_difference(doc: dict, vars: Any) -> Any:
         a = left(doc, vars)
         b = right(doc, vars)
-        if _nullish(a) or _nullish(b):
+        if is_nullish(a) or is_nullish(b):
             return None
         for position, value in (("First", a), ("Second", b)):
             if type(value) is not list:
@@ -71,7 +88,7 @@ def compile_set_difference(args: Any, at: tuple, scope: Any):
                        f"{bson_type_name(value)}")  # fmt: skip
                 raise ExpressionError(msg)
         # Elements of the first array in their order, minus the second array and repeats.
-        return _unique(a, {bson_key(v) for v in b})
+        return _unique(a, {bson_key(v) for v in b} if right_keys is None else set(right_keys))
 
     return set_difference
 
@@ -82,16 +99,17 @@ def compile_set_equals(args: Any, at: tuple, scope: Any):
     if len(fns) < 2:
         msg = f"$setEquals needs at least two arguments had: {len(fns)}"
         raise SpecError(msg, at)
+    fixed_keys = [_constant_keys(fn) for fn in fns]
 
     def set_equals(doc: dict, vars: Any) -> bool:
         sets = []
-        for i, fn in enumerate(fns):
+        for i, (fn, keys) in enumerate(zip(fns, fixed_keys)):
             value = fn(doc, vars)
             if type(value) is not list:
                 msg = (f"All operands of $setEquals must be arrays. {i + 1}-th argument is of type: "
                        f"{bson_type_name(value)}")  # fmt: skip
                 raise ExpressionError(msg)
-            sets.append({bson_key(v) for v in value})
+            sets.append({bson_key(v) for v in value} if keys is None else keys)
         first = sets[0]
         return all(s == first for s in sets[1:])
 
@@ -101,20 +119,19 @@ def compile_set_equals(args: Any, at: tuple, scope: Any):
 @expression_operator("$setIntersection")
 def compile_set_intersection(args: Any, at: tuple, scope: Any):
     fns = operands("$setIntersection", args, at, scope)
+    fixed_values = [None if (fixed := _constant_list(fn)) is None else _first_by_key(fixed) for fn in fns]
 
     def set_intersection(doc: dict, vars: Any) -> Any:
         common: dict | None = None
-        for fn in fns:
+        for fn, fixed in zip(fns, fixed_values):
             value = fn(doc, vars)
-            if _nullish(value):
+            if is_nullish(value):
                 return None
             if type(value) is not list:
                 msg = (f"All operands of $setIntersection must be arrays. One argument is of type: "
                        f"{bson_type_name(value)}")  # fmt: skip
                 raise ExpressionError(msg)
-            found: dict = {}
-            for v in value:
-                found.setdefault(bson_key(v), v)
+            found = _first_by_key(value) if fixed is None else fixed  # never changed below: safe to share
             if common is None:
                 common = found
             elif common:
@@ -129,6 +146,7 @@ def compile_set_intersection(args: Any, at: tuple, scope: Any):
 @expression_operator("$setIsSubset")
 def compile_set_is_subset(args: Any, at: tuple, scope: Any):
     left, right = operands("$setIsSubset", args, at, scope, 2, 2)
+    right_keys = _constant_keys(right)
 
     def set_is_subset(doc: dict, vars: Any) -> bool:
         a = left(doc, vars)
@@ -139,7 +157,7 @@ def compile_set_is_subset(args: Any, at: tuple, scope: Any):
         if type(b) is not list:
             msg = f"both operands of $setIsSubset must be arrays. Second argument is of type: {bson_type_name(b)}"
             raise ExpressionError(msg)
-        keys = {bson_key(v) for v in b}
+        keys = {bson_key(v) for v in b} if right_keys is None else right_keys
         return all(bson_key(v) in keys for v in a)
 
     return set_is_subset
@@ -153,7 +171,7 @@ def compile_set_union(args: Any, at: tuple, scope: Any):
         values = []
         for fn in fns:
             value = fn(doc, vars)
-            if _nullish(value):
+            if is_nullish(value):
                 return None
             if type(value) is not list:
                 msg = f"All operands of $setUnion must be arrays. One argument is of type: {bson_type_name(value)}"

@@ -12,15 +12,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN
-from typing import Any
+from typing import Any, Callable
 
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
-from translator._types import MISSING
+from translator._types import MISSING, is_nullish
 from translator._regex import compile_regex, regex_pattern_and_flags
-from translator.errors import ExpressionError, SpecError
+from translator.errors import ExpressionError
+from translator.expressions._numbers import NUMBER_TYPES
 from translator.expressions.compile import (
+    at_compile_time,
     compile_expression,
     constant,
     expression_operator,
@@ -29,16 +31,10 @@ from translator.expressions.compile import (
     operands,
 )
 
-NUMERIC = frozenset({int, Int64, float, Decimal128})
-
 # mongod's default set for $trim/$ltrim/$rtrim: NUL, ASCII whitespace and the Unicode spaces
 # U+00A0, U+1680, U+2000..U+200A (not U+2028, U+3000 or Python's str.isspace set).
 DEFAULT_TRIM_CHARS = "\0 \t\n\x0b\x0c\r\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
 MAX_TRIM_CHARS_BYTES = 4096
-
-
-def _nullish(value: Any) -> bool:
-    return value is None or value is MISSING
 
 
 def _iso_date(value: datetime) -> str:
@@ -151,10 +147,7 @@ def _check_constant(fn: Any, at: tuple, check: Any) -> Any:
     """
     if not is_constant(fn):
         return fn
-    try:
-        return constant(check(fn.constant))
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
+    return constant(at_compile_time(check, at, fn.constant))
 
 
 # --------------------------------------------------------------------------- $concat
@@ -163,7 +156,7 @@ def _check_constant(fn: Any, at: tuple, check: Any) -> Any:
 def _concat_failure(values: list) -> None:
     """Why ``"".join`` refused: the first null or missing operand makes null, else mongod's error."""
     for value in values:
-        if _nullish(value):
+        if is_nullish(value):
             return None
         if type(value) is not str:
             msg = f"$concat only supports strings, not {bson_type_name(value)}"
@@ -222,7 +215,7 @@ def _index_operands(name: str, args: Any, at: tuple, scope: Any) -> tuple:
 
 def _non_string_text(name: str, text: Any) -> None:
     """Null for a null or missing text, else mongod's error."""
-    if _nullish(text):
+    if is_nullish(text):
         return None
     msg = f"{name} requires a string as the first argument, found: {bson_type_name(text)}"
     raise ExpressionError(msg)
@@ -308,32 +301,40 @@ def compile_str_len_cp(args: Any, at: tuple, scope: Any):
 # --------------------------------------------------------------------------- $toLower, $toUpper, $strcasecmp
 
 
-def _case_mapper(name: str, ascii_map: Any) -> None:
-    """Register ``$toLower``/``$toUpper``: ASCII letters only, as mongod's C-locale mapping.
+def _ascii_case(str_map: Callable[[str], str], bytes_map: Callable[[bytes], bytes]) -> Callable[[str], str]:
+    """A case mapping of ASCII letters only, as mongod's C-locale mapping.
 
     ``bytes.lower``/``bytes.upper`` touch ASCII letters only and UTF-8 keeps every other code
     point in bytes >= 0x80, so mapping the encoded text is exact (and faster than a translate table).
     """
+
+    def ascii_map(text: str) -> str:
+        return str_map(text) if text.isascii() else bytes_map(text.encode()).decode()
+
+    return ascii_map
+
+
+_ascii_lower = _ascii_case(str.lower, bytes.lower)
+_ascii_upper = _ascii_case(str.upper, bytes.upper)
+
+
+def _case_mapper(name: str, ascii_map: Callable[[str], str]) -> None:
+    """Register ``$toLower``/``$toUpper`` over a value coerced to a string."""
 
     def compile_case(args: Any, at: tuple, scope: Any):
         (fn,) = operands(name, args, at, scope, 1, 1)
 
         def change_case(doc: dict, vars: Any) -> Any:
             value = fn(doc, vars)
-            text = value if type(value) is str else coerce_to_string(value)
-            return ascii_map(text) if text.isascii() else ascii_map(text.encode()).decode()
+            return ascii_map(value if type(value) is str else coerce_to_string(value))
 
         return change_case
 
     expression_operator(name)(compile_case)
 
 
-_case_mapper("$toLower", lambda text: text.lower())
-_case_mapper("$toUpper", lambda text: text.upper())
-
-
-def _ascii_upper(text: str) -> str:
-    return text.upper() if text.isascii() else text.encode().upper().decode()
+_case_mapper("$toLower", _ascii_lower)
+_case_mapper("$toUpper", _ascii_upper)
 
 
 @expression_operator("$strcasecmp")
@@ -358,7 +359,7 @@ def _is_continuation(byte: int) -> bool:
 
 def _byte_bound(value: Any, what: str) -> int:
     """A $substrBytes starting index or length: any number, truncated to a long."""
-    if type(value) not in NUMERIC:
+    if type(value) not in NUMBER_TYPES:
         msg = f"$substrBytes:  {what} must be a numeric type (is BSON type {bson_type_name(value)})"
         raise ExpressionError(msg)
     bound = _coerce_to_long(value)
@@ -417,7 +418,7 @@ def compile_substr(args: Any, at: tuple, scope: Any):
 
 def _cp_bound(value: Any, what: str) -> int:
     """A $substrCP starting index or length: a non-negative number that is exactly a 32-bit int."""
-    if type(value) not in NUMERIC:
+    if type(value) not in NUMBER_TYPES:
         msg = f"$substrCP: {what} must be a numeric type (is BSON type {bson_type_name(value)})"
         raise ExpressionError(msg)
     if not is_int32_integral(value):
@@ -490,7 +491,7 @@ def _trimmer(name: str, strip: Any) -> None:
         chars_fn = None
         if "chars" in args:
             chars_fn = compile_expression(args["chars"], (*at, "chars"), scope)
-            chars_fn = _check_constant(chars_fn, (*at, "chars"), lambda c: c if _nullish(c) else _trim_chars(name, c))
+            chars_fn = _check_constant(chars_fn, (*at, "chars"), lambda c: c if is_nullish(c) else _trim_chars(name, c))
         if chars_fn is None or (is_constant(chars_fn) and type(chars_fn.constant) is str):
             chars = DEFAULT_TRIM_CHARS if chars_fn is None else chars_fn.constant
 
@@ -507,7 +508,7 @@ def _trimmer(name: str, strip: Any) -> None:
             if type(text) is not str:
                 return _check_trim_input(name, text)
             chars = chars_fn(doc, vars)
-            if _nullish(chars):
+            if is_nullish(chars):
                 return None
             return strip(text, _trim_chars(name, chars))
 
@@ -518,7 +519,7 @@ def _trimmer(name: str, strip: Any) -> None:
 
 def _check_trim_input(name: str, text: Any) -> None:
     """A non-string input: null when null or missing, else mongod's error."""
-    if _nullish(text):
+    if is_nullish(text):
         return None
     msg = f"{name} requires its input to be a string, got {show_value(text)} (of type {bson_type_name(text)}) instead."
     raise ExpressionError(msg)
@@ -532,16 +533,16 @@ _trimmer("$rtrim", str.rstrip)
 def resolve_regex(name: str, regex: Any, options: Any) -> re.Pattern | None:
     """mongod's checks on 'regex' and 'options', then the compiled pattern (None when regex is null)."""
     kind = type(regex)
-    if not (kind is str or kind is Regex or isinstance(regex, re.Pattern) or _nullish(regex)):
+    if not (kind is str or kind is Regex or isinstance(regex, re.Pattern) or is_nullish(regex)):
         msg = f"{name} needs 'regex' to be of type string or regex"
         raise ExpressionError(msg)
-    if not (type(options) is str or _nullish(options)):
+    if not (type(options) is str or is_nullish(options)):
         msg = f"{name} needs 'options' to be of type string"
         raise ExpressionError(msg)
     pattern, flags = (regex, "") if kind is str else (None, "")
     if kind is Regex or isinstance(regex, re.Pattern):
         pattern, flags = regex_pattern_and_flags(regex)
-        if flags and not _nullish(options):
+        if flags and not is_nullish(options):
             msg = f"{name}: found regex option(s) specified in both 'regex' and 'option' fields"
             raise ExpressionError(msg)
     if type(options) is str:
@@ -579,15 +580,12 @@ def _compile_regex_operator(name: str, args: Any, at: tuple, scope: Any, run: An
     regex_fn = compile_expression(args["regex"], (*at, "regex"), scope)
     options_fn = compile_expression(args["options"], (*at, "options"), scope) if "options" in args else constant(None)
     def check_input(text: Any) -> None:
-        if not _nullish(text):
+        if not is_nullish(text):
             msg = f"{name} needs 'input' to be of type string"
             raise ExpressionError(msg)
 
     if is_constant(regex_fn) and is_constant(options_fn):
-        try:
-            compiled = resolve_regex(name, regex_fn.constant, options_fn.constant)
-        except ExpressionError as error:
-            raise SpecError(str(error), (*at, "regex")) from None
+        compiled = at_compile_time(resolve_regex, (*at, "regex"), name, regex_fn.constant, options_fn.constant)
 
         def regex_constant(doc: dict, vars: Any) -> Any:
             text = input_fn(doc, vars)
@@ -685,10 +683,7 @@ def _regex_constant(fn: Any, name: str, at: tuple) -> re.Pattern | None:
     """A constant regex argument compiled once (None if the argument is not a constant regex)."""
     if not (is_constant(fn) and _is_regex_value(fn.constant)):
         return None
-    try:
-        return resolve_regex(name, fn.constant, None)
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
+    return at_compile_time(resolve_regex, at, name, fn.constant, None)
 
 
 # --------------------------------------------------------------------------- $split
@@ -700,7 +695,7 @@ def _split_delimiter(delimiter: Any) -> Any:
         if not delimiter:
             msg = "$split requires a non-empty separator"
             raise ExpressionError(msg)
-    elif not (_nullish(delimiter) or _is_regex_value(delimiter)):
+    elif not (is_nullish(delimiter) or _is_regex_value(delimiter)):
         msg = (
             "$split requires an expression that evaluates to a string or regular expression as a "
             f"second argument, found: {bson_type_name(delimiter)}"
@@ -711,7 +706,7 @@ def _split_delimiter(delimiter: Any) -> Any:
 
 def _split(text: Any, delimiter: Any, compiled: re.Pattern | None = None) -> Any:
     if type(text) is not str or type(delimiter) is not str:
-        if _nullish(text) or _nullish(delimiter):
+        if is_nullish(text) or is_nullish(delimiter):
             return None
         if type(text) is not str:
             msg = (
@@ -766,24 +761,24 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
     """
 
     def check_find(find: Any) -> Any:
-        if type(find) is not str and not _nullish(find) and not _is_regex_value(find):
+        if type(find) is not str and not is_nullish(find) and not _is_regex_value(find):
             msg = f"{name} requires that 'find' be a string or regular expression, found: {show_value(find)}"
             raise ExpressionError(msg)
         return find
 
     def check_replacement(replacement: Any) -> Any:
-        if type(replacement) is not str and not _nullish(replacement):
+        if type(replacement) is not str and not is_nullish(replacement):
             msg = f"{name} requires that 'replacement' be a string, found: {show_value(replacement)}"
             raise ExpressionError(msg)
         return replacement
 
     def replace(text: Any, find: Any, replacement: Any, compiled: re.Pattern | None = None) -> Any:
-        if type(text) is not str and not _nullish(text):
+        if type(text) is not str and not is_nullish(text):
             msg = f"{name} requires that 'input' be a string, found: {show_value(text)}"
             raise ExpressionError(msg)
         check_find(find)
         check_replacement(replacement)
-        if _nullish(text) or _nullish(find) or _nullish(replacement):
+        if is_nullish(text) or is_nullish(find) or is_nullish(replacement):
             return None
         if type(find) is str:
             return replace_string(text, find, replacement)

@@ -20,7 +20,6 @@ from translator.errors import ExpressionError
 from translator.expressions.arithmetic import (
     DECIMAL,
     DECIMAL128,
-    fold,
     format_double,
     not_numeric,
     number_kind,
@@ -28,7 +27,7 @@ from translator.expressions.arithmetic import (
     to_decimal,
     to_double,
 )
-from translator.expressions.compile import expression_operator, operands
+from translator.expressions.compile import expression_operator, fold, operands
 
 _GUARD_DIGITS = 16  # working precision above the 34 kept digits
 _PI_CACHE: dict[int, Decimal] = {}

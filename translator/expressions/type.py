@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import functools
 import hashlib
 import math
 import re
@@ -23,14 +24,18 @@ from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, TYPE_NAMES, TYPE_NUMBERS, bson_type_name
-from translator._types import MISSING
-from translator.errors import ConversionFailure, ExpressionError, SpecError
+from translator._types import MISSING, is_nullish
+from translator.errors import ConversionFailure, ExpressionError
 from translator.expressions._numbers import NUMBER_TYPES
+from translator.expressions.arithmetic import DECIMAL128
+# C's %g, as mongod's streams print doubles in messages (this module's format_double is $toString's).
+from translator.expressions.arithmetic import format_double as _stream_double
 from translator.expressions.date import UTC_ZONE, date_from_string
 from translator.expressions.compile import (
+    at_compile_time,
     compile_expression,
-    constant,
     expression_operator,
+    fold,
     is_constant,
     named_arguments,
     operands,
@@ -47,11 +52,6 @@ VALID_SUBTYPES = frozenset(range(10)) | frozenset(range(128, 256))
 UUID_SUBTYPE = 4
 BINDATA_FORMATS = frozenset({"auto", "base64", "base64url", "hex", "uuid", "utf8"})
 BYTE_ORDERS = {"little": "<", "big": ">"}
-
-# Decimal128's range: 34 digits, exponents clamped as IEEE 754-2008 decimal128 does.
-DECIMAL128_CONTEXT = decimal.Context(
-    prec=34, Emin=-6143, Emax=6144, clamp=1, rounding=decimal.ROUND_HALF_EVEN, traps=[]
-)
 
 
 # --- Kinds: the BSON type name of a value, cheaply -------------------------------------------
@@ -81,10 +81,6 @@ def _kind(value: Any) -> str:
     return name if name is not None else bson_type_name(value)
 
 
-def _is_nullish(value: Any) -> bool:
-    return value is None or value is MISSING
-
-
 # --- Number formatting and parsing, as mongod does them -----------------------------------------
 
 
@@ -106,11 +102,6 @@ def format_decimal(value: Decimal128) -> str:
     """``$toString`` of a Decimal128: the IEEE scientific string, any NaN as ``NaN``."""
     number = value.to_decimal()
     return "NaN" if number.is_nan() else str(number)
-
-
-def _stream_double(value: float) -> str:
-    """A double as mongod's string streams print it inside messages (C's ``%g``)."""
-    return "%g" % value
 
 
 def _parse_failure(text: str, reason: str) -> ConversionFailure:
@@ -207,7 +198,8 @@ def parse_decimal(text: str) -> Decimal128:
     lowered = text.lower()
     if not _DECIMAL_TEXT.fullmatch(lowered):
         raise _parse_failure(text, "Failed to parse string to decimal")
-    context = DECIMAL128_CONTEXT.copy()
+    context = DECIMAL128.copy()
+    context.clear_flags()  # the shared context keeps the flags of earlier arithmetic
     number = context.create_decimal(lowered)
     if context.flags[decimal.Overflow]:
         raise _parse_failure(text, "Conversion from string to decimal would overflow")
@@ -686,16 +678,6 @@ for _kind_name in TYPE_NUMBERS:
     CONVERSIONS["bool"].setdefault(_kind_name, _true)
 
 
-def convert_value(value: Any, target: str, options: Options = DEFAULT_OPTIONS) -> Any:
-    """Convert a non-null ``value`` to the type named ``target``; ConversionFailure if refused."""
-    kind = _kind(value)
-    converter = CONVERSIONS.get(target, {}).get(kind)
-    if converter is None:
-        msg = f"Unsupported conversion from {kind} to {target} {NO_ON_ERROR}"
-        raise ConversionFailure(msg)
-    return converter(value, options)
-
-
 # --- $convert arguments ---------------------------------------------------------------------
 
 
@@ -715,9 +697,23 @@ class Target:
         self.conversions = CONVERSIONS.get(name, {})
         self.by_type = _by_python_type(self.conversions)
 
+    def convert(self, value: Any, options: Options) -> Any:
+        """Convert a non-null ``value`` to this type; ConversionFailure if mongod refuses the pair."""
+        converter = self.by_type.get(type(value)) or self.conversions.get(_kind(value))
+        if converter is None:
+            msg = f"Unsupported conversion from {_kind(value)} to {self.name} {NO_ON_ERROR}"
+            raise ConversionFailure(msg)
+        return converter(value, options)
+
+
+@functools.lru_cache(maxsize=None)  # finite: the BSON type names times the binData subtypes
+def target_of(name: str, subtype: int = 0) -> Target:
+    """The shared Target for ``name`` and ``subtype``: built once, then a cache lookup per document."""
+    return Target(name, subtype)
+
 
 def _subtype_of(value: Any) -> int:
-    if _is_nullish(value):
+    if is_nullish(value):
         return 0
     if type(value) not in NUMBER_TYPES:
         msg = f"For BinData, $convert's 'subtype' argument must be a number, but is {bson_type_name(value)}"
@@ -757,16 +753,16 @@ def resolve_target(value: Any) -> Target | None:
     """``to`` as mongod reads it: a type name, a type number or ``{type, subtype}``; None if null."""
     if type(value) is dict:
         kind = value.get("type", MISSING)
-        if _is_nullish(kind) and "type" in value:
+        if is_nullish(kind) and "type" in value:
             return None
-        return Target(_type_name_of(kind), _subtype_of(value.get("subtype", MISSING)))
-    if _is_nullish(value):
+        return target_of(_type_name_of(kind), _subtype_of(value.get("subtype", MISSING)))
+    if is_nullish(value):
         return None
-    return Target(_type_name_of(value))
+    return target_of(_type_name_of(value))
 
 
 def resolve_format(value: Any) -> str | None:
-    if _is_nullish(value):
+    if is_nullish(value):
         return None
     if type(value) is not str:
         msg = f"$convert requires that 'format' be a string, found: {bson_type_name(value)} with value {value!r}"
@@ -778,7 +774,7 @@ def resolve_format(value: Any) -> str | None:
 
 
 def resolve_byte_order(value: Any) -> str:
-    if _is_nullish(value):
+    if is_nullish(value):
         return "<"
     if type(value) is not str:
         msg = f"$convert requires that 'byteOrder' be a string, found: {bson_type_name(value)} with value {value!r}"
@@ -788,24 +784,6 @@ def resolve_byte_order(value: Any) -> str:
         msg = f"Invalid 'byteOrder' argument for $convert: {value}"
         raise ExpressionError(msg)
     return order
-
-
-def _at_compile_time(resolve: Callable[[Any], Any], fn: Any, at: tuple) -> Any:
-    """Resolve a constant argument now, turning its error into a SpecError located at ``at``."""
-    try:
-        return resolve(fn.constant)
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
-
-
-def _folded(fn: Callable, arguments: list, at: tuple) -> Callable:
-    """Evaluate once now when every argument is a constant; a constant that fails is a pipeline error."""
-    if not all(argument is None or is_constant(argument) for argument in arguments):
-        return fn
-    try:
-        return constant(fn({}, {}))
-    except ExpressionError as error:
-        raise SpecError(str(error), at) from None
 
 
 def _optional_argument(spec: dict, key: str, at: tuple, scope: Any) -> Any:
@@ -824,11 +802,11 @@ def compile_convert(args: Any, at: tuple, scope: Any):
     format_fn = _optional_argument(spec, "format", at, scope)
     order_fn = _optional_argument(spec, "byteOrder", at, scope)
 
-    fixed_target = _at_compile_time(resolve_target, to_fn, (*at, "to")) if is_constant(to_fn) else MISSING
+    fixed_target = at_compile_time(resolve_target, (*at, "to"), to_fn.constant) if is_constant(to_fn) else MISSING
     fixed_options = None
     if (format_fn is None or is_constant(format_fn)) and (order_fn is None or is_constant(order_fn)):
-        fmt = _at_compile_time(resolve_format, format_fn, (*at, "format")) if format_fn else None
-        order = _at_compile_time(resolve_byte_order, order_fn, (*at, "byteOrder")) if order_fn else "<"
+        fmt = at_compile_time(resolve_format, (*at, "format"), format_fn.constant) if format_fn else None
+        order = at_compile_time(resolve_byte_order, (*at, "byteOrder"), order_fn.constant) if order_fn else "<"
         if fixed_target is not MISSING:
             fixed_options = Options(fmt, order, fixed_target.subtype if fixed_target else 0)
 
@@ -847,18 +825,14 @@ def compile_convert(args: Any, at: tuple, scope: Any):
         if target is None:
             return None
         options = options_for(target, doc, vars)
-        converter = target.by_type.get(type(value)) or target.conversions.get(_kind(value))
         try:
-            if converter is None:
-                msg = f"Unsupported conversion from {_kind(value)} to {target.name} {NO_ON_ERROR}"
-                raise ConversionFailure(msg)
-            return converter(value, options)
+            return target.convert(value, options)
         except ConversionFailure:
             if on_error is None:
                 raise
             return on_error(doc, vars)
 
-    return _folded(convert, [input_fn, to_fn, on_error, on_null, format_fn, order_fn], at)
+    return fold(convert, [input_fn, to_fn, on_error, on_null, format_fn, order_fn], at)
 
 
 # --- Shorthands: $toBool, $toDate, ... ($convert without onError/onNull) -------------------------
@@ -866,8 +840,8 @@ def compile_convert(args: Any, at: tuple, scope: Any):
 
 def _shorthand(name: str, target: str, options: Options) -> None:
     """Register ``name`` as ``{$convert: {input: <arg>, to: target}}``."""
-    conversions = CONVERSIONS[target]
-    by_type = _by_python_type(conversions)
+    resolved = target_of(target)
+    by_type, convert = resolved.by_type, resolved.convert
 
     @expression_operator(name)
     def compile_shorthand(args: Any, at: tuple, scope: Any):
@@ -880,13 +854,9 @@ def _shorthand(name: str, target: str, options: Options) -> None:
                 return fast(value, options)
             if value is None or value is MISSING:
                 return None
-            converter = conversions.get(_kind(value))
-            if converter is None:
-                msg = f"Unsupported conversion from {_kind(value)} to {target} {NO_ON_ERROR}"
-                raise ConversionFailure(msg)
-            return converter(value, options)
+            return convert(value, options)
 
-        return _folded(shorthand, [fn], at)
+        return fold(shorthand, [fn], at)
 
 
 _shorthand("$toBool", "bool", DEFAULT_OPTIONS)
@@ -922,7 +892,7 @@ def compile_to_uuid(args: Any, at: tuple, scope: Any):
         msg = f"Unsupported conversion from {kind} to binData {NO_ON_ERROR}"
         raise ConversionFailure(msg)
 
-    return _folded(to_uuid, [fn], at)
+    return fold(to_uuid, [fn], at)
 
 
 # --- $toHashedIndexKey: mongod's hashed-index hash (MD5 over a canonical walk of the BSON) ------
@@ -1028,16 +998,16 @@ def hashed_index_key(value: Any) -> Int64:
 @expression_operator("$toHashedIndexKey")
 def compile_to_hashed_index_key(args: Any, at: tuple, scope: Any):
     (fn,) = operands("$toHashedIndexKey", args, at, scope, 1, 1)
-    return _folded(lambda doc, vars: hashed_index_key(fn(doc, vars)), [fn], at)
+    return fold(lambda doc, vars: hashed_index_key(fn(doc, vars)), [fn], at)
 
 
 @expression_operator("$type")
 def compile_type(args: Any, at: tuple, scope: Any):
     (fn,) = operands("$type", args, at, scope, 1, 1)
-    return _folded(lambda doc, vars: _kind(fn(doc, vars)), [fn], at)
+    return fold(lambda doc, vars: _kind(fn(doc, vars)), [fn], at)
 
 
 @expression_operator("$isNumber")
 def compile_is_number(args: Any, at: tuple, scope: Any):
     (fn,) = operands("$isNumber", args, at, scope, 1, 1)
-    return _folded(lambda doc, vars: type(fn(doc, vars)) in NUMBER_TYPES, [fn], at)
+    return fold(lambda doc, vars: type(fn(doc, vars)) in NUMBER_TYPES, [fn], at)

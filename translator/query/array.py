@@ -11,6 +11,7 @@ from translator.errors import SpecError
 from translator.query._values import equality_test
 from translator.query.compile import (
     TOP_LEVEL_OPERATORS,
+    all_of,
     any_value,
     compile_field_test,
     compile_query,
@@ -63,4 +64,4 @@ def compile_all(operand: Any, at: tuple):
             tests.append(any_value(equality_test(item)))
     if not tests:
         return lambda values: False  # $all: [] matches nothing, as in mongod
-    return lambda values: all(test(values) for test in tests)
+    return all_of(tests)

@@ -119,10 +119,12 @@ def compile_field_tests(spec: Any, at: Path) -> list[tuple[bool, Callable]]:
 
 def compile_field_test(spec: Any, at: Path) -> FieldTest:
     """One field's condition as a single FieldTest over the values at its path."""
-    tests = [test if not per_value else any_value(test) for per_value, test in compile_field_tests(spec, at)]
-    if len(tests) == 1:
-        return tests[0]
-    return lambda values: all(test(values) for test in tests)
+    return _field_test(compile_field_tests(spec, at))
+
+
+def _field_test(tests: list[tuple[bool, Callable]]) -> FieldTest:
+    """The ``(per_value, test)`` pairs of one field combined over the values at its path."""
+    return all_of([test if not per_value else any_value(test) for per_value, test in tests])
 
 
 def _compile_field(path: str, spec: Any, at: Path) -> Predicate:
@@ -133,7 +135,7 @@ def _compile_field(path: str, spec: Any, at: Path) -> Predicate:
     tests = compile_field_tests(spec, at)
     if len(tests) == 1 and tests[0][0] and len(parts) <= 2:
         return _single_test(parts, tests[0][1])
-    field_test = compile_field_test(spec, at)
+    field_test = _field_test(tests)
     if len(parts) == 1:
         key = parts[0]
         return lambda doc: field_test([doc.get(key, MISSING)])
@@ -181,7 +183,7 @@ def _single_test(parts: tuple, test: ValueTest) -> Predicate:
     return match_nested_field
 
 
-def _all_of(predicates: list) -> Predicate:
+def all_of(predicates: list) -> Predicate:
     """A conjunction without a generator per document for the usual two or three clauses."""
     if len(predicates) == 1:
         return predicates[0]
@@ -219,4 +221,4 @@ def compile_query(spec: Any, at: Path = ()) -> Predicate:
             predicates.append(_compile_field(key, condition, where))
     if not predicates:
         return lambda doc: True
-    return _all_of(predicates)
+    return all_of(predicates)

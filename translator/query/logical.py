@@ -12,7 +12,7 @@ from bson import Regex
 
 from translator.errors import SpecError
 from translator.query._values import regex_test
-from translator.query.compile import any_value, compile_field_test, compile_query, field_operator, top_level_operator
+from translator.query.compile import all_of, any_value, compile_field_test, compile_query, field_operator, top_level_operator
 
 
 def _clauses(name: str, operand: Any, at: tuple) -> list:
@@ -24,8 +24,7 @@ def _clauses(name: str, operand: Any, at: tuple) -> list:
 
 @top_level_operator("$and")
 def compile_and(operand: Any, at: tuple):
-    clauses = _clauses("$and", operand, at)
-    return lambda doc: all(clause(doc) for clause in clauses)
+    return all_of(_clauses("$and", operand, at))
 
 
 @top_level_operator("$or")

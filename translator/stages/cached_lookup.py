@@ -54,4 +54,4 @@ def plan_cached_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
         f"{ttl:g} s in at most {limit} per worker; misses cost one $in query per chunk"
     )
     builder = lookup_builder(stage, connection, make, as_path(spec))
-    return StagePlan(stage, OPERATOR, description, build=builder, steps=(stage.step_id,))
+    return StagePlan(stage, OPERATOR, description, build=builder)

@@ -92,4 +92,4 @@ def plan_timeseries_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
         )
         op.output(stage.step_id, up, sink)
 
-    return StagePlan(stage, SINK, description, build=build, steps=(stage.step_id,))
+    return StagePlan(stage, SINK, description, build=build)

@@ -61,9 +61,6 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
     where = f"{stage.name} (stage {stage.index})"
 
     def build(up, bctx):
-        if connection is None:
-            msg = f"stage {stage.index} ({stage.name}): no MongoDB connection to look up in"
-            raise SpecError(msg, ("from", "connectionName"))
         local = threading.local()
 
         def enrich(docs: list) -> list:
@@ -143,4 +140,4 @@ def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     description = f"look up {db}.{coll} into {spec['as']}: {how}"
     if "parallelism" in spec or "partitionBy" in spec:
         description += "; parallelism/partitionBy: batching per chunk takes their place"
-    return StagePlan(stage, OPERATOR, description, build=lookup_builder(stage, connection, make, as_parts), steps=(stage.step_id,))
+    return StagePlan(stage, OPERATOR, description, build=lookup_builder(stage, connection, make, as_parts))

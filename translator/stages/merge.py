@@ -97,7 +97,7 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
         )
         op.output(stage.step_id, up, sink)
 
-    return StagePlan(stage, SINK, description, build=build, steps=(stage.step_id,))
+    return StagePlan(stage, SINK, description, build=build)
 
 
 def _shown(value: Any) -> str:

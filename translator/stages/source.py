@@ -17,7 +17,7 @@ from translator.connections import SAMPLE_SOLAR
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
-from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.plan import PlanContext, StagePlan
 from translator.stages._registry import stage_planner
 
 VariantPlanner = Callable[[Stage, "dict | None", PlanContext], StagePlan]
@@ -70,7 +70,4 @@ def plan_source(stage: Stage, ctx: PlanContext) -> StagePlan:
     if kind != DOCUMENTS:
         why = f"but these fields describe a {kind} source"
         connection = ctx.connection(stage.spec.get("connectionName"), kind, ("connectionName",), why)
-    planner = SOURCE_VARIANTS.get(kind)
-    if planner is None:
-        return StagePlan(stage, SOURCE, f"{kind} source (not built yet)")
-    return planner(stage, connection, ctx)
+    return SOURCE_VARIANTS[kind](stage, connection, ctx)

@@ -428,30 +428,16 @@ def _compile_top_bottom(args: Any, at: Path, name: str, bottom: bool, with_n: bo
     def arg(doc: dict, vars: Any) -> tuple:
         return (sort_key(doc), output(doc, vars))
 
-    best = _Best(arg, _constant_n(args, at) if with_n else None)
-    return _Reversed(best) if bottom and with_n else best
+    return (_Reversed if bottom and with_n else _Best)(arg, _constant_n(args, at) if with_n else None)
 
 
-class _Reversed(Accumulator):
+class _Reversed(_Best):
     """``$bottomN``: the top n under the reversed order, reported in the original order."""
 
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: _Best) -> None:
-        super().__init__(inner.arg)
-        self.inner = inner
-
-    def init(self) -> list:
-        return []
-
-    def add(self, state: list, value: tuple) -> list:
-        return self.inner.add(state, value)
-
-    def merge(self, a: list, b: list) -> list:
-        return self.inner.merge(a, b)
+    __slots__ = ()
 
     def result(self, state: list) -> list:
-        return self.inner.result(state)[::-1]
+        return super().result(state)[::-1]
 
 
 class FirstN(Accumulator):

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.stream_meta import STREAM_META, chunks
 from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled
 from translator.errors import ExpressionError
@@ -23,7 +24,7 @@ from translator.expressions import compile_expression
 from translator._bson_order import bson_key
 from translator.windows.inner import InnerPipeline, StagesCompiler, compile_inner_pipeline
 from translator.windows.spec import WindowSpec
-from translator.windows.watermark import STREAM_META, Watermark, late_letter, source_partition
+from translator.windows.watermark import Watermark, late_letter, source_partition
 
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # later than any event time
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # before any: no event time seen yet
@@ -115,15 +116,10 @@ class _Engine:
             self.frontier = to
 
     def _emit(self, closed: list, dead: DeadLetters) -> list:
-        items: list = []
         docs: list = []
         for state, window in closed:
             docs.extend(self.inner.close(state, window, self.source, dead))
-        if docs:
-            items.append(docs)
-        if dead:
-            items.append(dead)
-        return items
+        return chunks(docs, dead)
 
     def _bad_time(self, doc: dict, ts: Any, dead: DeadLetters) -> None:
         reason = f"event time field {self.time_field!r} must be a date; got {bson_type_name(ts)}"
@@ -302,6 +298,9 @@ class SessionWindows(_Engine):
             touching = [[ts, ts, {}, key]]
             sessions = self.sessions.setdefault(group_key, [])
             sessions.append(touching[0])
+            last = None  # a new session: it has no heap entry yet
+        else:
+            last = touching[0][1]
         session = touching[0]
         for other in touching[1:]:  # the document bridges sessions: they become one
             sessions.remove(other)
@@ -311,8 +310,9 @@ class SessionWindows(_Engine):
         session[0], session[1] = min(session[0], ts), max(session[1], ts)
         window = {"start": session[0], "end": session[1] + gap, "partition": key}
         self.inner.add(session[2], [doc], window, dead)
-        self.sequence += 1
-        heapq.heappush(self.heap, (session[1] + gap, self.sequence, session))
+        if session[1] != last:  # one entry per end the session has held
+            self.sequence += 1
+            heapq.heappush(self.heap, (session[1] + gap, self.sequence, session))
 
     def _close(self, everything: bool = False) -> list:
         heap, frontier, gap = self.heap, self.frontier, self.gap

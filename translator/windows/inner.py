@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.stream_meta import STREAM_META
 from translator._types import Path
 from translator.errors import SpecError
 from translator.windows.accumulators import compile_sort_by
 from translator.windows.group import Group
-from translator.windows.watermark import STREAM_META
 
 ChunkFn = Callable[[list], list]  # one window's documents → documents
 ChunksFn = Callable[[list], list]  # chunks → chunks and DeadLetters, like the core's fused steps
@@ -142,11 +142,12 @@ def _window_wide(fn: ChunkFn) -> ChunksFn:
     return lambda chunks: [fn(docs) for docs in chunks]
 
 
-def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None, at: Path = ("pipeline",)) -> InnerPipeline:
+def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None) -> InnerPipeline:
     """Split the stages around ``$group``; runs of per-document stages compile together.
 
     Without a ``$group`` every stage runs when the window closes, over its documents.
     """
+    at: Path = ("pipeline",)
     group_at = [i for i, stage in enumerate(pipeline) if type(stage) is dict and "$group" in stage]
     if len(group_at) > 1:
         msg = "a window pipeline may hold one $group"

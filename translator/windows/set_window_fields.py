@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from connectors.dead_letters import DeadLetters, dead_letter
+from connectors.stream_meta import chunks
 from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError
@@ -35,7 +36,7 @@ from translator.expressions import compile_expression
 from translator.expressions._numbers import NUMBER_TYPES
 from translator.expressions.compile import compile_field_path, named_arguments
 from translator._bson_order import bson_key
-from translator.windows.accumulators import ACCUMULATORS, Accumulator, compile_sort_by
+from translator.windows.accumulators import ACCUMULATORS, Accumulator, SortKey, compile_sort_by
 from translator.windows.spec import EPOCH
 
 RANGE_UNITS = {
@@ -245,7 +246,7 @@ class FutureWindow(WindowedFunction):
 class Rank(WindowOutput):
     """``$rank``/``$denseRank``/``$documentNumber`` over arrival order, ties by sort value."""
 
-    def __init__(self, kind: str, sort_key: Callable[[dict], Any] | None) -> None:
+    def __init__(self, kind: str, sort_key: Callable[[dict], SortKey] | None) -> None:
         self.slot = {"$documentNumber": 0, "$rank": 1, "$denseRank": 2}[kind]
         self.sort_key = sort_key
 
@@ -253,7 +254,7 @@ class Rank(WindowOutput):
         return [0, 0, 0, None]  # documents, rank, dense rank, last sort values
 
     def compute(self, state: list, doc: dict, position: Any) -> tuple[Any, Any]:
-        key = bson_key(list(self.sort_key(doc).values)) if self.sort_key is not None else state[0]
+        key = bson_key(self.sort_key(doc).values) if self.sort_key is not None else state[0]
         state[0] += 1
         if state[0] == 1 or key != state[3]:
             state[1] = state[0]
@@ -359,8 +360,8 @@ def _covariance(sample: bool) -> Callable[[list], Any]:
 _ORDER_ONLY = ("$rank", "$denseRank", "$documentNumber", "$shift", "$locf", "$linearFill", "$expMovingAvg")
 
 
-def compile_output(field: str, spec: Any, sort_by: Any, at: Path) -> WindowOutput:
-    """One entry of ``output``: the operator plus its optional ``window``."""
+def compile_output(field: str, spec: Any, sort_key: Callable[[dict], SortKey] | None, at: Path) -> WindowOutput:
+    """One entry of ``output``: the operator plus its optional ``window``; ``sort_key`` is the compiled ``sortBy``."""
     if type(spec) is not dict:
         msg = f"output field {field!r} must be an object like {{$sum: '$x', window: {{...}}}}"
         raise SpecError(msg, at)
@@ -375,14 +376,14 @@ def compile_output(field: str, spec: Any, sort_by: Any, at: Path) -> WindowOutpu
         msg = f"{name} does not take a window"
         raise SpecError(msg, (*at, "window"))
     if (bounds is not None and bounds.by_range) or name in ("$rank", "$denseRank", "$linearFill", "$derivative", "$integral"):
-        if sort_by is None:
+        if sort_key is None:
             msg = f"{name}{' with a range window' if bounds and bounds.by_range else ''} requires sortBy"
             raise SpecError(msg, at)
     if name in ("$rank", "$denseRank", "$documentNumber"):
         if args != {}:
             msg = f"{name} takes an empty object; got {args!r}"
             raise SpecError(msg, where)
-        return Rank(name, compile_sort_by(sort_by, ("sortBy",)) if sort_by else None)
+        return Rank(name, sort_key)
     if name == "$shift":
         named_arguments(name, args, where, ("output", "by"), ("default",))
         by = args["by"]
@@ -471,13 +472,15 @@ class SetWindowFields:
             raise SpecError(msg, ())
         self.partition_by = compile_expression(spec["partitionBy"], ("partitionBy",)) if "partitionBy" in spec else None
         sort_by = spec.get("sortBy")
-        if sort_by is not None:
-            compile_sort_by(sort_by, ("sortBy",))  # checks it
+        sort_key = compile_sort_by(sort_by, ("sortBy",)) if sort_by is not None else None
         output = spec["output"]
         if type(output) is not dict or not output:
             msg = "output must be a non-empty object of fields"
             raise SpecError(msg, ("output",))
-        self.outputs = [(field, compile_output(field, out, sort_by, ("output", field))) for field, out in output.items()]
+        self.outputs = [(field, compile_output(field, out, sort_key, ("output", field))) for field, out in output.items()]
+        self.fields = [field for field, _ in self.outputs]
+        # Computed on arrival; the others keep their field's place (None) until their window completes.
+        self.computed = [(i, out) for i, (_, out) in enumerate(self.outputs) if not out.waits]
         self.fill = [i for i, (_, out) in enumerate(self.outputs) if isinstance(out, LinearFill)]
         if len(self.fill) > 1:
             msg = "over a stream one $linearFill per $setWindowFields is supported"
@@ -505,7 +508,7 @@ class SetWindowFields:
                 dead.append(_failed(doc, error))
             except _NoPosition as error:
                 dead.append(dead_letter(doc, str(error)))
-        return [items for items in (out, dead) if items]
+        return chunks(out, dead)
 
     def _one(self, doc: dict, dead: DeadLetters) -> list:
         key = self.partition_by(doc, NO_VARS) if self.partition_by is not None else None
@@ -520,15 +523,11 @@ class SetWindowFields:
         if part is None:
             part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None, deque()]
         states = part[0]
-        values = []
-        for i, (_, output) in enumerate(self.outputs):
-            if output.waits:
-                values.append(None)  # keeps the field's place until its window completes
-                continue
-            states[i], value = output.compute(states[i], doc, position)
-            values.append(value)
+        values: list = [None] * len(self.fields)
+        for i, output in self.computed:
+            states[i], values[i] = output.compute(states[i], doc, position)
         out = dict(doc)  # stages never mutate their input
-        for (field, _), value in zip(self.outputs, values):
+        for field, value in zip(self.fields, values):
             out[field] = value
         if self.waiting:
             return self._hold(part, doc, out, position, dead)
@@ -578,7 +577,7 @@ class SetWindowFields:
             for i, output in self.waiting:
                 output.flush(part[0][i])
             released.extend(_release(part[3], dead))
-        return [items for items in (released, dead) if items]
+        return chunks(released, dead)
 
     def next_wake(self) -> None:
         return None

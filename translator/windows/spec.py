@@ -53,7 +53,7 @@ class WindowSpec:
     allowed_lateness: timedelta = DEFAULT_LATENESS
 
 
-def duration(value: Any, at: Path, units: dict = WINDOW_UNITS, allow_zero: bool = False) -> timedelta:
+def duration(value: Any, at: Path, allow_zero: bool = False) -> timedelta:
     """``{size, unit}`` as a timedelta."""
     if type(value) is not dict or set(value) != {"size", "unit"}:
         msg = f"expected an object {{size, unit}}; got {value!r}"
@@ -62,10 +62,10 @@ def duration(value: Any, at: Path, units: dict = WINDOW_UNITS, allow_zero: bool 
     if type(size) not in (int, float) or size < 0 or (size == 0 and not allow_zero):
         msg = f"size must be a {'non-negative' if allow_zero else 'positive'} number; got {size!r}"
         raise SpecError(msg, (*at, "size"))
-    if unit not in units:
-        msg = f"unit must be one of {', '.join(repr(u) for u in units)}; got {unit!r}"
+    if unit not in WINDOW_UNITS:
+        msg = f"unit must be one of {', '.join(repr(u) for u in WINDOW_UNITS)}; got {unit!r}"
         raise SpecError(msg, (*at, "unit"))
-    return size * units[unit]
+    return size * WINDOW_UNITS[unit]
 
 
 def _offset(value: Any, at: Path) -> timedelta:

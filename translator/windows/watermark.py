@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from connectors.dead_letters import dead_letter
-
-STREAM_META = "_stream_meta"
+from connectors.stream_meta import STREAM_META
 
 
 def source_partition(doc: Any) -> Any:
@@ -71,8 +70,10 @@ class Watermark:
         idle = self.partition_idle_timeout
         if idle is None or len(self.partitions) < 2 or self.now is None:
             return None
-        holding = [e[1] + idle for e in self.partitions.values() if self.now - e[1] < idle and e[0] != self._latest()]
-        return min(holding, default=None)
+        now = self.now
+        live = [e for e in self.partitions.values() if now - e[1] < idle]
+        latest = self._latest() if live else None
+        return min((e[1] + idle for e in live if e[0] != latest), default=None)
 
     def _latest(self) -> datetime | None:
         return max((e[0] for e in self.partitions.values() if e[0] is not None), default=None)

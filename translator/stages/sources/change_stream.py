@@ -88,9 +88,6 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         raise SpecError(str(exc).removeprefix("change stream: "), ("config",)) from None
 
     def build(flow, bctx):
-        if connection is None:
-            msg = f"stage {stage.index} ($source): no MongoDB connection to read from"
-            raise SpecError(msg, ("connectionName",))
         return op.input(stage.step_id, flow, source)
 
-    return StagePlan(stage, SOURCE, description, build=build, steps=(stage.step_id,))
+    return StagePlan(stage, SOURCE, description, build=build)

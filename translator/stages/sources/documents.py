@@ -35,5 +35,4 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
         SOURCE,
         f"{len(docs)} documents from the pipeline, then end",
         build=lambda flow, bctx: op.input(stage.step_id, flow, source),
-        steps=(stage.step_id,),
     )

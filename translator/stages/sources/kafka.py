@@ -76,9 +76,6 @@ def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> Stage
     )
 
     def build(flow, bctx):
-        if connection is None:
-            msg = f"stage {stage.index} ($source): no Kafka connection to read from"
-            raise SpecError(msg, ("connectionName",))
         return op.input(stage.step_id, flow, source)
 
-    return StagePlan(stage, SOURCE, description, build=build, steps=(stage.step_id,))
+    return StagePlan(stage, SOURCE, description, build=build)

@@ -39,5 +39,4 @@ def plan_sample_solar(stage: Stage, connection: dict | None, ctx: PlanContext) -
         SOURCE,
         f"solar readings at {source.rate}/s, {limit}",
         build=lambda flow, bctx: op.input(stage.step_id, flow, source),
-        steps=(stage.step_id,),
     )
