@@ -383,6 +383,12 @@ def activate(stats: FlowStats | None) -> None:
     _ACTIVE = stats
 
 
+def current_worker_index() -> int | None:
+    """The Bytewax index of the worker running this thread, if it is one (for log lines)."""
+    stats = getattr(_ACTIVE._local, "stats", None) if _ACTIVE is not None else None
+    return stats.index if stats is not None else None
+
+
 def active_worker() -> WorkerStats | None:
     """The calling worker thread's counters in the active flow; None when stats are off.
 

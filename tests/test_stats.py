@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -13,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from connectors import ejson
+from connectors.mongodb_support import redact
+from runtime.logs import configure_logging
 from runtime.stats import loads, merge_stats, read_stats_file, scaled
+from translator import process
+from translator.connections import parse_registry
+from translator.parse import parse_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUICE = [sys.executable, "-m", "translator.cli"]
@@ -136,3 +142,51 @@ def test_stats_interval_prints_while_running(tmp_path: Path) -> None:
 def test_stats_interval_must_be_positive(tmp_path: Path) -> None:
     done = subprocess.run([*SLUICE, "process", write_pipeline(tmp_path, PIPELINE), "--stats-interval", "0"], capture_output=True, text=True)
     assert done.returncode == 2 and "positive number of seconds" in done.stderr
+
+
+@pytest.mark.integration
+def test_merge_sink_counts_its_own_dead_letters(db, mongodb_uri: str) -> None:
+    docs = [{"_id": 1, "kind": "red"}, {"_id": 2, "kind": "blue"}, {"_id": 3}, {"_id": 4, "kind": "red", "a": 20}]
+    processor = {
+        "name": "merged",
+        "pipeline": [
+            {"$source": {"documents": docs}},
+            {"$validate": {"validator": {"$jsonSchema": {"properties": {"a": {"maximum": 10}}}}, "validationAction": "dlq"}},
+            {"$merge": {"into": {"connectionName": "atlas", "db": db.name, "coll": "$kind"}}},  # _id 3: no coll
+        ],
+        "options": {"dlq": {"connectionName": "atlas", "db": db.name, "coll": "dlq"}},
+    }
+    registry = parse_registry({"connections": {"atlas": {"type": "mongodb", "uri": mongodb_uri}}, "default": "atlas"})
+    reports: list = []
+    process(parse_pipeline(processor), registry, on_stats=reports.append)
+    (stats,) = reports
+    assert (stats["inputMessageCount"], stats["outputMessageCount"], stats["dlqMessageCount"]) == (4, 2, 2)
+    found = [(op["name"], op["inputMessageCount"], op["outputMessageCount"], op["dlqMessageCount"]) for op in stats["operatorStats"]]
+    assert found == [("$source", 4, 4, 0), ("$validate", 4, 3, 1), ("$merge", 3, 2, 1)]
+    assert db.dlq.count_documents({}) == stats["dlqMessageCount"]
+    assert db.red.count_documents({}) + db.blue.count_documents({}) == stats["outputMessageCount"]
+    assert stats["outputMessageSize"] > 0 and stats["operatorStats"][2]["dlqMessageSize"] > 0
+
+
+def test_json_log_lines_are_redacted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("SLUICE_LOG_FORMAT", "json")
+    root = logging.getLogger()
+    before = list(root.handlers)
+    configure_logging("logged", redact)
+    try:
+        logging.getLogger("sluice.test").warning("cannot reach %s", "mongodb://alice:s3cret@db:27017/", extra={"stage": "0:$source"})
+    finally:
+        root.handlers = before
+    (line,) = capsys.readouterr().err.splitlines()
+    entry = json.loads(line)
+    assert "s3cret" not in line
+    assert entry["level"] == "warning" and entry["processor"] == "logged" and entry["stage"] == "0:$source"
+    assert entry["message"].startswith("cannot reach mongodb://") and entry["time"].endswith("Z") and "worker" in entry
+
+
+def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
+    for name, value, expected in (("SLUICE_LOG_FORMAT", "xml", "SLUICE_LOG_FORMAT"), ("SLUICE_METRICS_ADDR", "nowhere", "HOST:PORT")):
+        env = {**os.environ, name: value}
+        done = subprocess.run([*SLUICE, "process", write_pipeline(tmp_path, PIPELINE)], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr
+        assert done.stdout == ""

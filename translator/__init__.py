@@ -21,13 +21,15 @@ from bytewax._bytewax import cli_main
 from bytewax.errors import BytewaxRuntimeError
 
 from connectors.console import ConsoleSink
+from connectors.mongodb_support import redact
+from runtime.logs import configure_logging
 from runtime.report import report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
 from translator.dlq import check_dlq_options, dlq_writer_factory
-from translator.errors import PipelineValidationError, Problem, SpecError
+from translator.errors import PipelineValidationError, Problem, SettingError, SpecError
 from translator.parse import Pipeline
 from translator.plan import PlanContext, StagePlan
 from translator.validate import plan_pipeline
@@ -73,9 +75,13 @@ def translate(
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
     sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
     counters = None
-    if stats:
-        counters = FlowStats(pipeline.name, [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans])
-        report_from_environment(counters)
+    try:
+        configure_logging(pipeline.name, redact)
+        if stats:
+            counters = FlowStats(pipeline.name, [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans])
+            report_from_environment(counters)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
     activate(counters)
     ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters)
     return Translation(pipeline, plans, build_dataflow(plans, ctx), counters)
