@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -190,3 +191,20 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
         done = subprocess.run([*SLUICE, "process", write_pipeline(tmp_path, PIPELINE)], capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr
         assert done.stdout == ""
+
+
+def test_ctrl_c_still_prints_the_stats(tmp_path: Path) -> None:
+    pipeline = {"name": "endless", "pipeline": [{"$source": {"connectionName": "sample_stream_solar"}}]}
+    proc = subprocess.Popen([*SLUICE, "process", write_pipeline(tmp_path, pipeline), "--stats"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        first = proc.stdout.readline()  # the flow runs
+        assert first.startswith("{")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    (line,) = [line for line in err.splitlines() if line.startswith("stats: ")]
+    stats = loads(line.removeprefix("stats: "))
+    assert stats["status"] == "stopped"
+    assert stats["outputMessageCount"] == 1 + len(out.splitlines()) == stats["inputMessageCount"]
