@@ -141,15 +141,30 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     return run_flat_map
 
 
-def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out.
+def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats: FlowStats) -> Callable[[list, DeadLetters], list]:
+    """``runner``, counting per chunk the stage's documents in, out and dead-lettered, and its time."""
+    clock = time.perf_counter
 
-    With ``stats``, each stage's documents in, out and dead-lettered and its time are
-    counted once per chunk.
-    """
+    def run_counted(docs: list, dead: DeadLetters) -> list:
+        worker = stats.worker()
+        failed = len(dead)
+        started = clock()
+        out = runner(docs, dead)
+        worker.seconds[position] += clock() - started
+        worker.into[position] += len(docs)
+        worker.out[position] += len(out)
+        if len(dead) != failed:
+            worker.dead_letters(position, dead[failed:])
+        return out
+
+    return run_counted
+
+
+def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
+    """One batch function for a run of stateless stages: chunks in, chunks out (counted with ``stats``)."""
     runners = [_runner(plan) for plan in group]
     if stats is not None:
-        return _counted(list(zip((plan.stage.index for plan in group), runners)), stats)
+        runners = [_counting(plan.stage.index, runner, stats) for plan, runner in zip(group, runners)]
 
     def run_chunks(chunks: list) -> list:
         out = []
@@ -166,35 +181,6 @@ def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[li
         return out
 
     return run_chunks
-
-
-def _counted(runners: list[tuple[int, Callable]], stats: FlowStats) -> Callable[[list], list]:
-    clock = time.perf_counter
-
-    def run_counted_chunks(chunks: list) -> list:
-        worker = stats.worker()
-        into, out_counts, seconds = worker.into, worker.out, worker.seconds
-        out = []
-        for docs in chunks:
-            dead = DeadLetters()
-            for position, runner in runners:
-                into[position] += len(docs)
-                failed = len(dead)
-                started = clock()
-                docs = runner(docs, dead)
-                seconds[position] += clock() - started
-                out_counts[position] += len(docs)
-                if len(dead) != failed:
-                    worker.dead_letters(position, dead[failed:])
-                if not docs:
-                    break
-            if docs:
-                out.append(docs)
-            if dead:
-                out.append(dead)
-        return out
-
-    return run_counted_chunks
 
 
 def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
