@@ -111,4 +111,4 @@ def serve_metrics(stats: FlowStats, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         msg = f"SLUICE_METRICS_ADDR: cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
-        raise RuntimeError(msg) from None
+        raise ValueError(msg) from None

@@ -53,14 +53,15 @@ def report_every(stats: FlowStats, seconds: float | None, report: Callable[[dict
 def report_from_environment(stats: FlowStats) -> None:
     """Install what ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` ask for.
 
-    The final report runs when the dataflow ends, or at the latest when the process exits.
+    The metrics endpoint opens now, so a port in use fails before anything runs; the final
+    report runs when the dataflow ends, or at the latest when the process exits. Raises
+    ValueError for a malformed setting.
     """
     path = os.environ.get("SLUICE_STATS_FILE")
     address = os.environ.get("SLUICE_METRICS_ADDR")
     if path:
         report_every(stats, FILE_INTERVAL_SECONDS, lambda doc: write_stats_file(path, doc))
     if address:
-        host, port = parse_address(address)
-        stats.when_started(lambda started: serve_metrics(started, host, port))
+        serve_metrics(stats, *parse_address(address))
     if path or address:
         atexit.register(stats.finish)

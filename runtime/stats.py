@@ -9,6 +9,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/manage-stream-process
 from __future__ import annotations
 
 import threading
+from threading import get_ident
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Callable
@@ -119,9 +120,10 @@ class FlowStats:
         self.name = name
         self.stages = stages
         self.status = "starting"
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._workers: list[WorkerStats] = []
+        # By OS thread id, not threading.local: Bytewax's worker threads are Rust threads whose
+        # Python thread state (and with it any threading.local) may be recreated between calls.
+        self._by_thread: dict[int, WorkerStats] = {}
         self._started = False
         self._finished = False
         self._on_start: list[Callable[[FlowStats], None]] = []
@@ -131,18 +133,19 @@ class FlowStats:
 
     def worker(self) -> WorkerStats:
         """This thread's counters, created on first use."""
-        try:
-            return self._local.stats
-        except AttributeError:
+        stats = self._by_thread.get(get_ident())
+        if stats is None:
             with self._lock:
-                stats = WorkerStats(len(self.stages), len(self._workers))
-                self._workers.append(stats)
-            self._local.stats = stats
-            return stats
+                stats = self._by_thread[get_ident()] = WorkerStats(len(self.stages), len(self._by_thread))
+        return stats
+
+    def thread_worker(self) -> WorkerStats | None:
+        """This thread's counters if it has any, without creating them."""
+        return self._by_thread.get(get_ident())
 
     def workers(self) -> list[WorkerStats]:
         with self._lock:
-            return list(self._workers)
+            return list(self._by_thread.values())
 
     def position(self, step_id: str) -> int | None:
         """The stage a Bytewax step id belongs to, if one does."""
@@ -385,7 +388,7 @@ def activate(stats: FlowStats | None) -> None:
 
 def current_worker_index() -> int | None:
     """The Bytewax index of the worker running this thread, if it is one (for log lines)."""
-    stats = getattr(_ACTIVE._local, "stats", None) if _ACTIVE is not None else None
+    stats = _ACTIVE.thread_worker() if _ACTIVE is not None else None
     return stats.index if stats is not None else None
 
 

@@ -186,11 +186,18 @@ def test_json_log_lines_are_redacted(monkeypatch: pytest.MonkeyPatch, capsys: py
 
 
 def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
-    for name, value, expected in (("SLUICE_LOG_FORMAT", "xml", "SLUICE_LOG_FORMAT"), ("SLUICE_METRICS_ADDR", "nowhere", "HOST:PORT")):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    in_use = f"127.0.0.1:{taken.getsockname()[1]}"
+    cases = (("SLUICE_LOG_FORMAT", "xml", "SLUICE_LOG_FORMAT"), ("SLUICE_METRICS_ADDR", "nowhere", "HOST:PORT"),
+             ("SLUICE_METRICS_ADDR", in_use, "cannot serve metrics"))  # fmt: skip
+    for name, value, expected in cases:
         env = {**os.environ, name: value}
         done = subprocess.run([*SLUICE, "process", write_pipeline(tmp_path, PIPELINE)], capture_output=True, text=True, env=env, timeout=60)
-        assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr
+        assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert done.stdout == ""
+    taken.close()
 
 
 def test_ctrl_c_still_prints_the_stats(tmp_path: Path) -> None:

@@ -20,10 +20,13 @@ from typing import Callable
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_kafka_connectors import new_topic, produce
+from test_kafka_connectors import consume, new_topic, produce
 from test_stats import free_port
 
 from runtime.stats import merge_stats, read_stats_file
+from translator import process
+from translator.connections import parse_registry
+from translator.parse import parse_pipeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,16 +139,20 @@ def check_kafka_stats(stats: dict, kept: int, garbage: int) -> None:
     assert stats["inputMessageSize"] >= sum(PER_PARTITION) * len(b'{"n":0}') - 2
 
 
-def scrape(port: int) -> dict:
-    """Every sample at /metrics, summed over ``worker``: {(name, labels without worker): value}."""
+def scrape(port: int) -> tuple[dict, dict]:
+    """Every sample at /metrics summed over ``worker`` ({(name, other labels): value}), and
+    the input messages per worker."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     samples: dict = {}
+    per_worker: dict = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k not in ("worker", "processor")))
             key = (sample.name, labels)
             samples[key] = samples.get(key, 0) + sample.value
-    return samples
+            if sample.name == "sluice_input_messages_total":
+                per_worker[sample.labels["worker"]] = sample.value
+    return samples, per_worker
 
 
 def test_kafka_offsets_lag_and_metrics_with_two_workers(tmp_path: Path, kafka_bootstrap: str) -> None:
@@ -156,7 +163,8 @@ def test_kafka_offsets_lag_and_metrics_with_two_workers(tmp_path: Path, kafka_bo
     try:
         stats = wait_for("4 partitions read and checkpointed", flow.stats, drained(sum(PER_PARTITION)), [flow])
         check_kafka_stats(stats, kept, garbage)
-        samples = scrape(port)
+        samples, per_worker = scrape(port)
+        assert sorted(per_worker) == ["0", "1"] and all(per_worker.values())  # both workers read partitions
         stats = flow.stats()  # the same counters, read again after the scrape: nothing moves any more
         assert samples[("sluice_input_messages_total", ())] == stats["inputMessageCount"]
         assert samples[("sluice_output_messages_total", ())] == stats["outputMessageCount"]
@@ -250,3 +258,22 @@ def test_change_stream_lag_rises_while_paused(tmp_path: Path, db, mongodb_uri: s
         assert caught_up["changeStreamTimeDifferenceSecs"] < 2
     finally:
         flow.stop()
+
+
+def test_kafka_emit_counts_what_it_wrote(kafka_bootstrap: str) -> None:
+    topic = new_topic(kafka_bootstrap, 1)
+    pipeline = {
+        "name": "stats-emit",
+        "pipeline": [
+            {"$source": {"documents": [{"n": n} for n in range(10)]}},
+            {"$project": {"_id": 0, "n": 1}},
+            {"$emit": {"connectionName": "kafka", "topic": topic}},
+        ],
+    }
+    reports: list = []
+    process(parse_pipeline(pipeline), parse_registry(kafka_registry(kafka_bootstrap)), on_stats=reports.append)
+    (stats,) = reports
+    written = consume(kafka_bootstrap, topic, 10, quiet=0.3)
+    assert stats["outputMessageCount"] == len(written) == 10
+    assert stats["outputMessageSize"] == sum(len(message.value()) for message in written)
+    assert stats["operatorStats"][-1]["inputMessageCount"] == 10
