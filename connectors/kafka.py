@@ -314,8 +314,11 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         self._empty = False
         self._at_end = False
         self._stats = active_worker()
-        # [currentOffset, checkpointOffset, high watermark] for the processor's stats
+        # [currentOffset, checkpointOffset, high watermark] for the processor's stats; a resumed
+        # partition starts at its recovered snapshot.
         self._offsets = self._stats.kafka_partition(start.topic, start.partition) if self._stats is not None else None
+        if self._offsets is not None and self._next_offset is not None:
+            self._offsets[0] = self._offsets[1] = self._next_offset
 
     def next_batch(self) -> list[list]:
         if self._at_end:
