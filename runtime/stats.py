@@ -163,7 +163,7 @@ class FlowStats:
     def bind_worker(self, index: int) -> None:
         """Bytewax builds a worker's steps in that worker's thread: note its index there.
 
-        The first worker to be built starts the reporters (stats file, metrics endpoint).
+        The first worker to be built starts the periodic reports (the stats file, ``--stats-interval``).
         """
         self.worker().index = index
         with self._lock:
