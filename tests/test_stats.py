@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -215,3 +216,20 @@ def test_ctrl_c_still_prints_the_stats(tmp_path: Path) -> None:
     stats = loads(line.removeprefix("stats: "))
     assert stats["status"] == "stopped"
     assert stats["outputMessageCount"] == 1 + len(out.splitlines()) == stats["inputMessageCount"]
+
+
+@pytest.mark.integration
+def test_cached_lookup_reports_its_cache_as_state(db, mongodb_uri: str) -> None:
+    db.customers.insert_many([{"_id": 1, "name": "ada"}, {"_id": 2, "name": "bob"}])
+    pipeline = [
+        {"$source": {"documents": [{"customerId": n % 3} for n in range(9)]}},
+        {"$cachedLookup": {"from": {"connectionName": "atlas", "db": db.name, "coll": "customers"}, "localField": "customerId",
+                           "foreignField": "_id", "ttl": {"size": 5, "unit": "minute"}, "as": "customer"}},
+    ]  # fmt: skip
+    registry = parse_registry({"connections": {"atlas": {"type": "mongodb", "uri": mongodb_uri}}, "default": "atlas"})
+    reports: list = []
+    process(parse_pipeline(pipeline), registry, output=io.StringIO(), on_stats=reports.append)
+    (stats,) = reports
+    lookup = stats["operatorStats"][1]
+    assert (lookup["inputMessageCount"], lookup["outputMessageCount"]) == (9, 9)
+    assert lookup["stateSize"] > 0 and stats["stateSize"] == lookup["stateSize"] and lookup["executionTime"] > 0
