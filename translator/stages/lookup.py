@@ -62,7 +62,9 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
     where = f"{stage.name} (stage {stage.index})"
 
     def build(up, bctx):
-        local = threading.local()
+        # One lookup (and client) per worker thread, by OS thread id: Bytewax may recreate a
+        # worker's Python thread state between calls, which empties any threading.local.
+        lookups: dict[int, MongoLookup] = {}
         probe = bctx.stats.probe(stage.step_id) if bctx.stats is not None else None
 
         def counted(docs: list) -> list:
@@ -70,13 +72,13 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
             started = time.perf_counter()
             out = enrich(docs)
             worker = probe.ran(len(docs), time.perf_counter() - started)
-            worker.state[probe.position] = getattr(local.lookup, "cached_bytes", 0)
+            worker.state[probe.position] = getattr(lookups[threading.get_ident()], "cached_bytes", 0)
             return out
 
         def enrich(docs: list) -> list:
-            lookup = getattr(local, "lookup", None)
+            lookup = lookups.get(threading.get_ident())
             if lookup is None:
-                lookup = local.lookup = make(connection["uri"])
+                lookup = lookups[threading.get_ident()] = make(connection["uri"])
             try:
                 return [[_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]]
             except (PyMongoError, ConnectionError):
