@@ -116,9 +116,10 @@ class StageProbe:
 class FlowStats:
     """The counters of one translated flow in this process, and the hooks that report them."""
 
-    def __init__(self, name: str, stages: list[StageInfo]) -> None:
+    def __init__(self, name: str, stages: list[StageInfo], ts_field: str = "_ts") -> None:
         self.name = name
         self.stages = stages
+        self.ts_field = ts_field  # where the source puts event times (tsFieldName)
         self.status = "starting"
         self._lock = threading.Lock()
         # By OS thread id, not threading.local: Bytewax's worker threads are Rust threads whose

@@ -77,6 +77,7 @@ def test_process_stats_line_counts_every_document_per_stage(tmp_path: Path) -> N
     assert stats["name"] == "counted" and stats["status"] == "stopped" and stats["scaleFactor"] == 1
     assert stats["inputMessageSize"] > 0 and stats["outputMessageSize"] == len(done.stdout.encode())
     assert stats["dlqMessageSize"] > 0 and stats["stateSize"] == 0
+    assert abs((datetime.now(timezone.utc) - stats["watermark"]).total_seconds()) < 30  # the documents' _ts: when read
     assert all(op["executionTime"] >= 0 for op in stats["operatorStats"])
 
 

@@ -78,7 +78,9 @@ def translate(
     try:
         configure_logging(pipeline.name, redact)
         if stats:
-            counters = FlowStats(pipeline.name, [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans])
+            stages = [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans]
+            ts_field = plans[0].stage.spec.get("tsFieldName") if plans else None
+            counters = FlowStats(pipeline.name, stages, ts_field if type(ts_field) is str else "_ts")
             report_from_environment(counters)
     except ValueError as exc:
         raise SettingError(str(exc)) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Callable
 
 import bytewax.operators as op
@@ -58,14 +59,35 @@ def _is_dead_letters(chunk: list) -> bool:
 
 
 def _counting_split(stats: FlowStats, position: int) -> Callable[[list], bool]:
+    if position == 0:
+        return _counting_source_split(stats)
+
     def is_dead(chunk: list) -> bool:
         worker = stats.worker()
-        if position == 0:  # the source: what it received, good or not
-            worker.into[0] += len(chunk)
         if type(chunk) is DeadLetters:
             worker.dead_letters(position, chunk)
             return True
         worker.out[position] += len(chunk)
+        return False
+
+    return is_dead
+
+
+def _counting_source_split(stats: FlowStats) -> Callable[[list], bool]:
+    """The source's split counts what it received, good or not, and keeps the latest event time
+    of each chunk's last document: the watermark of a pipeline without windows."""
+    ts_field = stats.ts_field
+
+    def is_dead(chunk: list) -> bool:
+        worker = stats.worker()
+        worker.into[0] += len(chunk)
+        if type(chunk) is DeadLetters:
+            worker.dead_letters(0, chunk)
+            return True
+        worker.out[0] += len(chunk)
+        ts = chunk[-1].get(ts_field)
+        if type(ts) is datetime and (worker.watermark[0] is None or ts > worker.watermark[0]):
+            worker.watermark[0] = ts
         return False
 
     return is_dead
