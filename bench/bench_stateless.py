@@ -148,21 +148,26 @@ def run_plain_loop(docs: list) -> int:
     return len(out)
 
 
-def best_rate(run, count: int, repeat: int) -> tuple[float, int]:
-    """Best of ``repeat`` runs, each on freshly generated documents (sources stamp theirs)."""
-    best = float("inf")
-    kept = 0
+def best_rates(contenders: tuple, count: int, repeat: int) -> dict[str, tuple[float, int]]:
+    """Best of ``repeat`` runs each, on freshly generated documents (sources stamp theirs).
+
+    Contenders take turns in every round, so a change in the machine's load between rounds
+    weighs on all of them alike.
+    """
+    best = {name: float("inf") for name, _ in contenders}
+    kept = {}
     for _ in range(repeat):
-        docs = generate(count)
-        # A stream processor never holds its whole input; keep these million documents out of
-        # the cyclic GC's scans so each contender pays only for what it allocates itself.
-        gc.collect()
-        gc.freeze()
-        start = time.process_time()  # CPU time: steady when other processes share the cores
-        kept = run(docs)
-        best = min(best, time.process_time() - start)
-        gc.unfreeze()
-    return count / best, kept
+        for name, run in contenders:
+            docs = generate(count)
+            # A stream processor never holds its whole input; keep these million documents out of
+            # the cyclic GC's scans so each contender pays only for what it allocates itself.
+            gc.collect()
+            gc.freeze()
+            start = time.process_time()  # CPU time: steady when other processes share the cores
+            kept[name] = run(docs)
+            best[name] = min(best[name], time.process_time() - start)
+            gc.unfreeze()
+    return {name: (count / best[name], kept[name]) for name, _ in contenders}
 
 
 def main() -> None:
@@ -177,9 +182,9 @@ def main() -> None:
         ("hand-written flow", run_hand_written_flow),
         ("plain loop", run_plain_loop),
     )
-    for name, run in contenders:
-        results[name], kept = best_rate(run, args.docs, args.repeat)
-        print(f"{name:18} {results[name]:>12,.0f} docs/s  ({kept:,} kept)")
+    for name, (rate, kept) in best_rates(contenders, args.docs, args.repeat).items():
+        results[name] = rate
+        print(f"{name:18} {rate:>12,.0f} docs/s  ({kept:,} kept)")
     print(f"sluice / hand-written flow = {results['sluice'] / results['hand-written flow']:.2f}x  (goal >= 1.5x)")
     print(f"sluice / plain loop        = {results['sluice'] / results['plain loop']:.2f}x  (goal >= 0.50x)")
     print(f"stats on / stats off       = {results['sluice'] / results['sluice, stats off']:.3f}x  (goal >= 0.95x)")
