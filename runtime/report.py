@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from typing import Callable
 
@@ -65,3 +66,15 @@ def report_from_environment(stats: FlowStats) -> None:
         serve_metrics(stats, *parse_address(address))
     if path or address:
         atexit.register(stats.finish)
+        _finish_on_uncaught(stats)
+
+
+def _finish_on_uncaught(stats: FlowStats) -> None:
+    """A flow that dies of an exception (``bytewax.run`` lets it reach the top) reports ``error``."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:  # noqa: ANN001 (sys.excepthook's signature)
+        stats.finish("error")
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook

@@ -230,19 +230,38 @@ def test_window_state_size_and_watermark(tmp_path: Path, kafka_bootstrap: str) -
         flow.stop()
 
 
+def first_event(flow: Flow, events) -> dict:
+    """Insert probes until the flow's change stream shows one (events before it opens are not its own)."""
+    stats = wait_for("the flow to start", flow.stats, lambda s: s["status"] == "running", [flow])
+    while stats["inputMessageCount"] == 0:
+        events.insert_one({"probe": True})
+        deadline = time.monotonic() + 1.5
+        while stats["inputMessageCount"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            stats = flow.stats()
+    return stats
+
+
+def test_a_failing_flow_reports_error(tmp_path: Path, db, mongodb_uri: str) -> None:
+    pipeline = {"name": "stats-fail", "pipeline": [{"$source": {"connectionName": "mongo", "db": db.name, "coll": "events"}}]}
+    registry = {"connections": {"mongo": {"type": "mongodb", "uri": mongodb_uri}}, "default": "mongo"}
+    flow = Flow(tmp_path, "fail", pipeline, registry)
+    try:
+        first_event(flow, db["events"])
+        db["events"].drop()  # invalidates the change stream: the flow fails
+        assert flow.proc.wait(timeout=60) != 0
+        assert flow.stats()["status"] == "error"
+    finally:
+        flow.stop()
+
+
 def test_change_stream_lag_rises_while_paused(tmp_path: Path, db, mongodb_uri: str) -> None:
     pipeline = {"name": "stats-cs", "pipeline": [{"$source": {"connectionName": "mongo", "db": db.name, "coll": "events"}}]}
     registry = {"connections": {"mongo": {"type": "mongodb", "uri": mongodb_uri}}, "default": "mongo"}
     flow = Flow(tmp_path, "cs", pipeline, registry)
     events = db["events"]
     try:
-        first = wait_for("the flow to start", flow.stats, lambda s: s["status"] == "running", [flow])
-        while first["inputMessageCount"] == 0:  # events before the stream opens are not its own: probe until one arrives
-            events.insert_one({"probe": True})
-            deadline = time.monotonic() + 1.5
-            while first["inputMessageCount"] == 0 and time.monotonic() < deadline:
-                time.sleep(0.1)
-                first = flow.stats()
+        first = first_event(flow, events)
         base = first["inputMessageCount"]
         assert first["changeStreamTimeDifferenceSecs"] < 2 and first["inputMessageSize"] > 0
         flow.proc.send_signal(signal.SIGSTOP)
