@@ -69,12 +69,22 @@ def report_from_environment(stats: FlowStats) -> None:
         _finish_on_uncaught(stats)
 
 
+def interrupted(exc: BaseException | None) -> bool:
+    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _finish_on_uncaught(stats: FlowStats) -> None:
-    """A flow that dies of an exception (``bytewax.run`` lets it reach the top) reports ``error``."""
+    """A flow that dies of an exception (``bytewax.run`` lets it reach the top) reports ``error``;
+    one stopped by Ctrl-C, ``stopped``."""
     previous = sys.excepthook
 
     def hook(kind, value, traceback) -> None:  # noqa: ANN001 (sys.excepthook's signature)
-        stats.finish("error")
+        stats.finish("stopped" if interrupted(value) else "error")
         previous(kind, value, traceback)
 
     sys.excepthook = hook

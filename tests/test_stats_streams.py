@@ -180,6 +180,8 @@ def test_kafka_offsets_lag_and_metrics_with_two_workers(tmp_path: Path, kafka_bo
             where = (("partition", str(part["partition"])), ("topic", topic))
             assert samples[("sluice_kafka_partition_offset", (("kind", "current"), *where))] == part["currentOffset"]
             assert samples[("sluice_kafka_partition_offset", (("kind", "checkpoint"), *where))] == part["checkpointOffset"]
+        flow.stop()  # Ctrl-C: a clean stop, not an error
+        assert flow.stats()["status"] == "stopped"
     finally:
         flow.stop()
 

@@ -23,7 +23,7 @@ from bytewax.errors import BytewaxRuntimeError
 from connectors.console import ConsoleSink
 from connectors.mongodb_support import redact
 from runtime.logs import configure_logging
-from runtime.report import report_every, report_from_environment
+from runtime.report import interrupted, report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
@@ -111,7 +111,7 @@ def process(
         cli_main(translation.flow)
         status = "stopped"
     except BytewaxRuntimeError as exc:
-        if _interrupted(exc):
+        if interrupted(exc):
             status = "stopped"
             raise KeyboardInterrupt from None
         raise
@@ -121,11 +121,3 @@ def process(
     finally:
         translation.stats.finish(status)
 
-
-def _interrupted(exc: BaseException | None) -> bool:
-    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
