@@ -66,7 +66,7 @@ def translate(
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
-    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
+    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output, writers, pipeline.name)
     ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink)
     return Translation(pipeline, plans, build_dataflow(plans, ctx))
 
