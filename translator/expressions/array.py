@@ -13,6 +13,7 @@ from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
+from translator._limits import check_built, shallow_size, value_size
 from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError
 from translator.expressions._numbers import is_number
@@ -156,6 +157,7 @@ def compile_concat_arrays(args: Any, at: tuple, scope: Any):
                 msg = f"$concatArrays only supports arrays, not {bson_type_name(value)}"
                 raise ExpressionError(msg)
             out.extend(value)
+        check_built("$concatArrays", shallow_size(out))
         return out
 
     return concat_arrays
@@ -374,6 +376,8 @@ def compile_range(args: Any, at: tuple, scope: Any):
 
 # ----------------------------------------------------------------------------- $map $filter $reduce
 
+_GROWN = frozenset({str, list, dict})  # the values whose size $map and $reduce keep an eye on
+
 
 def _variable(spec: dict, at: tuple, key: str, default: str | None) -> str | None:
     """The variable named by ``as`` (``this`` when left out) or ``arrayIndexAs`` (MongoDB 8.3)."""
@@ -413,11 +417,15 @@ def compile_map(args: Any, at: tuple, scope: Any):
             raise ExpressionError(msg)
         inner = dict(vars)
         out = []
+        built = 0  # what the results cost at their top level: enough to stop runaway growth
         for i, value in enumerate(values):
             inner[name] = value
             if index_name is not None:
                 inner[index_name] = i
             result = body(doc, inner)
+            if type(result) in _GROWN:
+                built += shallow_size(result)
+                check_built("$map", built)
             out.append(None if result is MISSING else result)
         return out
 
@@ -493,6 +501,10 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
             if index_name is not None:
                 inner[index_name] = i
             accumulated = body(doc, inner)
+            if not i & (i + 1) and type(accumulated) in _GROWN:  # after iterations 1, 2, 4, 8, ...
+                check_built("$reduce", value_size("$reduce", accumulated))
+        if type(accumulated) in _GROWN:
+            check_built("$reduce", value_size("$reduce", accumulated))
         return accumulated
 
     return reduce_array
