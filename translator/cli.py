@@ -1,7 +1,8 @@
 """The ``sluice`` command: validate, translate and process pipeline files.
 
-Exit codes: 0 success, 2 a bad pipeline or registry (one clear message, no traceback),
-1 a failure while running, 130 interrupted.
+Exit codes: 0 success (also when stdout is closed early, as by ``| head``), 2 a bad pipeline
+or registry (one clear message, no traceback), 1 a failure while running (one line; an
+internal bug says so, and ``SLUICE_DEBUG=1`` adds the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
-from connectors.mongodb_support import redact
+from connectors.redaction import install_log_redaction, redact
 from translator import plan, process
 from translator.connections import load_registry
 from translator.errors import TranslateError
@@ -59,13 +61,48 @@ def main(argv: list[str] | None = None) -> int:
         if name == "translate":
             sub.add_argument("--graph", action="store_true", help="print a Mermaid diagram of the dataflow")
     args = parser.parse_args(argv)
+    install_log_redaction()
     try:
         return args.handler(args)
     except TranslateError as exc:
-        print(f"sluice: {redact(str(exc))}", file=sys.stderr)
+        message = str(exc)
+        if not message.startswith((args.pipeline, str(args.connections))):
+            message = f"{args.pipeline}: {message}"
+        print(f"sluice: {redact(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001  (the one place every failure becomes one line)
+        return _failed(exc)
+
+
+# What a running processor meets from outside (a server, a broker, the disk), not a bug of sluice.
+_OUTSIDE_FAILURES = ("pymongo.errors", "confluent_kafka", "connectors.")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The first error raised, under the Bytewax errors that wrap it."""
+    while (exc.__cause__ or exc.__context__) is not None:
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _failed(exc: Exception) -> int:
+    cause = _root_cause(exc)
+    if isinstance(cause, BrokenPipeError):  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if isinstance(cause, KeyboardInterrupt):
+        return 130
+    if os.environ.get("SLUICE_DEBUG"):
+        traceback.print_exception(exc)
+    text = redact(f"{type(cause).__name__}: {cause}".splitlines()[0] if str(cause) else type(cause).__name__)
+    outside = isinstance(cause, (OSError, ConnectionError)) or type(cause).__module__.startswith(_OUTSIDE_FAILURES)
+    if outside:
+        print(f"sluice: processor failed: {text}", file=sys.stderr)
+    else:
+        print(f"sluice: internal error: {text} (run with SLUICE_DEBUG=1 for the traceback)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
