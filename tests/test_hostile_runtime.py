@@ -7,6 +7,7 @@ recovery, and runaway expressions in a subprocess whose peak RSS is measured.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -18,12 +19,19 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import bytewax.operators as op
 import orjson
 import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSource, run_main
 from confluent_kafka import Producer
 from test_kafka_connectors import consume, new_topic
 
+from connectors.console import ConsoleDeadLetterWriter, ConsoleSink
 from connectors.ejson import loads
+from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
+from connectors.mongodb_dlq import MongoDeadLetterWriter
+from connectors.mongodb_merge import MergeSink
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -246,3 +254,48 @@ def test_runaway_expressions_reach_the_dlq_quickly_in_bounded_memory(tmp_path):
     assert slowest < 5, f"one document took {slowest:.1f} s to fail"
     assert peak_mib < 1024, f"peak RSS {peak_mib:.0f} MiB"
     assert elapsed < 60
+
+
+def deep(depth: int) -> dict:
+    doc: dict = {"v": 1}
+    for _ in range(depth - 1):
+        doc = {"a": doc}
+    return doc
+
+
+def test_sinks_and_dlq_writers_take_documents_too_deep_or_too_large(kafka_bootstrap, mongodb_uri, db):
+    ok = {"_id": "ok", "n": 1}
+    config = client_config({"type": "kafka", "bootstrapServers": kafka_bootstrap})
+
+    def run(sink, docs: list) -> None:
+        flow = Dataflow("sink")
+        item = ("0", docs) if isinstance(sink, KafkaSink) else docs  # the Kafka sink takes (part, chunk)
+        op.output("out", op.input("in", flow, TestingSource([item])), sink)
+        run_main(flow)
+
+    # The console: a line for the good document, DLQ records for the rest, reduced when too deep.
+    out, err = io.StringIO(), io.StringIO()
+    run(ConsoleSink(out, lambda: ConsoleDeadLetterWriter(err), "p"), [ok, deep(300), deep(2000)])
+    assert [loads(line) for line in out.getvalue().splitlines()] == [ok]
+    records = [loads(line) for line in err.getvalue().splitlines()]
+    assert [record["errInfo"]["reason"].startswith("output: cannot encode") for record in records] == [True, True]
+    assert "cannot be encoded" in records[1]["doc"]["reduced"] and records[1]["doc"]["prefix"].startswith('{"a":')
+
+    # $emit to Kafka with a Kafka DLQ: too deep for JSON, larger than the topic takes.
+    out_topic, dlq_topic = new_topic(kafka_bootstrap, 1), new_topic(kafka_bootstrap, 1)
+    dlq = lambda: KafkaDeadLetterWriter(config, dlq_topic)  # noqa: E731
+    run(KafkaSink(config, out_topic, dead_letter_writer_factory=dlq, processor_name="p"),
+        [ok, deep(300), deep(2000), {"blob": "x" * (2 * MB)}])
+    assert [loads(message.value()) for message in consume(kafka_bootstrap, out_topic, 1, quiet=0.2)] == [ok]
+    records = [loads(message.value()) for message in consume(kafka_bootstrap, dlq_topic, 3, quiet=0.2)]
+    assert len(records) == 3 and all(record["doc"]["reduced"] for record in records), records
+    assert records[2]["doc"]["originalSize"] > 2 * MB and "Message size too large" in records[2]["errInfo"]["reason"]
+
+    # $merge with a MongoDB DLQ: too deep to encode, over 16 MiB.
+    dlq = lambda: MongoDeadLetterWriter(mongodb_uri, db.name, "dlq")  # noqa: E731
+    run(MergeSink(mongodb_uri, db=db.name, coll="out", dead_letter_writer_factory=dlq, processor_name="p"),
+        [ok, deep(2000), {"blob": "x" * (17 * MB)}])
+    assert list(db.out.find()) == [ok]
+    records = list(db.dlq.find())
+    assert len(records) == 2 and all(record["doc"]["reduced"] for record in records), records
+    assert any("recursion" in record["errInfo"]["reason"] for record in records)
