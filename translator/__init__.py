@@ -24,7 +24,7 @@ from connectors.console import ConsoleSink
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
-from translator.dlq import check_dlq_options, dlq_writer_factory
+from translator.dlq import check_options, dlq_writer_factory
 from translator.errors import PipelineValidationError, Problem, SpecError
 from translator.parse import Pipeline
 from translator.plan import PlanContext, StagePlan
@@ -41,7 +41,7 @@ class Translation:
 def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
     """Validate and compile every stage; raise PipelineValidationError listing every problem."""
     try:
-        check_dlq_options(pipeline.options)
+        check_options(pipeline.options, registry)
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     return plan_pipeline(pipeline, PlanContext(registry, pipeline.name))

@@ -63,9 +63,10 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
             msg = f"unknown field {sorted(unknown)[0]!r} in a processor definition: expected name, pipeline, options"
             raise PipelineSyntaxError(msg)
         name = value.get("name", name)
-        options = value.get("options") or {}
-        if type(name) is not str or type(options) is not dict:
-            msg = "a processor definition needs a string 'name' and an object 'options'"
+        options = value.get("options")
+        options = {} if options is None else options
+        if type(name) is not str or not name or type(options) is not dict:
+            msg = "a processor definition needs a non-empty string 'name' and an object 'options'"
             raise PipelineSyntaxError(msg)
         value = value.get("pipeline")
     if type(value) is not list or not value:
