@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import bytewax.operators as op
@@ -25,6 +25,7 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from confluent_kafka import Producer
+from pipeline_runner import run_pipeline
 from test_kafka_connectors import consume, new_topic
 
 from connectors.console import ConsoleDeadLetterWriter, ConsoleSink
@@ -299,3 +300,18 @@ def test_sinks_and_dlq_writers_take_documents_too_deep_or_too_large(kafka_bootst
     records = list(db.dlq.find())
     assert len(records) == 2 and all(record["doc"]["reduced"] for record in records), records
     assert any("recursion" in record["errInfo"]["reason"] for record in records)
+
+
+def test_push_in_a_window_stops_at_mongods_memory_limit():
+    eight_mib = {"$reduce": {"input": {"$range": [0, 23]}, "initialValue": "x", "in": {"$concat": ["$$value", "$$value"]}}}
+    docs = [{"t": datetime(2024, 1, 1, 0, 0, second, tzinfo=timezone.utc), "n": second} for second in range(14)]
+    result = run_pipeline([
+        {"$source": {"documents": docs, "timeField": "$t"}},
+        {"$addFields": {"big": eight_mib}},
+        {"$tumblingWindow": {"interval": {"size": 1, "unit": "hour"},
+                             "pipeline": [{"$group": {"_id": None, "all": {"$push": "$big"}, "n": {"$sum": 1}}}]}},
+    ])
+    reasons = [record["errInfo"]["reason"] for record in result.dead]
+    pushed = [reason for reason in reasons if "$push used too much memory" in reason]
+    assert len(pushed) == 2, reasons  # the 13th and 14th 8 MiB strings: 104 MiB > 100 MiB
+    assert [(doc["n"], len(doc["all"])) for doc in result.docs] == [(12, 12)]  # the failed two left no trace
