@@ -25,7 +25,7 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from confluent_kafka import Producer
-from pipeline_runner import run_pipeline
+from pipeline_runner import run_pipeline, with_documents
 from test_kafka_connectors import consume, new_topic
 
 from connectors.console import ConsoleDeadLetterWriter, ConsoleSink
@@ -33,6 +33,7 @@ from connectors.ejson import loads
 from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
 from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_merge import MergeSink
+from translator.windows import set_window_fields
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -315,3 +316,14 @@ def test_push_in_a_window_stops_at_mongods_memory_limit():
     pushed = [reason for reason in reasons if "$push used too much memory" in reason]
     assert len(pushed) == 2, reasons  # the 13th and 14th 8 MiB strings: 104 MiB > 100 MiB
     assert [(doc["n"], len(doc["all"])) for doc in result.docs] == [(12, 12)]  # the failed two left no trace
+
+
+def test_a_set_window_fields_window_that_outgrows_its_limit_fails_documents(monkeypatch):
+    monkeypatch.setattr(set_window_fields, "MAX_WINDOW_VALUES", 3)  # the real one is a million values
+    docs = [{"n": n, "v": 1} for n in range(5)]
+    stage = {"$setWindowFields": {"sortBy": {"n": 1},
+                                  "output": {"total": {"$sum": "$v", "window": {"range": [-1000, 0]}}}}}
+    result = run_pipeline(with_documents(docs, [stage]))
+    assert [doc["total"] for doc in result.docs] == [1, 2, 3]
+    assert [record["doc"]["n"] for record in result.dead] == [3, 4]
+    assert all("exceeded its memory limit" in record["errInfo"]["reason"] for record in result.dead)
