@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.ejson import MAX_DEPTH, encode_relaxed
+from connectors.redaction import redact
 
 # What a reduced record keeps of its document's text, and of a reason.
 PREFIX_CHARS = 64 * 1024
@@ -27,7 +28,7 @@ def dead_letter(doc: Any, reason: str, **extra: Any) -> dict:
     ``extra`` carries what locates the failure, e.g. ``missedWindowStartTimes`` or the
     Kafka topic/partition/offset of a message that could not be parsed.
     """
-    record = {"doc": doc, "errInfo": {"reason": reason}, "dlqTime": datetime.now(timezone.utc)}
+    record = {"doc": doc, "errInfo": {"reason": redact(reason)}, "dlqTime": datetime.now(timezone.utc)}
     record.update(extra)
     return record
 

@@ -23,7 +23,7 @@ SECRET_FIELD = re.compile(
     re.IGNORECASE,
 )
 # scheme:// (or its percent-encoded form) ... up to the last @ (or %40) before the host, on one line.
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?:://|%3A%2F%2F)", re.IGNORECASE)
+_SCHEME = re.compile(r"://|%3A%2F%2F", re.IGNORECASE)  # found first: a scheme-first pattern is quadratic
 _AT = re.compile(r"@|%40", re.IGNORECASE)
 _SETTING_KEY = r"[\w.-]*(?:passw(?:or)?d|pwd|secret|credentials?|api[_.-]?key|private[_.-]?key|token|jaas\.config)[\w.-]*"
 # key = 'value' / "key": "value" / key=value (query strings, librdkafka settings, reprs)

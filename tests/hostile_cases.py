@@ -383,7 +383,7 @@ def field_name_cases() -> Iterator[tuple[str, bytes]]:
     yield "dollar field in $addFields", encode([DOCS_SOURCE, {"$addFields": {"$a": 1}}])
     yield "dollar field in $set", encode([DOCS_SOURCE, {"$set": {"b.$c": 1}}])
     yield "dollar field in $project", encode([DOCS_SOURCE, {"$project": {"$a": 1}}])
-    yield "dotted field in an expression object", encode([DOCS_SOURCE, {"$addFields": {"b": {"c.d": "$a"}}}])
+    yield "dotted field in an expression object", encode([DOCS_SOURCE, {"$addFields": {"b": {"$mergeObjects": [{"c.d": "$a"}]}}}])
     yield "dollar field in an expression object", encode([DOCS_SOURCE, {"$addFields": {"b": {"x": 1, "$c": "$a"}}}])
     yield "dollar field in a documents source", encode([{"$source": {"documents": [{"$a": 1}]}}])
     yield "dotted field in a documents source", encode([{"$source": {"documents": [{"a.b": 1}]}}])
@@ -448,12 +448,17 @@ def unsupported_cases() -> Iterator[tuple[str, bytes]]:
         yield f"unknown stage {stage}", encode([DOCS_SOURCE, {stage: {}}])
 
 
-def documents_evaluation_cases() -> Iterator[tuple[str, bytes]]:
-    """A ``documents`` expression that would take forever or everything if validate ran it."""
+def documents_evaluation_controls() -> Iterator[tuple[str, bytes]]:
+    """``documents`` expressions that would take forever or everything if validate ran them:
+    validate compiles them and answers at once."""
     yield "documents $range 1e12", encode([{"$source": {"documents": {"$map": {"input": {"$range": [0, 1000000000000]}, "in": {"a": "$$this"}}}}}])
     catastrophic = {"$regexMatch": {"input": "a" * 40 + "!", "regex": "^(a+)+$"}}
     yield "documents catastrophic regex", encode([{"$source": {"documents": {"$cond": [catastrophic, [{"a": 1}], "x"]}}}])
+
+
+def documents_evaluation_cases() -> Iterator[tuple[str, bytes]]:
     yield "documents evaluates to a number", encode([{"$source": {"documents": {"$add": [1, 2]}}}])
+    yield "documents evaluates to a string", encode([{"$source": {"documents": {"$literal": "ab"}}}])
 
 
 def folding_cases() -> Iterator[tuple[str, bytes]]:
@@ -476,7 +481,8 @@ def malformed_cases() -> list[tuple[str, bytes]]:
 def valid_cases() -> list[tuple[str, bytes]]:
     controls = [(f"base {name}", encode(base)) for name, base in BASES.items()]
     controls += [(f"base $source {kind}", encode([base, {"$match": {}}])) for kind, base in SOURCE_BASES.items()]
-    for family in (number_controls, encoding_controls, nesting_controls, huge_controls, options_controls):
+    families = (number_controls, encoding_controls, nesting_controls, huge_controls, options_controls, documents_evaluation_controls)
+    for family in families:
         controls += list(family())
     controls.append(("documents expression", encode([{"$source": {"documents": {"$map": {"input": [1, 2], "in": {"a": "$$this"}}}}}])))
     controls.append(("dotted field in $addFields", encode([DOCS_SOURCE, {"$addFields": {"b.c": 1}}])))

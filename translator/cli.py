@@ -68,12 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc)
         if not message.startswith((args.pipeline, str(args.connections))):
             message = f"{args.pipeline}: {message}"
-        print(f"sluice: {redact(message)}", file=sys.stderr)
+        print(f"sluice: {_bounded(redact(message))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001  (the one place every failure becomes one line)
         return _failed(exc)
+
+
+MAX_LINE = 2000  # a message quoting a megabyte of the pipeline is not a clear line
+
+
+def _bounded(message: str) -> str:
+    return "\n".join(line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}..." for line in message.split("\n"))
 
 
 # What a running processor meets from outside (a server, a broker, the disk), not a bug of sluice.

@@ -32,6 +32,7 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
     time_field = compile_time_field(spec)
     ts_field_name = spec.get("tsFieldName", "_ts")
     if type(docs) is list:
+        _check_field_names(docs)
         source = _source(docs, time_field, ts_field_name, SpecError(NOT_DOCUMENTS, ("documents",)))
         return StagePlan(
             stage,
@@ -54,6 +55,23 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
         return op.input(stage.step_id, flow, _source(evaluated, time_field, ts_field_name, failed(NOT_DOCUMENTS)))
 
     return StagePlan(stage, SOURCE, "the documents an expression evaluates to when the flow starts, then end", build=build)
+
+
+def _check_field_names(docs: list) -> None:
+    """Field names as an expression object allows them, which ``documents`` is in Atlas:
+    none starts with '$' (that would be an operator) or holds a '.'."""
+    stack = [(doc, ("documents", str(i))) for i, doc in enumerate(docs)]
+    while stack:
+        value, at = stack.pop()
+        if type(value) is list:
+            stack.extend((item, (*at, str(i))) for i, item in enumerate(value))
+        elif type(value) is dict:
+            for key, item in value.items():
+                if key.startswith("$") or "." in key:
+                    msg = f"field name {key!r} may not start with '$' or contain '.'"
+                    raise SpecError(msg, (*at, key))
+                if type(item) in (dict, list):
+                    stack.append((item, (*at, key)))
 
 
 def _source(docs: object, time_field, ts_field_name: str, error: Exception) -> DocumentsSource:
