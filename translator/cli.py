@@ -8,9 +8,13 @@ internal bug says so, and ``SLUICE_DEBUG=1`` adds the traceback), 130 interrupte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 
 from connectors.redaction import install_log_redaction, redact
 from translator import plan, process
@@ -42,8 +46,48 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_process(args: argparse.Namespace) -> int:
     pipeline, registry = _load(args)
-    process(pipeline, registry)
+    with _rust_panics_hidden():
+        process(pipeline, registry)
     return 0
+
+
+_PANIC = re.compile(rb"thread '.*' panicked at ")
+_PANIC_DETAIL = re.compile(rb"(\s|stack backtrace:|note: |Traceback|Box<dyn Any>)")
+
+
+@contextlib.contextmanager
+def _rust_panics_hidden() -> Iterator[None]:
+    """Bytewax turns an error raised in a step into a Rust panic whose hook writes "thread ...
+    panicked at" (and a backtrace under RUST_BACKTRACE) straight to file descriptor 2; the
+    error itself reaches Python and becomes one line. Everything else on stderr passes."""
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    stderr = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        skipping = False
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if _PANIC.match(line):
+                    skipping, first = True, True
+                    continue
+                if skipping and (first or _PANIC_DETAIL.match(line)):
+                    first = False
+                    continue
+                skipping = False
+                os.write(stderr, line)
+
+    forwarder = threading.Thread(target=forward, name="stderr-without-panics", daemon=True)
+    forwarder.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(stderr, 2)  # closes the pipe's last write end: the forwarder reads to the end
+        forwarder.join(timeout=10)
+        os.close(stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +128,7 @@ def _bounded(message: str) -> str:
 
 
 # What a running processor meets from outside (a server, a broker, the disk), not a bug of sluice.
-_OUTSIDE_FAILURES = ("pymongo.errors", "confluent_kafka", "connectors.")
+_OUTSIDE_FAILURES = ("pymongo", "bson", "confluent_kafka")
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -103,8 +147,10 @@ def _failed(exc: Exception) -> int:
         return 130
     if os.environ.get("SLUICE_DEBUG"):
         traceback.print_exception(exc)
-    text = redact(f"{type(cause).__name__}: {cause}".splitlines()[0] if str(cause) else type(cause).__name__)
+    text = redact(f"{type(cause).__name__}: {cause}".splitlines()[0].partition(", full error: ")[0] if str(cause) else type(cause).__name__)
     outside = isinstance(cause, (OSError, ConnectionError)) or type(cause).__module__.startswith(_OUTSIDE_FAILURES)
+    frames = traceback.extract_tb(cause.__traceback__)
+    outside = outside or bool(frames and any(f"{os.sep}{name}{os.sep}" in frames[-1].filename for name in _OUTSIDE_FAILURES))
     if outside:
         print(f"sluice: processor failed: {text}", file=sys.stderr)
     else:
