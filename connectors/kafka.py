@@ -32,7 +32,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
-from connectors.ejson import decode_document, loads_fast
+from connectors.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
 from connectors.kafka_formats import (
     KEY_FORMAT_ERRORS,
     encode_relaxed,
@@ -570,6 +570,8 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                         key = encode_key(key)
                     headers = None if headers_of is None else headers_from_value(headers_of(doc))
                     value = None if tombstone_when is not None and tombstone_when(doc) else encode_value(doc)
+                    if value is not None and len(value) > MAX_DOCUMENT_BYTES:
+                        raise ValueError(size_error(len(value)))
                 except Exception as exc:  # a failing expression costs only this document
                     dead.append(dead_letter(doc, f"kafka $emit: {exc}"))
                     continue

@@ -292,6 +292,11 @@ def test_sinks_and_dlq_writers_take_documents_too_deep_or_too_large(kafka_bootst
     records = [loads(message.value()) for message in consume(kafka_bootstrap, dlq_topic, 3, quiet=0.2)]
     assert len(records) == 3 and all(record["doc"]["reduced"] for record in records), records
     assert records[2]["doc"]["originalSize"] > 2 * MB and "Message size too large" in records[2]["errInfo"]["reason"]
+    # A topic that takes 20 MB messages still gets no document over 16 MiB.
+    run(KafkaSink({**config, "message.max.bytes": 20 * MB}, out_topic, dead_letter_writer_factory=dlq, processor_name="p"),
+        [{"blob": "x" * (17 * MB)}])
+    records = [loads(message.value()) for message in consume(kafka_bootstrap, dlq_topic, 4, quiet=0.2)]
+    assert "kafka $emit: BSONObj size: 17000011" in records[3]["errInfo"]["reason"], records[3]["errInfo"]
 
     # $merge with a MongoDB DLQ: too deep to encode, over 16 MiB.
     dlq = lambda: MongoDeadLetterWriter(mongodb_uri, db.name, "dlq")  # noqa: E731
@@ -327,3 +332,4 @@ def test_a_set_window_fields_window_that_outgrows_its_limit_fails_documents(monk
     assert [doc["total"] for doc in result.docs] == [1, 2, 3]
     assert [record["doc"]["n"] for record in result.dead] == [3, 4]
     assert all("exceeded its memory limit" in record["errInfo"]["reason"] for record in result.dead)
+
