@@ -58,8 +58,9 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 
 def may_nest_past(data: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Cheap filter before :func:`too_deep`: text with at most ``limit`` brackets cannot nest deeper."""
-    return data.count(b"{") + data.count(b"[") > limit
+    """Cheap filter before :func:`too_deep`: text with at most ``limit`` brackets cannot nest deeper
+    (nor can text too short to open and close more than ``limit`` of them)."""
+    return len(data) > 2 * limit and data.count(b"{") + data.count(b"[") > limit
 
 
 def decode_document(data: bytes) -> dict:
