@@ -2,8 +2,9 @@
 
 A document fails to the DLQ, with mongod's wording, as soon as one operator builds a value
 past the limit, so no single document makes the process grow without bound. The checks are
-cheap: a length per string or array built, and for ``$reduce`` a walk of its accumulator at
-iterations 1, 2, 4, 8, ... (shared sub-values are walked once however often they appear).
+cheap: a length per string or array built (for ``$map``, per result), and for ``$reduce`` a
+walk of its accumulator at iterations 1, 2, 4, 8, ... (a container shared by several places
+is walked once).
 """
 
 from __future__ import annotations
@@ -36,22 +37,31 @@ def shallow_size(value: Any) -> int:
 
 def value_size(name: str, value: Any) -> int:
     """About the BSON size of ``value``; fails the document when it nests past 100 levels."""
-    sizes: dict[int, int] = {}  # id of a container walked already -> its size
+    kind = type(value)
+    if kind is not list and kind is not dict:
+        return shallow_size(value)
+    return _container_size(name, value, 1, {})
 
-    def size(item: Any, depth: int) -> int:
-        kind = type(item)
-        if kind is not list and kind is not dict:
-            return shallow_size(item)
-        known = sizes.get(id(item))
-        if known is not None:
-            return known
-        if depth > MAX_DEPTH:
-            raise ExpressionError(f"{name}: {DEPTH_ERROR}")
-        children = item.values() if kind is dict else item
-        total = _ELEMENT_BYTES + sum(_ELEMENT_BYTES + size(child, depth + 1) for child in children)
-        if kind is dict:
-            total += sum(len(key) for key in item)
-        sizes[id(item)] = total
-        return total
 
-    return size(value, 1)
+def _container_size(name: str, value: Any, depth: int, sizes: dict[int, int]) -> int:
+    """``sizes``: id of each container walked already -> its size, so a shared one is walked once."""
+    known = sizes.get(id(value))
+    if known is not None:
+        return known
+    if depth > MAX_DEPTH:
+        raise ExpressionError(f"{name}: {DEPTH_ERROR}")
+    total = _ELEMENT_BYTES
+    if type(value) is dict:
+        for key, child in value.items():
+            kind = type(child)
+            total += len(key) + _ELEMENT_BYTES
+            total += (_container_size(name, child, depth + 1, sizes) if kind is list or kind is dict
+                      else shallow_size(child))  # fmt: skip
+    else:
+        for child in value:
+            kind = type(child)
+            total += _ELEMENT_BYTES
+            total += (_container_size(name, child, depth + 1, sizes) if kind is list or kind is dict
+                      else shallow_size(child))  # fmt: skip
+    sizes[id(value)] = total
+    return total

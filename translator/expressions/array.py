@@ -13,6 +13,7 @@ from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
+from connectors.ejson import MAX_DOCUMENT_BYTES
 from translator._limits import check_built, shallow_size, value_size
 from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError
@@ -417,14 +418,18 @@ def compile_map(args: Any, at: tuple, scope: Any):
             raise ExpressionError(msg)
         inner = dict(vars)
         out = []
-        built = 0  # what the results cost at their top level: enough to stop runaway growth
+        built = 0  # the results' top-level sizes: enough to stop a $map of big strings or arrays
         for i, value in enumerate(values):
             inner[name] = value
             if index_name is not None:
                 inner[index_name] = i
             result = body(doc, inner)
-            if type(result) in _GROWN:
-                built += shallow_size(result)
+            kind = type(result)
+            if kind is str:
+                built += len(result)
+            elif kind is dict or kind is list:
+                built += len(result) << 3  # shallow_size's cost of each element, inlined
+            if built > MAX_DOCUMENT_BYTES:
                 check_built("$map", built)
             out.append(None if result is MISSING else result)
         return out
