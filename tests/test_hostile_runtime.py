@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from connectors.ejson import loads
 from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
 from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_merge import MergeSink
+from translator._regex import compile_regex
 from translator.windows import set_window_fields
 
 REPO = Path(__file__).resolve().parents[1]
@@ -333,3 +335,13 @@ def test_a_set_window_fields_window_that_outgrows_its_limit_fails_documents(monk
     assert [record["doc"]["n"] for record in result.dead] == [3, 4]
     assert all("exceeded its memory limit" in record["errInfo"]["reason"] for record in result.dead)
 
+
+
+@pytest.mark.parametrize("pattern", [r"^cust[0-9]*7$", r"(\d+)-(\d+)", r"\bword\b", r"(?i)ÉTÉ", r"a.*b.*c", r"(ab|cd)+e",
+                                     r"(?P<x>[a-z])(?P=x)", r"^(a|b)*?c", r"\s+$", r"(?m)^x"])
+def test_bounded_regexes_match_as_re_does_on_long_inputs(pattern):
+    text = ("ab" * 3000) + " cust123-456 word été\nx " + ("cd" * 3000) + "e c"
+    bounded = compile_regex(pattern, "", "$regexMatch")
+    expected = re.compile(pattern).search(text)
+    found = bounded.search(text)
+    assert (found and (found.span(), found.groups())) == (expected and (expected.span(), expected.groups()))

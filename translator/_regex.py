@@ -34,7 +34,8 @@ MATCH_SECONDS = 1.0
 # Backtracking steps ``re`` may take unbounded: tens of milliseconds at most.
 _FAST_STEPS = 10_000_000
 _REPEATS = frozenset({_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)})
-_NESTING = frozenset({_sre.SUBPATTERN, _sre.ASSERT, _sre.ASSERT_NOT, getattr(_sre, "ATOMIC_GROUP", _sre.SUBPATTERN)})
+_NESTING = frozenset({_sre.SUBPATTERN, _sre.ASSERT, _sre.ASSERT_NOT})  # the body is the last argument
+_ATOMIC_GROUP = getattr(_sre, "ATOMIC_GROUP", None)  # Python 3.11+: the body is the argument
 
 _REGEX_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 # BSON's option letters for the bits of bson.Regex.flags / re.Pattern.flags, in BSON's order.
@@ -270,6 +271,8 @@ def _shape(items: Any) -> tuple[int, bool] | None:
             repeats += low != high
         elif op in _NESTING:
             inner = _shape(av[-1])
+        elif op is _ATOMIC_GROUP:
+            inner = _shape(av)
         elif op is _sre.BRANCH:
             alternation = True
             for branch in av[1]:
