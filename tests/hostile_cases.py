@@ -305,24 +305,24 @@ def nesting_controls() -> Iterator[tuple[str, bytes]]:
 
 
 def huge_cases() -> Iterator[tuple[str, bytes]]:
-    many = list(range(200000))
+    many = list(range(50000))
     yield "huge $in with a bad operator after it", encode([DOCS_SOURCE, {"$match": {"a": {"$in": many, "$bad": 1}}}])
     yield "huge $and with a bad last clause", encode(
-        [DOCS_SOURCE, {"$match": {"$and": [{"a": i} for i in range(50000)] + [{"a": {"$nope": 1}}]}}]
+        [DOCS_SOURCE, {"$match": {"$and": [{"a": i} for i in range(20000)] + [{"a": {"$nope": 1}}]}}]
     )
-    yield "huge $concat with a bad argument", encode([DOCS_SOURCE, {"$addFields": {"s": {"$concat": ["x"] * 100000 + [{"$nope": 1}]}}}])
+    yield "huge $concat with a bad argument", encode([DOCS_SOURCE, {"$addFields": {"s": {"$concat": ["x"] * 50000 + [{"$nope": 1}]}}}])
     yield "huge $switch with a bad branch", encode(
-        [DOCS_SOURCE, {"$addFields": {"s": {"$switch": {"branches": [{"case": True, "then": i} for i in range(20000)] + [{"case": 1}]}}}}]
+        [DOCS_SOURCE, {"$addFields": {"s": {"$switch": {"branches": [{"case": True, "then": i} for i in range(10000)] + [{"case": 1}]}}}}]
     )
-    yield "huge documents with a non-document at the end", encode([{"$source": {"documents": [{"a": i} for i in range(100000)] + [5]}}])
+    yield "huge documents with a non-document at the end", encode([{"$source": {"documents": [{"a": i} for i in range(50000)] + [5]}}])
     yield "huge pipeline of 20000 stages with a bad one", encode([DOCS_SOURCE] + [{"$match": {}}] * 20000 + [{"$nope": {}}])
     yield "huge file over 16 MiB", encode([{"$source": {"documents": [{"s": "x" * (1 << 20)} for _ in range(17)]}}])
     yield "huge field name", encode([DOCS_SOURCE, {"$addFields": {"x" * 1000000 + ".": 1}}])
 
 
 def huge_controls() -> Iterator[tuple[str, bytes]]:
-    yield "huge $in", encode([DOCS_SOURCE, {"$match": {"a": {"$in": list(range(200000))}}}])
-    yield "huge documents", encode([{"$source": {"documents": [{"a": i} for i in range(100000)]}}])
+    yield "huge $in", encode([DOCS_SOURCE, {"$match": {"a": {"$in": list(range(50000))}}}])
+    yield "huge documents", encode([{"$source": {"documents": [{"a": i} for i in range(50000)]}}])
 
 
 BAD_EXTENDED_JSON = [

@@ -40,7 +40,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     pipeline, registry = _load(args)
     plans = plan(pipeline, registry)
-    print(mermaid(plans) if args.graph else explain(plans))
+    print(redact(mermaid(plans) if args.graph else explain(plans)))
     return 0
 
 

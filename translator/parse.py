@@ -82,12 +82,9 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
             raise PipelineSyntaxError(msg)
         ((stage_name, spec),) = body.items()
         stages.append(Stage(index, stage_name, spec))
-    problems = [
-        Problem(stage.index, stage.name, ".".join(at), message)
-        for stage in stages
-        for at, message in _shape_problems(stage.spec)[:1]
-    ]
-    problems += [Problem(None, None, ".".join(("options", *at)), message) for at, message in _shape_problems(options)[:1]]
+    located = [(stage.index, stage.name, (), _shape_problem(stage.spec)) for stage in stages]
+    located.append((None, None, ("options",), _shape_problem(options)))
+    problems = [Problem(index, name, ".".join((*prefix, *found[0])), found[1]) for index, name, prefix, found in located if found]
     if problems:
         raise PipelineValidationError(problems)
     return Pipeline(name, tuple(stages), options)
@@ -99,32 +96,28 @@ class _DuplicateKeys(dict):
     duplicate: str
 
 
-def _shape_problems(value: Any) -> list[tuple[tuple, str]]:
-    """What no stage may hold, found without recursion: nesting past MAX_NESTING, a field named
-    twice, an integer out of the 64-bit range, a string that is not valid UTF-8."""
-    found = []
+def _shape_problem(value: Any) -> tuple[tuple, str] | None:
+    """The first thing no stage may hold, found without recursion: nesting past MAX_NESTING, a
+    field named twice, an integer out of the 64-bit range, a string that is not valid UTF-8."""
     stack = [(value, (), 1)]
     while stack:
         item, at, depth = stack.pop()
         kind = type(item)
         if kind is _DuplicateKeys:
-            found.append((at, f"duplicate field {item.duplicate!r}"))
-        if kind is dict or kind is _DuplicateKeys or kind is list:
+            return at, f"duplicate field {item.duplicate!r}"
+        if kind is dict or kind is list:
             if depth > MAX_NESTING:
-                found.append((at[:8] + ("...",), f"objects and arrays nested more than {MAX_NESTING} levels deep"))
-                continue
-            pairs = item.items() if kind is not list else enumerate(item)
+                return at[:8] + ("...",), f"objects and arrays nested more than {MAX_NESTING} levels deep"
+            pairs = item.items() if kind is dict else enumerate(item)
             stack.extend((child, (*at, str(key)), depth + 1) for key, child in pairs)
         elif kind is int and not INT64_MIN <= item <= INT64_MAX:
-            found.append((at, f"integer {item} is out of range for a 64-bit integer"))
+            return at, f"integer {item} is out of range for a 64-bit integer"
         elif kind is str and not item.isascii():
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                found.append((at, "string is not valid UTF-8 (it holds a lone surrogate escape)"))
-        if len(found) > 0:
-            break
-    return found
+                return at, "string is not valid UTF-8 (it holds a lone surrogate escape)"
+    return None
 
 
 def _check_extended_json(pairs: list) -> None:
