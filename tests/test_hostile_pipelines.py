@@ -101,3 +101,26 @@ def test_the_real_command_refuses_without_a_traceback(name: str, workdir: Path) 
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
     assert_refused_clearly(done.returncode, done.stdout, done.stderr, 0)
     assert done.stderr.count("\n") == 1
+
+
+def test_an_internal_error_is_one_line_and_sluice_debug_adds_the_traceback(
+    workdir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import translator.cli
+
+    def broken(pipeline, registry):  # stands in for a bug anywhere under `sluice process`
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    monkeypatch.setattr(translator.cli, "process", broken)
+    pipeline = workdir / "ok.json"
+    pipeline.write_text(json.dumps([{"$source": {"documents": [{"a": 1}]}}]))
+    assert main(["process", str(pipeline)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "sluice: internal error: TypeError: unsupported operand type(s) for +: 'int' and 'str' "
+        "(run with SLUICE_DEBUG=1 for the traceback)\n"
+    )
+    monkeypatch.setenv("SLUICE_DEBUG", "1")
+    assert main(["process", str(pipeline)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("(run with SLUICE_DEBUG=1 for the traceback)\n")
