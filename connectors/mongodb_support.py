@@ -12,7 +12,11 @@ from typing import Any, Callable, TypeVar
 
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure
-from pymongo.uri_parser_shared import _validate_uri
+
+try:  # recent pymongo: the parse without the DNS lookup of mongodb+srv:// hosts
+    from pymongo.uri_parser_shared import _validate_uri as _parse_uri
+except ImportError:  # older pymongo: its public parser, which resolves mongodb+srv:// hosts
+    from pymongo.uri_parser import parse_uri as _parse_uri
 
 from connectors.redaction import redact
 
@@ -53,7 +57,7 @@ def parse_uri_offline(uri: str) -> dict:
     """pymongo's own parse of a connection string (hosts, credentials, options), raising
     pymongo's InvalidURI/ConfigurationError, without the DNS lookup of a ``mongodb+srv://``
     host that ``pymongo.uri_parser.parse_uri`` makes: validation must not touch the network."""
-    return _validate_uri(uri)
+    return _parse_uri(uri)
 
 
 def is_transient(exc: BaseException) -> bool:
