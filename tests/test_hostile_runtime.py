@@ -253,11 +253,14 @@ def test_runaway_expressions_reach_the_dlq_quickly_in_bounded_memory(tmp_path):
     reasons = {record["doc"]["case"]: record["errInfo"]["reason"] for record in records}
     for label, (_, words) in RUNAWAY.items():
         assert words in reasons.get(label, ""), (label, reasons.get(label))
+    # Regex searches stop after 1 s of CPU time; on a loaded machine that is more wall time.
     times = sorted(record["dlqTime"] for record in records)
     slowest = max((later - earlier).total_seconds() for earlier, later in zip(times, times[1:]))
-    assert slowest < 5, f"one document took {slowest:.1f} s to fail"
+    assert slowest < 15, f"one document took {slowest:.1f} s to fail"
+    cpu = usage.ru_utime + usage.ru_stime
+    assert cpu < 10 + len(RUNAWAY), f"{cpu:.1f} s of CPU for {len(RUNAWAY)} documents"
     assert peak_mib < 1024, f"peak RSS {peak_mib:.0f} MiB"
-    assert elapsed < 60
+    assert elapsed < 90
 
 
 def deep(depth: int) -> dict:

@@ -6,7 +6,7 @@ groups, ``\\Q...\\E``, POSIX classes) and refuses the few it cannot express. Use
 query operator ``$regex`` and the string operators ``$regexFind``/``$regexMatch``/...
 
 PCRE's match limit stops a runaway match in mongod; :class:`BoundedPattern` stops one here
-after :data:`MATCH_SECONDS`, so a pattern such as ``^(a|a)+$`` on a long input fails that
+after :data:`MATCH_SECONDS` of CPU time, so a pattern such as ``^(a|a)+$`` on a long input fails that
 document instead of the processor. The bound costs: a search that cannot run long (judged
 from the pattern's shape and the input's length) runs on ``re``; the rest on the ``regex``
 package, whose ``timeout`` adds about 2 µs a search.
@@ -29,7 +29,9 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
-# How long one search may run; PCRE's default match limit (10 million steps) takes about as long.
+# CPU time one search may take (the regex package counts the thread's CPU time, so a busy
+# machine does not cut matches short); PCRE's default match limit of 10 million steps
+# takes about as long.
 MATCH_SECONDS = 1.0
 # Backtracking steps ``re`` may take unbounded: tens of milliseconds at most.
 _FAST_STEPS = 10_000_000
@@ -301,7 +303,7 @@ def _fast_length(python_pattern: str, flags: int) -> int:
 
 
 class BoundedPattern:
-    """A compiled pattern whose searches stop after :data:`MATCH_SECONDS`, failing the document.
+    """A compiled pattern whose searches stop after :data:`MATCH_SECONDS` of CPU time, failing the document.
 
     ``pattern`` and ``flags`` read as ``re.Pattern``'s do; ``search`` is the only way to match.
     """
@@ -327,7 +329,7 @@ class BoundedPattern:
             # mongod's words when PCRE gives up (PCRE2_ERROR_MATCHLIMIT is -47).
             msg = (
                 f"Error occurred while executing the regular expression in {self._name}. Result code: -47 "
-                f"(match limit exceeded: the match ran longer than {MATCH_SECONDS:g} s)"
+                f"(match limit exceeded: the match took more than {MATCH_SECONDS:g} s of CPU time)"
             )
             raise ExpressionError(msg) from None
 
