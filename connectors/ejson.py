@@ -8,6 +8,7 @@ https://www.mongodb.com/docs/manual/reference/mongodb-extended-json/
 from __future__ import annotations
 
 import math
+from decimal import InvalidOperation
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,6 +16,9 @@ import orjson
 from bson import json_util
 from bson.json_util import JSONMode, JSONOptions
 
+# mongod's limits on one document: its BSON size and the levels of nesting it may hold.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 100
 RELAXED = JSONOptions(json_mode=JSONMode.RELAXED, tz_aware=True, tzinfo=timezone.utc)
 CANONICAL = JSONOptions(json_mode=JSONMode.CANONICAL, tz_aware=True, tzinfo=timezone.utc)
 
@@ -29,6 +33,58 @@ def loads_fast(data: bytes | str) -> Any:
     if (b'"$' if isinstance(data, bytes) else '"$') in data:
         return json_util.loads(data, json_options=RELAXED)
     return orjson.loads(data)
+
+
+def size_error(size: int) -> str:
+    """mongod's wording for a document (or a value built for one) over 16 MiB."""
+    return f"BSONObj size: {size} (0x{size:X}) is invalid. Size must be between 0 and {MAX_DOCUMENT_BYTES}(16MB)"
+
+
+DEPTH_ERROR = f"BSONObj exceeds maximum nested object depth of {MAX_DEPTH}"
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """More than ``limit`` levels of objects and arrays; iterative, so any depth is safe to ask."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def may_nest_past(data: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Cheap filter before :func:`too_deep`: text with at most ``limit`` brackets cannot nest deeper
+    (nor can text too short to open and close more than ``limit`` of them)."""
+    return len(data) > 2 * limit and data.count(b"{") + data.count(b"[") > limit
+
+
+def decode_document(data: bytes) -> dict:
+    """One message as a document within mongod's limits; anything else is a ``ValueError`` saying why.
+
+    Whatever the bytes hold (invalid UTF-8, malformed Extended JSON such as ``{"$oid": "zz"}``,
+    a non-object, more than 16 MiB, nesting past 100 levels), only ``ValueError`` comes out.
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(size_error(len(data)))
+    try:
+        doc = loads_fast(data)
+    except RecursionError:
+        raise ValueError(DEPTH_ERROR) from None
+    except Exception as exc:  # bson, decimal, datetime and json each raise their own kinds
+        if may_nest_past(data) and ("recursion" in str(exc) or "depth" in str(exc)):
+            raise ValueError(DEPTH_ERROR) from None
+        detail = "a $numberDecimal that is not a decimal number" if isinstance(exc, InvalidOperation) else exc
+        raise ValueError(f"not JSON or Extended JSON: {detail}") from None
+    if type(doc) is not dict:
+        raise ValueError(f"expected a JSON object; found {type(doc).__name__}")
+    if may_nest_past(data) and too_deep(doc):
+        raise ValueError(DEPTH_ERROR)
+    return doc
 
 
 def dumps(doc: Any, options: JSONOptions = RELAXED) -> str:

@@ -31,8 +31,8 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, stamp_processor
-from connectors.ejson import loads_fast
+from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
+from connectors.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
 from connectors.kafka_formats import (
     KEY_FORMAT_ERRORS,
     encode_relaxed,
@@ -78,6 +78,11 @@ _SSL_PEM_FIELDS = {
 _RETRY_CODES = frozenset(
     {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
 )
+# Refusals that are about one record's size: that record is produced again, reduced.
+_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.RECORD_LIST_TOO_LARGE})
+_DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's message.max.bytes
+_FRAMING_BYTES = 1024
+_REFUSED_PREFIX_CHARS = 4096
 _EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
 _FLUSH_STEP_SECONDS = 1.0
 
@@ -348,18 +353,13 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             offset = message.offset()
             value = message.value()
             try:
-                doc = loads_fast(value)
-            except (ValueError, TypeError) as exc:
                 if value is None:
-                    reason = "kafka message has no value"
-                else:
-                    reason = f"kafka message is not JSON or Extended JSON: {exc}"
+                    raise ValueError("has no value")
+                doc = decode_document(value)
+            except ValueError as exc:  # decode_document turns whatever a message holds into this
                 payload = raw_text(value or b"")
+                reason = f"kafka message: {exc}"
                 dead.append(dead_letter(payload, reason, topic=topic, partition=partition, offset=offset))
-                continue
-            if type(doc) is not dict:
-                reason = f"kafka message: expected a JSON object; found {type(doc).__name__}"
-                dead.append(dead_letter(raw_text(value), reason, topic=topic, partition=partition, offset=offset))
                 continue
             kind, millis = message.timestamp()
             if not kind:
@@ -381,7 +381,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             if raw_key is not None and decode_key is not None:
                 try:
                     meta["key"] = decode_key(raw_key)
-                except ValueError as exc:
+                except Exception as exc:  # a key that does not fit its format, whatever the decoder raised
                     if source._key_errors_to_dlq:
                         reason = f"kafka message key does not match keyFormat: {exc}"
                         dead.append(dead_letter(doc, reason, topic=topic, partition=partition, offset=offset))
@@ -593,6 +593,8 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                         key = encode_key(key)
                     headers = None if headers_of is None else headers_from_value(headers_of(doc))
                     value = None if tombstone_when is not None and tombstone_when(doc) else encode_value(doc)
+                    if value is not None and len(value) > MAX_DOCUMENT_BYTES:
+                        raise ValueError(size_error(len(value)))
                 except Exception as exc:  # a failing expression costs only this document
                     dead.append(dead_letter(doc, f"kafka $emit: {exc}"))
                     continue
@@ -661,6 +663,11 @@ def _payload(value: bytes | None) -> Any:
         return raw_text(value)
 
 
+def _refused(record: dict, why: str) -> bytes:
+    """A DLQ record Kafka refused, reduced to a few kilobytes."""
+    return encode_relaxed(reduced_record(record, why, _REFUSED_PREFIX_CHARS))
+
+
 class KafkaDeadLetterWriter:
     """Writes DLQ records to a Kafka topic (``options.dlq`` naming a Kafka connection).
 
@@ -677,30 +684,56 @@ class KafkaDeadLetterWriter:
         self._config = config
         self._topic = topic
         self._producer: Producer | None = None
-        self._failed: list[tuple[KafkaError, bytes]] = []
-
-    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
-        if error is not None:
-            self._failed.append((error, message.value()))
+        # librdkafka refuses a message over message.max.bytes; leave room for the framing.
+        self._limit = int(config.get("message.max.bytes", _DEFAULT_MESSAGE_MAX_BYTES)) - _FRAMING_BYTES
+        self._failed: list[tuple[KafkaError, dict, bytes, bool]] = []
 
     def write(self, records: list[dict]) -> None:
-        """Produce ``records`` and wait until each is acknowledged, retrying while the broker is away."""
+        """Produce ``records`` and wait until each is acknowledged, retrying while the broker is away.
+
+        A record over the topic's limits, or too deep to encode, is produced in reduced form
+        (see :func:`connectors.dead_letters.reduced_record`), as is one the broker refuses
+        for its size; only a broker refusing a reduced record stops the flow.
+        """
         if self._producer is None:
-            self._producer = Producer({**self._config, "on_delivery": self._on_delivery})
-        pending = [encode_relaxed(record) for record in records]
+            self._producer = Producer(self._config)
+        pending = [(record, encode_within(record, encode_relaxed, self._limit), False) for record in records]
         while pending:
-            for value in pending:
-                self._producer.produce(self._topic, value)
+            for record, value, reduced in pending:
+                self._produce(record, value, reduced)
             while self._producer.flush(_FLUSH_STEP_SECONDS):
                 log.warning("kafka dlq: waiting for %s", _servers(self._config))
             failed, self._failed = self._failed, []
-            for error, _ in failed:
-                if not (error.code() in _RETRY_CODES or error.retriable()):
+            pending = []
+            for error, record, value, reduced in failed:
+                if error.code() in _SIZE_ERRORS and not reduced:
+                    pending.append((record, _refused(record, f"the broker refused the record: {error.str()}"), True))
+                elif error.code() in _RETRY_CODES or error.retriable():
+                    pending.append((record, value, reduced))
+                else:
                     msg = f"kafka dlq topic {self._topic!r}: {error.str()}"
                     raise RuntimeError(msg)
             if failed:
                 log.warning("kafka dlq topic %r: %s; producing again", self._topic, failed[0][0].str())
-            pending = [value for _, value in failed]
+
+    def _produce(self, record: dict, value: bytes, reduced: bool) -> None:
+        """Hand one record to librdkafka; its delivery report lands in ``_failed`` if it fails."""
+        while True:
+
+            def delivered(error: KafkaError | None, _message: Any, value: bytes = value, reduced: bool = reduced) -> None:
+                if error is not None:
+                    self._failed.append((error, record, value, reduced))
+
+            try:
+                self._producer.produce(self._topic, value, on_delivery=delivered)
+                return
+            except BufferError:
+                self._producer.poll(_FLUSH_STEP_SECONDS)
+            except KafkaException as exc:  # refused before sending, e.g. over message.max.bytes
+                if reduced:
+                    msg = f"kafka dlq topic {self._topic!r}: {exc.args[0].str()}"
+                    raise RuntimeError(msg) from None
+                value, reduced = _refused(record, f"the producer refused the record: {exc.args[0].str()}"), True
 
     def close(self) -> None:
         """Every record was acknowledged in ``write``; nothing is left to send."""

@@ -170,7 +170,9 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         self._db = db
         self._coll = coll
         self._where = f"{db or '*'}.{coll or '*'} at {redact(source._uri)}"
-        self._client = connect(source._uri, **source._client_options)
+        # A date outside Python's years 1..9999 is valid BSON: it arrives as a DatetimeMS
+        # instead of failing the whole stream.
+        self._client = connect(source._uri, **{"datetime_conversion": "DATETIME_AUTO", **source._client_options})
         self._token = token
         self._queue: deque[tuple[dict | None, dict | None]] = deque()
         self._failure: BaseException | None = None

@@ -10,13 +10,11 @@ from bson.errors import InvalidDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.ejson import dumps
+from connectors.dead_letters import reduced_record
+from connectors.ejson import MAX_DOCUMENT_BYTES
 from connectors.mongodb_support import DUPLICATE_KEY, connect, redact, retry_transient
 
 __all__ = ["MongoDeadLetterWriter"]
-
-# A record that cannot be stored as it is keeps this much of its document as text.
-_TEXT_LIMIT = 1024 * 1024
 
 
 class MongoDeadLetterWriter:
@@ -25,7 +23,8 @@ class MongoDeadLetterWriter:
     A :class:`connectors.dead_letters.DeadLetterWriter`: one unordered bulk insert per
     call, retried with backoff while the server is unreachable. At-least-once: a replay
     after recovery can store a record twice. A record whose document cannot be stored
-    (too large once nested, not encodable) is kept with the document as truncated text.
+    (over 16 MiB, too deep, not encodable, refused by the server) is stored in reduced form:
+    its reason, the size of its document's text and a bounded prefix of it.
     """
 
     def __init__(self, uri: str, db: str, coll: str, *, retry_timeout: float = 300.0, client_options: dict | None = None):
@@ -64,36 +63,41 @@ class MongoDeadLetterWriter:
             self._client = None
 
 
+# What the driver raises for a record it cannot encode: not BSON, over 16 MiB, or too deep to walk.
+_UNENCODABLE = (InvalidDocument, RecursionError, TypeError, OverflowError, ValueError)
+
+
 def _insert(collection: Collection, records: list[dict]) -> None:
     try:
         collection.insert_many(records, ordered=False)
         return
     except BulkWriteError as exc:
-        # Stored by an earlier attempt (same _id) is fine; anything else is kept as text.
-        failed = [records[error["index"]] for error in exc.details["writeErrors"] if error["code"] != DUPLICATE_KEY]
-    except InvalidDocument:
+        # Stored by an earlier attempt (same _id) is fine; anything the server refused is reduced.
+        failed = [
+            (records[error["index"]], f"the DLQ collection refused the record: {error['errmsg']}")
+            for error in exc.details["writeErrors"]
+            if error["code"] != DUPLICATE_KEY
+        ]
+    except _UNENCODABLE:
         failed, rest = [], []
         for record in records:
-            (rest if _encodable(record) else failed).append(record)
+            why = _unencodable(record)
+            if why is None:
+                rest.append(record)
+            else:
+                failed.append((record, why))
+        if not failed:
+            raise  # no single record is to blame
         if rest:
             _insert(collection, rest)
     if failed:
-        collection.insert_many([_as_text(record) for record in failed], ordered=False)
+        collection.insert_many([reduced_record(record, why) for record, why in failed], ordered=False)
 
 
-def _encodable(record: dict) -> bool:
+def _unencodable(record: dict) -> str | None:
+    """Why the record cannot be stored as BSON, or None when it can."""
     try:
-        bson.encode(record)
-    except (InvalidDocument, TypeError, OverflowError):
-        return False
-    return True
-
-
-def _as_text(record: dict) -> dict:
-    try:
-        text = dumps(record["doc"])
-    except (TypeError, ValueError, InvalidDocument):
-        text = repr(record["doc"])
-    kept = {key: value for key, value in record.items() if key not in ("doc", "_id")}
-    kept["doc"] = {"text": text[:_TEXT_LIMIT], "truncated": len(text) > _TEXT_LIMIT}
-    return kept
+        size = len(bson.encode(record))
+    except _UNENCODABLE as exc:
+        return f"the record cannot be encoded as BSON: {exc}"
+    return None if size <= MAX_DOCUMENT_BYTES else f"the record is {size} bytes; BSON takes at most {MAX_DOCUMENT_BYTES}"

@@ -302,7 +302,7 @@ class MergeWriter:
                     existing.append(item)
                 else:
                     dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
-        except InvalidDocument as exc:
+        except (InvalidDocument, RecursionError) as exc:  # RecursionError: nested too deep to encode
             # The driver refused the whole batch: set aside what cannot be encoded, redo the rest.
             for doc in fresh_ids:
                 doc.pop("_id", None)
@@ -358,20 +358,20 @@ class MergeWriter:
                 for error in exc.details["writeErrors"]
             ]
             return None, dead
-        except InvalidDocument as exc:
+        except (InvalidDocument, RecursionError) as exc:  # RecursionError: nested too deep to encode
             by_doc = {id(doc): op for op, (doc, _) in zip(ops, items)}
             return None, self._without_unencodable(
                 exc, items, where, lambda rest: self._bulk(collection, where, [by_doc[id(doc)] for doc, _ in rest], rest)[1]
             )
 
     def _without_unencodable(
-        self, error: InvalidDocument, items: list, where: str, retry: Callable[[list], list[dict]]
+        self, error: Exception, items: list, where: str, retry: Callable[[list], list[dict]]
     ) -> list[dict]:
         dead, rest = [], []
         for item in items:
             try:
                 bson.encode(item[0])
-            except (InvalidDocument, TypeError, OverflowError) as exc:
+            except (InvalidDocument, TypeError, OverflowError, RecursionError) as exc:
                 dead.append(dead_letter(item[0], f"$merge into {where}: cannot encode the document as BSON: {exc}"))
             else:
                 rest.append(item)

@@ -6,7 +6,6 @@ https://pymongo.readthedocs.io/en/stable/api/pymongo/mongo_client.html
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import timezone
 from typing import Any, Callable, TypeVar
@@ -14,9 +13,17 @@ from typing import Any, Callable, TypeVar
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure
 
+try:  # recent pymongo: the parse without the DNS lookup of mongodb+srv:// hosts
+    from pymongo.uri_parser_shared import _validate_uri as _parse_uri
+except ImportError:  # older pymongo: its public parser, which resolves mongodb+srv:// hosts
+    from pymongo.uri_parser import parse_uri as _parse_uri
+
+from connectors.redaction import redact
+
 __all__ = [
     "TRANSIENT_ERRORS",
     "connect",
+    "parse_uri_offline",
     "hashable",
     "is_transient",
     "redact",
@@ -32,22 +39,25 @@ T = TypeVar("T")
 TRANSIENT_ERRORS = (ConnectionFailure,)
 _TRANSIENT_LABELS = ("RetryableWriteError", "ResumableChangeStreamError")
 DUPLICATE_KEY = 11000  # mongod's error code for a duplicate key
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """``text`` with ``user:password@`` hidden in every URI in it, safe for messages and logs."""
-    return _CREDENTIALS.sub("***@", text)
 
 
 def connect(uri: str, **options: Any) -> MongoClient:
     """A client whose datetimes are tz-aware UTC, as everywhere in the project.
 
     Server selection waits 5 s by default, not pymongo's 30 s, so a server that is
-    gone surfaces quickly as a transient error that the caller retries with backoff.
+    gone surfaces quickly as a transient error that the caller retries with backoff; a
+    ``serverSelectionTimeoutMS`` written in the URI wins over that default.
     """
-    options.setdefault("serverSelectionTimeoutMS", 5000)
+    if "serverSelectionTimeoutMS" not in parse_uri_offline(uri)["options"]:
+        options.setdefault("serverSelectionTimeoutMS", 5000)
     return MongoClient(uri, tz_aware=True, tzinfo=timezone.utc, **options)
+
+
+def parse_uri_offline(uri: str) -> dict:
+    """pymongo's own parse of a connection string (hosts, credentials, options), raising
+    pymongo's InvalidURI/ConfigurationError, without the DNS lookup of a ``mongodb+srv://``
+    host that ``pymongo.uri_parser.parse_uri`` makes: validation must not touch the network."""
+    return _parse_uri(uri)
 
 
 def is_transient(exc: BaseException) -> bool:

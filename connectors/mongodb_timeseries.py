@@ -100,7 +100,7 @@ class TimeSeriesWriter:
             else:
                 try:
                     raw = bson.encode(doc)
-                except (InvalidDocument, TypeError, OverflowError) as exc:
+                except (InvalidDocument, TypeError, OverflowError, RecursionError) as exc:
                     reason = f"cannot encode the document as BSON: {exc}"
                 else:
                     if len(raw) <= MAX_DOCUMENT_BYTES:

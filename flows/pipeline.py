@@ -7,12 +7,14 @@ neither set, the sample pipeline ``examples/solar.json`` runs, needing no server
 import os
 from pathlib import Path
 
+from connectors.redaction import install_log_redaction
 from translator import translate
 from translator.connections import load_registry
 from translator.parse import load_pipeline
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
+install_log_redaction()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
 flow = translate(
     load_pipeline(os.environ.get("SLUICE_PIPELINE") or str(DEFAULT_PIPELINE)),

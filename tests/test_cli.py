@@ -70,7 +70,7 @@ def test_process_prints_documents_and_dead_letters(tmp_path: Path) -> None:
 def test_unbuilt_connection_without_registry_fails_clearly(capsys: pytest.CaptureFixture) -> None:
     assert main(["process", str(EXAMPLES / "high_value_sales.json")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("sluice: stage 0 ($source): no connectionName given and the registry names no default connection")
+    assert err.startswith(f"sluice: {EXAMPLES / 'high_value_sales.json'}: stage 0 ($source): no connectionName given and the registry names no default connection")
     assert "Traceback" not in err
 
 

@@ -30,7 +30,7 @@ def test_validate_command_exits_2_with_the_message(case: Path, capsys: pytest.Ca
     assert main(["validate", str(case / "pipeline.json")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"sluice: {(case / 'error.txt').read_text()}"
+    assert captured.err == f"sluice: {case / 'pipeline.json'}: {(case / 'error.txt').read_text()}"
 
 
 def test_enough_cases() -> None:

@@ -23,7 +23,7 @@ from test_kafka_connectors import consume, new_topic, produce, produce_slowly, r
 from connectors.ejson import loads
 from translator import plan, translate
 from translator.connections import parse_registry
-from translator.errors import PipelineValidationError, UnsupportedFeatureError
+from translator.errors import PipelineValidationError
 from translator.parse import parse_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -319,7 +319,7 @@ KAFKA_ONLY = {"connections": {"k": {"type": "kafka", "bootstrapServers": "b:9092
     ("pipeline", "message"),
     [
         ([{"$source": {"connectionName": "k", "topic": "t", "schemaRegistry": {"connectionName": "sr"}}}],
-         "schemaRegistry (Avro payloads) is not supported"),
+         "schemaRegistry (Avro payloads) is valid in Atlas but not supported by sluice"),
         ([{"$source": {"connectionName": "k", "topic": "t", "config": {"startAfter": {}}}}],
          "field 'startAfter' does not apply to a Kafka source; expected one of auto_offset_reset, enable_auto_commit, "
          "group_id, keyFormat, keyFormatError at config.startAfter"),
@@ -349,7 +349,7 @@ def test_kafka_stages_reject_bad_or_unsupported_options_at_translation(pipeline,
 def test_emit_to_other_targets_is_named_as_unsupported():
     pipeline = parse_pipeline([{"$source": {"documents": [{"a": 1}]}},
                                {"$emit": {"stream": "s", "partitionKey": "$k", "region": "us-east-1"}}])
-    with pytest.raises(UnsupportedFeatureError, match="AWS Kinesis is not supported"):
+    with pytest.raises(PipelineValidationError, match="Kinesis as a target is valid in Atlas but not supported by sluice"):
         translate(pipeline, parse_registry(KAFKA_ONLY))
 
 

@@ -634,10 +634,11 @@ def test_failed_writes_go_to_the_dlq_collection_and_the_rest_is_written(db, mong
     duplicate = reason_of("duplicate key")
     assert duplicate["doc"] == docs[1] and duplicate["processorName"] == "p1"
     assert duplicate["dlqTime"].tzinfo is not None
-    too_large = reason_of("too large")  # stored with its document as truncated text
-    assert too_large["doc"]["truncated"] is True and len(too_large["doc"]["text"]) == 1024 * 1024
+    too_large = reason_of("too large")  # stored reduced: why, the size of its text, a prefix of it
+    assert "too large" in too_large["doc"]["reduced"]
+    assert too_large["doc"]["originalSize"] > 17 * 1024 * 1024 and len(too_large["doc"]["prefix"]) == 64 * 1024
     unencodable_record = reason_of("cannot encode")
-    assert unencodable_record["doc"]["text"].startswith('{"_id":5,')
+    assert "_id" in unencodable_record["doc"]["prefix"] and unencodable_record["doc"]["reduced"]
 
 
 def test_mostly_existing_keys_switch_to_upserts(db, mongodb_uri):

@@ -28,7 +28,7 @@ from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
-from translator.dlq import check_dlq_options, dlq_writer_factory
+from translator.dlq import check_options, dlq_writer_factory
 from translator.errors import PipelineValidationError, Problem, SettingError, SpecError
 from translator.parse import Pipeline
 from translator.plan import PlanContext, StagePlan
@@ -46,7 +46,7 @@ class Translation:
 def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
     """Validate and compile every stage; raise PipelineValidationError listing every problem."""
     try:
-        check_dlq_options(pipeline.options)
+        check_options(pipeline.options, registry)
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     return plan_pipeline(pipeline, PlanContext(registry, pipeline.name))
@@ -73,7 +73,7 @@ def translate(
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
-    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
+    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output, writers, pipeline.name)
     counters = None
     try:
         configure_logging(pipeline.name, redact)

@@ -1,9 +1,15 @@
-"""Regular expressions as mongod runs them: PCRE patterns rewritten for Python's ``re``.
+"""Regular expressions as mongod runs them: PCRE patterns rewritten for Python's ``re`` syntax.
 
 mongod compiles regexes with PCRE (no UCP), so ``\\d \\w \\s \\b`` are ASCII-only there;
 :func:`pcre_to_python` rewrites those and the other spellings ``re`` reads differently (named
 groups, ``\\Q...\\E``, POSIX classes) and refuses the few it cannot express. Used by the
 query operator ``$regex`` and the string operators ``$regexFind``/``$regexMatch``/...
+
+PCRE's match limit stops a runaway match in mongod; :class:`BoundedPattern` stops one here
+after :data:`MATCH_SECONDS` of CPU time, so a pattern such as ``^(a|a)+$`` on a long input fails that
+document instead of the processor. The bound costs: a search that cannot run long (judged
+from the pattern's shape and the input's length) runs on ``re``; the rest on the ``regex``
+package, whose ``timeout`` adds about 2 µs a search.
 https://www.mongodb.com/docs/manual/reference/operator/query/regex/
 """
 
@@ -13,7 +19,25 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import regex
+
 from translator.errors import ExpressionError
+
+try:  # the parser behind re.compile, public as sre_parse before Python 3.11
+    from re import _constants as _sre, _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+# CPU time one search may take (the regex package counts the thread's CPU time, so a busy
+# machine does not cut matches short); PCRE's default match limit of 10 million steps
+# takes about as long.
+MATCH_SECONDS = 1.0
+# Backtracking steps ``re`` may take unbounded: tens of milliseconds at most.
+_FAST_STEPS = 10_000_000
+_REPEATS = frozenset({_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)})
+_NESTING = frozenset({_sre.SUBPATTERN, _sre.ASSERT, _sre.ASSERT_NOT})  # the body is the last argument
+_ATOMIC_GROUP = getattr(_sre, "ATOMIC_GROUP", None)  # Python 3.11+: the body is the argument
 
 _REGEX_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 # BSON's option letters for the bits of bson.Regex.flags / re.Pattern.flags, in BSON's order.
@@ -235,8 +259,83 @@ def regex_pattern_and_flags(value: Any) -> tuple:
     return value.pattern, "".join(letter for letter, bit in _BSON_FLAG_LETTERS if flags & bit)
 
 
+def _shape(items: Any) -> tuple[int, bool] | None:
+    """(variable quantifiers, holds an alternation) of a parsed pattern, or None when it may
+    backtrack exponentially: a quantified group holding either, or a back reference."""
+    repeats, alternation = 0, False
+    for op, av in items:
+        inner: tuple[int, bool] | None = (0, False)
+        if op in _REPEATS:
+            low, high, body = av
+            inner = _shape(body)
+            if inner is None or inner != (0, False):
+                return None
+            repeats += low != high
+        elif op in _NESTING:
+            inner = _shape(av[-1])
+        elif op is _ATOMIC_GROUP:
+            inner = _shape(av)
+        elif op is _sre.BRANCH:
+            alternation = True
+            for branch in av[1]:
+                inner = _shape(branch)
+                if inner is None:
+                    return None
+                repeats += inner[0]
+            continue
+        elif op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS):
+            return None
+        if inner is None:
+            return None
+        repeats += inner[0] if op not in _REPEATS else 0
+        alternation = alternation or inner[1]
+    return repeats, alternation
+
+
+def _fast_length(python_pattern: str, flags: int) -> int:
+    """The longest input ``re`` may search unbounded: with k variable quantifiers a search takes
+    at most about n**(k+1) steps on n characters; 0 when the pattern may backtrack exponentially."""
+    try:
+        shape = _shape(_sre_parse.parse(python_pattern, flags))
+    except Exception:  # a pattern sre cannot parse the same way: always bounded
+        return 0
+    return 0 if shape is None else int(_FAST_STEPS ** (1 / (shape[0] + 1)))
+
+
+class BoundedPattern:
+    """A compiled pattern whose searches stop after :data:`MATCH_SECONDS` of CPU time, failing the document.
+
+    ``pattern`` and ``flags`` read as ``re.Pattern``'s do; ``search`` is the only way to match.
+    """
+
+    __slots__ = ("_bounded", "_fast", "_fast_length", "_name", "flags", "pattern")
+
+    def __init__(self, python_pattern: str, flags: int, name: str) -> None:
+        self._fast = re.compile(python_pattern, flags)
+        self._fast_length = _fast_length(python_pattern, flags)
+        self._bounded: regex.Pattern | None = None
+        self._name = name
+        self.pattern = self._fast.pattern
+        self.flags = self._fast.flags
+
+    def search(self, text: str, pos: int = 0) -> Any:
+        if len(text) <= self._fast_length:
+            return self._fast.search(text, pos)
+        if self._bounded is None:
+            self._bounded = regex.compile(self.pattern, self.flags)
+        try:
+            return self._bounded.search(text, pos, timeout=MATCH_SECONDS)
+        except TimeoutError:
+            # mongod's words when PCRE gives up (PCRE2_ERROR_MATCHLIMIT is -47).
+            msg = (
+                f"Error occurred while executing the regular expression in {self._name}. Result code: -47 "
+                f"(match limit exceeded: the match took more than {MATCH_SECONDS:g} s of CPU time)"
+            )
+            raise ExpressionError(msg) from None
+
+
 @lru_cache(maxsize=512)
-def compile_regex(pattern: str, options: str, name: str) -> re.Pattern:
+def compile_regex(pattern: str, options: str, name: str) -> BoundedPattern:
     """Compile a PCRE pattern with mongod's option letters (i m s x u); errors are mongod's."""
     flags = 0
     for letter in options:
@@ -246,7 +345,7 @@ def compile_regex(pattern: str, options: str, name: str) -> re.Pattern:
             raise ExpressionError(msg)
         flags |= bit
     try:
-        return re.compile(pcre_to_python(pattern, "x" in options), flags)
+        return BoundedPattern(pcre_to_python(pattern, "x" in options), flags, name)
     except UnsupportedRegex as error:
         msg = f"{name}: sluice cannot run this regular expression: {error}"
         raise ExpressionError(msg) from None

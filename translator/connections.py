@@ -14,12 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors import ejson
+from connectors.kafka import client_config
+from connectors.mongodb_support import parse_uri_offline
+from connectors.redaction import SECRET_FIELD, remember_secrets
 from translator.errors import PipelineSyntaxError, SpecError
+from translator.unsupported import CONNECTION_TYPES as UNSUPPORTED_TYPES, refusal
 
 SAMPLE_SOLAR = "sample_stream_solar"
 BUILT_IN = {SAMPLE_SOLAR: {"type": "sample_stream_solar"}}
-CONNECTION_TYPES = frozenset({"mongodb", "kafka", "sample_stream_solar"})
+# The fields each connection type takes.
+CONNECTION_FIELDS = {
+    "mongodb": frozenset({"type", "uri"}),
+    "kafka": frozenset({"type", "bootstrapServers", "security", "authentication", "config"}),
+    "sample_stream_solar": frozenset({"type", "rate", "seed", "limit"}),
+}
+CONNECTION_TYPES = frozenset(CONNECTION_FIELDS)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
 def _substitute(value: Any, where: str) -> Any:
     if type(value) is str:
 
@@ -62,24 +73,82 @@ def parse_registry(value: Any, where: str = "connection registry") -> Registry:
     if type(value) is not dict or type(value.get("connections", {})) is not dict:
         msg = f'{where}: expected {{"connections": {{NAME: {{"type": ...}}}}, "default": NAME}}'
         raise PipelineSyntaxError(msg)
+    unknown = sorted(set(value) - {"connections", "default"})
+    if unknown:
+        msg = f"{where}: unknown field {unknown[0]!r}; expected connections, default"
+        raise PipelineSyntaxError(msg)
     value = _substitute(value, where)
     connections = value.get("connections", {})
     for name, entry in connections.items():
-        kind = entry.get("type") if type(entry) is dict else None
-        if kind not in CONNECTION_TYPES:
-            msg = f"{where}: connection {name!r} needs a type, one of {', '.join(sorted(CONNECTION_TYPES))}; got {kind!r}"
-            raise PipelineSyntaxError(msg)
-        if kind == "mongodb" and type(entry.get("uri")) is not str:
-            msg = f"{where}: mongodb connection {name!r} needs a 'uri' string"
-            raise PipelineSyntaxError(msg)
-        if kind == "kafka" and type(entry.get("bootstrapServers")) is not str:
-            msg = f"{where}: kafka connection {name!r} needs a 'bootstrapServers' string"
-            raise PipelineSyntaxError(msg)
+        _remember_secrets_of(entry)
+    for name, entry in connections.items():
+        _check_connection(name, entry, f"{where}: connection {name!r}")
     default = value.get("default")
     if default is not None and default not in connections:
         msg = f"{where}: default connection {default!r} is not in the registry"
         raise PipelineSyntaxError(msg)
     return Registry(connections, default)
+
+
+def _remember_secrets_of(entry: Any) -> None:
+    """Every value a registry entry holds under a secret-like name, and URI or server userinfo."""
+    stack = [entry]
+    while stack:
+        item = stack.pop()
+        for key, inner in item.items() if type(item) is dict else enumerate(item) if type(item) is list else ():
+            if type(key) is str and SECRET_FIELD.search(key):
+                remember_secrets(inner)
+            elif type(inner) in (dict, list):
+                stack.append(inner)
+            elif type(inner) is str and "@" in inner:
+                userinfo = inner.partition("://")[2].rpartition("@")[0] if "://" in inner else inner.rpartition("@")[0]
+                remember_secrets(userinfo, userinfo.partition(":")[2])
+
+
+def _check_connection(name: str, entry: Any, where: str) -> None:
+    """A connection's type and fields, checked as far as possible without contacting it."""
+    kind = entry.get("type") if type(entry) is dict else None
+    if type(kind) is str and kind.lower() in UNSUPPORTED_TYPES:
+        raise PipelineSyntaxError(f"{where}: {refusal(UNSUPPORTED_TYPES[kind.lower()])}")
+    if kind not in CONNECTION_TYPES:
+        msg = f"{where} needs a type, one of {', '.join(sorted(CONNECTION_TYPES))}; got {kind!r}"
+        raise PipelineSyntaxError(msg)
+    unknown = sorted(set(entry) - CONNECTION_FIELDS[kind])
+    if unknown:
+        msg = f"{where}: unknown field {unknown[0]!r} for a {kind} connection; expected {', '.join(sorted(CONNECTION_FIELDS[kind]))}"
+        raise PipelineSyntaxError(msg)
+    if kind == "mongodb":
+        uri = entry.get("uri")
+        if type(uri) is not str:
+            msg = f"{where}: a mongodb connection needs a 'uri' string"
+            raise PipelineSyntaxError(msg)
+        try:
+            parse_uri_offline(uri)
+        except Exception as exc:  # pymongo raises InvalidURI, ConfigurationError or ValueError
+            msg = f"{where}: uri is not a valid MongoDB connection string: {exc}"
+            raise PipelineSyntaxError(msg) from None
+    if kind == "kafka":
+        _check_servers(entry.get("bootstrapServers"), where)
+        try:
+            client_config(entry)
+        except ValueError as exc:
+            raise PipelineSyntaxError(f"{where}: {exc}") from None
+
+
+def _check_servers(servers: Any, where: str) -> None:
+    """``bootstrapServers``: "host:port,host:port" (or an array of "host:port"), ports 1-65535."""
+    listed = servers if type(servers) is list else str(servers).split(",") if type(servers) is str else None
+    if not listed:
+        msg = f"{where}: a kafka connection needs 'bootstrapServers', \"host:port[,host:port]\"; got {servers!r}"
+        raise PipelineSyntaxError(msg)
+    for server in listed:
+        if type(server) is str and "@" in server:
+            msg = f"{where}: bootstrapServers must not hold credentials; give them in authentication.username and .password"
+            raise PipelineSyntaxError(msg)
+        match = _SERVER.fullmatch(server.strip()) if type(server) is str else None
+        if match is None or not 1 <= int(match.group(1)) <= 65535:
+            msg = f"{where}: bootstrapServers entry {server!r} is not host:port with a port from 1 to 65535"
+            raise PipelineSyntaxError(msg)
 
 
 def load_registry(path: str) -> Registry:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from translator.errors import PipelineValidationError, Problem, SpecError
 from translator.parse import Pipeline
-from translator.plan import OPERATOR, SINK, PlanContext, StagePlan
+from translator.plan import PlanContext, StagePlan
 from translator.stages import STAGE_PLANNERS
 from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WINDOW_STAGES, check_stage_fields
+from translator.unsupported import check_stage, refusal
 
 
 def _problem(stage, message: str, path: tuple = ()) -> Problem:
@@ -52,12 +53,16 @@ RULES = (known_stages, source_first, sink_last, one_window)
 
 
 def plan_stage(stage, ctx: PlanContext) -> StagePlan:
+    check_stage(stage.name, stage.spec)
     check_stage_fields(stage.name, stage.spec)
     planner = STAGE_PLANNERS.get(stage.name)
     if planner is None:
-        role = SINK if stage.name in SINK_STAGES else OPERATOR
-        return StagePlan(stage, role, f"{stage.name} (not built yet)")
-    return planner(stage, ctx)
+        raise SpecError(refusal(f"{stage.name}: it is not built yet"))
+    try:
+        return planner(stage, ctx)
+    except RecursionError:
+        msg = "nested too deeply to compile; flatten the expression"
+        raise SpecError(msg) from None
 
 
 def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:

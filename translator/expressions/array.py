@@ -13,6 +13,8 @@ from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
+from connectors.ejson import MAX_DOCUMENT_BYTES
+from translator._limits import check_built, shallow_size, value_size
 from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError
 from translator.expressions._numbers import is_number
@@ -156,6 +158,7 @@ def compile_concat_arrays(args: Any, at: tuple, scope: Any):
                 msg = f"$concatArrays only supports arrays, not {bson_type_name(value)}"
                 raise ExpressionError(msg)
             out.extend(value)
+        check_built("$concatArrays", shallow_size(out))
         return out
 
     return concat_arrays
@@ -374,6 +377,8 @@ def compile_range(args: Any, at: tuple, scope: Any):
 
 # ----------------------------------------------------------------------------- $map $filter $reduce
 
+_GROWN = frozenset({str, list, dict})  # the values whose size $map and $reduce keep an eye on
+
 
 def _variable(spec: dict, at: tuple, key: str, default: str | None) -> str | None:
     """The variable named by ``as`` (``this`` when left out) or ``arrayIndexAs`` (MongoDB 8.3)."""
@@ -413,11 +418,19 @@ def compile_map(args: Any, at: tuple, scope: Any):
             raise ExpressionError(msg)
         inner = dict(vars)
         out = []
+        built = 0  # the results' top-level sizes: enough to stop a $map of big strings or arrays
         for i, value in enumerate(values):
             inner[name] = value
             if index_name is not None:
                 inner[index_name] = i
             result = body(doc, inner)
+            kind = type(result)
+            if kind is str:
+                built += len(result)
+            elif kind is dict or kind is list:
+                built += len(result) << 3  # shallow_size's cost of each element, inlined
+            if built > MAX_DOCUMENT_BYTES:
+                check_built("$map", built)
             out.append(None if result is MISSING else result)
         return out
 
@@ -493,6 +506,10 @@ def compile_reduce(args: Any, at: tuple, scope: Any):
             if index_name is not None:
                 inner[index_name] = i
             accumulated = body(doc, inner)
+            if not i & (i + 1) and type(accumulated) in _GROWN:  # after iterations 1, 2, 4, 8, ...
+                check_built("$reduce", value_size("$reduce", accumulated))
+        if type(accumulated) in _GROWN:
+            check_built("$reduce", value_size("$reduce", accumulated))
         return accumulated
 
     return reduce_array

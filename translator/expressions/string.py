@@ -18,6 +18,8 @@ from bson import Binary, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING, is_nullish
+from connectors.ejson import MAX_DOCUMENT_BYTES
+from translator._limits import check_built
 from translator._regex import compile_regex, regex_pattern_and_flags
 from translator.errors import ExpressionError
 from translator.expressions._numbers import NUMBER_TYPES
@@ -171,9 +173,12 @@ def compile_concat(args: Any, at: tuple, scope: Any):
     def concat(doc: dict, vars: Any) -> Any:
         values = [fn(doc, vars) for fn in fns]
         try:
-            return "".join(values)
+            joined = "".join(values)
         except TypeError:
             return _concat_failure(values)
+        if len(joined) > MAX_DOCUMENT_BYTES:
+            check_built("$concat", len(joined.encode()))
+        return joined
 
     return concat
 
@@ -783,6 +788,7 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
         if type(find) is str:
             return replace_string(text, find, replacement)
         pieces, rest = _regex_pieces(compiled or resolve_regex(name, find, None), text, limit)
+        check_built(name, len(text) + len(pieces) * len(replacement))
         return "".join(before + replacement for before, _ in pieces) + rest
 
     def compile_replace(args: Any, at: tuple, scope: Any):
@@ -814,4 +820,13 @@ def _replacer(name: str, replace_string: Any, limit: int | None) -> None:
 # str.replace matches mongod for an empty 'find' too: one insertion at the front ($replaceOne),
 # or before every code point and at the end ($replaceAll).
 _replacer("$replaceOne", lambda text, find, replacement: text.replace(find, replacement, 1), 1)
-_replacer("$replaceAll", lambda text, find, replacement: text.replace(find, replacement), None)
+
+
+def _replace_all(text: str, find: str, replacement: str) -> str:
+    """``str.replace``, refused before it builds a string over 16 MiB."""
+    if len(replacement) > len(find):
+        check_built("$replaceAll", len(text) + text.count(find) * (len(replacement) - len(find)))
+    return text.replace(find, replacement)
+
+
+_replacer("$replaceAll", _replace_all, None)

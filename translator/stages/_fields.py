@@ -6,7 +6,10 @@ mean is each stage's business. https://www.mongodb.com/docs/atlas/atlas-stream-p
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
+
+from bson.decimal128 import Decimal128
 
 from translator.errors import SpecError
 
@@ -19,9 +22,32 @@ def _kind(value: Any) -> str:
         return "null"
     if type(value) is bool:
         return "bool"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal128)):
         return "number"
     return {str: "string", dict: "object", list: "array"}.get(type(value), type(value).__name__)
+
+
+def number_value(value: Any, at: tuple) -> int | float:
+    """A finite number of any BSON type (``$numberLong``, ``$numberDecimal``, ...) as an int or float."""
+    if type(value) is Decimal128:
+        exact = value.to_decimal()
+        value = int(exact) if exact.is_finite() and exact == exact.to_integral_value() else float(exact)
+    if type(value) is bool or not isinstance(value, (int, float)):
+        msg = f"expected number; got {_kind(value)}"
+        raise SpecError(msg, at)
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"expected a finite number; got {value}"
+        raise SpecError(msg, at)
+    return int(value) if isinstance(value, int) else value
+
+
+def integer_value(value: Any, at: tuple, low: int, high: int, what: str) -> int:
+    """A whole number from ``low`` to ``high`` in any numeric type (``10.0`` counts, as in mongod)."""
+    number = number_value(value, at)
+    if number != int(number) or not low <= number <= high:
+        msg = f"{what} must be an integer from {low} to {high}; got {number!r}"
+        raise SpecError(msg, at)
+    return int(number)
 
 
 def of_kind(*kinds: str) -> Check:
@@ -32,6 +58,7 @@ def of_kind(*kinds: str) -> Check:
             msg = f"expected {' or '.join(kinds)}; got {_kind(value)}"
             raise SpecError(msg, at)
 
+    check.kinds = kinds  # type: ignore[attr-defined]  # read by tests that generate wrong types
     return check
 
 
@@ -42,6 +69,7 @@ def one_of(*choices: Any) -> Check:
             msg = f"expected one of {listed}; got {value!r}"
             raise SpecError(msg, at)
 
+    check.choices = choices  # type: ignore[attr-defined]
     return check
 
 
@@ -65,6 +93,7 @@ def obj(required: tuple = (), open_keys: bool = False, **fields: Check) -> Check
                 raise SpecError(msg, (*at, key))
             field_check(item, (*at, key))
 
+    check.fields = fields  # type: ignore[attr-defined]
     return check
 
 
@@ -81,10 +110,20 @@ def either(*checks: Check) -> Check:
                 first = first or exc
         raise first
 
+    check.alternatives = checks  # type: ignore[attr-defined]
     return check
 
 
-STRING, BOOL, NUMBER, OBJECT, ARRAY, ANY = (of_kind(k) for k in ("string", "bool", "number", "object", "array", "any"))
+STRING, BOOL, OBJECT, ARRAY, ANY = (of_kind(k) for k in ("string", "bool", "object", "array", "any"))
+NUMBER = of_kind("number")
+
+
+def _finite_number(value: Any, at: tuple) -> None:
+    number_value(value, at)
+
+
+_finite_number.kinds = ("number",)  # type: ignore[attr-defined]
+NUMBER = _finite_number
 EXPR = ANY
 DURATION = obj(required=("size", "unit"), size=NUMBER, unit=one_of(*TIME_UNITS))
 DURATION_OR_ZERO = either(DURATION, one_of(0))

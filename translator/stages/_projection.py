@@ -35,8 +35,8 @@ def _insert(tree: dict, parts: list, value: Any, at: tuple) -> None:
 
 
 def _check_key(key: str, at: tuple) -> list:
-    if key.startswith("$"):
-        msg = f"field name {key!r} may not start with '$'"
+    if key.startswith("$") or ".$" in key:
+        msg = f"field name {key!r} may not start with '$'" if key.startswith("$") else f"field path {key!r} has a component starting with '$'"
         raise SpecError(msg, at)
     if any(part == "" for part in key.split(".")):
         msg = f"field path {key!r} has an empty component"

@@ -10,24 +10,20 @@ from translator._types import MISSING
 from translator.errors import SpecError
 from translator.parse import Stage
 from translator.plan import OPERATOR, PlanContext, StagePlan
+from translator.stages._fields import integer_value
 from translator.stages._registry import stage_planner
 from translator.stages.lookup import as_path, compile_local_field, lookup_builder, resolve_from
-
-SECONDS_PER_UNIT = {"ms": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
+from translator.windows.spec import duration
 
 
 @stage_planner("$cachedLookup")
 def plan_cached_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
     connection, db, coll = resolve_from(stage, ctx)
-    ttl = spec["ttl"]["size"] * SECONDS_PER_UNIT[spec["ttl"]["unit"]]
-    if ttl <= 0:
-        msg = f"ttl must be a positive duration; got {spec['ttl']['size']} {spec['ttl']['unit']}"
-        raise SpecError(msg, ("ttl", "size"))
+    ttl = duration(spec["ttl"], ("ttl",)).total_seconds()
     budget = spec.get("maxMemUsageBytes")
-    if budget is not None and (type(budget) is not int or budget <= 0):
-        msg = f"maxMemUsageBytes must be a positive integer; got {budget!r}"
-        raise SpecError(msg, ("maxMemUsageBytes",))
+    if budget is not None:
+        budget = integer_value(budget, ("maxMemUsageBytes",), 1, 2**63 - 1, "maxMemUsageBytes")
     read_preference = spec["from"].get("readPreference")
     if read_preference is not None and type(read_preference) is not str:
         msg = f"from.readPreference must be a read preference mode name; got {read_preference!r}"

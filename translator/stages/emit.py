@@ -30,14 +30,6 @@ CONFIG = frozenset(
 EXPRESSIONS = ("key", "headers", "tombstoneWhen")  # config fields evaluated per document
 # The fields that make an $emit write to a time-series collection.
 TIMESERIES_TARGET = frozenset({"db", "coll", "timeseries"})
-# $emit targets sluice cannot write to, by the field that gives them away.
-OTHER_TARGETS = {
-    "stream": "AWS Kinesis",
-    "partitionKey": "AWS Kinesis",
-    "bucket": "AWS S3",
-    "path": "AWS S3",
-    "region": "AWS S3",
-}
 
 
 def _per_document(spec: Any, at: tuple) -> Callable[[dict], Any]:
@@ -64,14 +56,8 @@ def _topic(spec: Any) -> str | Callable[[dict], Any]:
 @stage_planner("$emit")
 def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
-    target = next((OTHER_TARGETS[field] for field in spec if field in OTHER_TARGETS), None)
-    if target is not None:
-        return StagePlan(stage, SINK, f"$emit to {target} is not supported by sluice; only Kafka topics and time-series collections are")
     if TIMESERIES_TARGET.intersection(spec):
         return plan_timeseries_emit(stage, ctx)
-    if "schemaRegistry" in spec:
-        msg = "schemaRegistry (Avro output) is not supported; messages are written as JSON"
-        raise SpecError(msg, ("schemaRegistry",))
     if "topic" not in spec:
         msg = "missing required field 'topic'"
         raise SpecError(msg, ())

@@ -18,6 +18,7 @@ from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
 from translator.plan import SINK, PlanContext, StagePlan
+from translator.stages._fields import integer_value
 from translator.stages._registry import stage_planner
 
 MAX_PARALLELISM = 16
@@ -57,10 +58,7 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
     connection = ctx.connection(into.get("connectionName"), "mongodb", ("into", "connectionName"), "but $merge writes to MongoDB")
     db = _name(into["db"], ("into", "db"))
     coll = _name(into["coll"], ("into", "coll"))
-    parallelism = spec.get("parallelism", 1)
-    if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
-        msg = f"parallelism must be an integer from 1 to {MAX_PARALLELISM}; got {parallelism!r}"
-        raise SpecError(msg, ("parallelism",))
+    parallelism = integer_value(spec.get("parallelism", 1), ("parallelism",), 1, MAX_PARALLELISM, "parallelism")
     if parallelism > 1 and (callable(db) or callable(coll)):
         msg = "parallelism must be 1 when into.db or into.coll is an expression"
         raise SpecError(msg, ("parallelism",))

@@ -21,6 +21,7 @@ from bson import Decimal128
 from translator._bson_order import bson_key, compare
 from translator._registry import registrar
 from translator._bson_types import INT64_MAX, INT64_MIN, bson_type_name
+from translator._limits import shallow_size
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import ROOT_SCOPE, compile_expression
@@ -259,41 +260,79 @@ class Last(First):
         return a if b is MISSING else b
 
 
+# mongod's internalQueryMaxPushBytes and internalQueryMaxAddToSetBytes.
+COLLECTED_BYTES_LIMIT = 100 * 1024 * 1024
+
+
+class _Values(list):
+    """``$push`` state: the values and about what they cost (see :func:`translator._limits.shallow_size`)."""
+
+    __slots__ = ("size",)
+
+
+class _Set(dict):
+    """``$addToSet`` state: each value's hashable form to the value, and about what they cost."""
+
+    __slots__ = ("size",)
+
+
+def _grown(name: str, state: Any, value: Any) -> int:
+    """The state's size once ``value`` joins it; mongod's error past its limit."""
+    size = getattr(state, "size", 0) + shallow_size(value)
+    if size > COLLECTED_BYTES_LIMIT:
+        msg = f"{name} used too much memory and cannot spill to disk. Memory limit: {COLLECTED_BYTES_LIMIT} bytes"
+        raise ExpressionError(msg)
+    return size
+
+
 class Push(Accumulator):
     __slots__ = ()
 
     def init(self) -> list:
-        return []
+        return _Values()
 
     def add(self, state: list, value: Any) -> list:
         if value is not MISSING:
+            size = _grown("$push", state, value)
+            if type(state) is not _Values:  # a state restored from before sizes were kept
+                state = _Values(state)
             state.append(value)
+            state.size = size
         return state
 
     def merge(self, a: list, b: list) -> list:
-        return a + b
+        merged = _Values(a + b)
+        merged.size = getattr(a, "size", 0) + getattr(b, "size", 0)
+        return merged
 
     def result(self, state: list) -> list:
         return list(state)
 
 
 class AddToSet(Accumulator):
-    """State maps each value's hashable form to the value, so equal values appear once."""
-
     __slots__ = ()
 
     def init(self) -> dict:
-        return {}
+        return _Set()
 
     def add(self, state: dict, value: Any) -> dict:
         if value is not MISSING:
-            state.setdefault(bson_key(value), value)
+            key = bson_key(value)
+            if key not in state:
+                size = _grown("$addToSet", state, value)
+                if type(state) is not _Set:
+                    state = _Set(state)
+                state[key] = value
+                state.size = size
         return state
 
     def merge(self, a: dict, b: dict) -> dict:
-        merged = dict(a)
+        merged = _Set(a)
+        merged.size = getattr(a, "size", 0)
         for key, value in b.items():
-            merged.setdefault(key, value)
+            if key not in merged:
+                merged[key] = value
+                merged.size += shallow_size(value)
         return merged
 
     def result(self, state: dict) -> list:

@@ -30,8 +30,8 @@ class Group:
         for field, acc_spec in spec.items():
             if field == "_id":
                 continue
-            if "." in field:
-                msg = f"the group field name {field!r} cannot contain '.'"
+            if "." in field or field.startswith("$"):
+                msg = f"the group field name {field!r} cannot contain '.' or start with '$'"
                 raise SpecError(msg, (*at, field))
             self.fields.append(field)
             self.accumulators.append(compile_accumulator(acc_spec, (*at, field)))

@@ -48,6 +48,8 @@ RANGE_UNITS = {
     "millisecond": timedelta(milliseconds=1),
 }
 _MS = timedelta(milliseconds=1)
+# Values one window may hold at once: about mongod's 100 MiB of $setWindowFields memory.
+MAX_WINDOW_VALUES = 1_000_000
 UNBOUNDED = None
 
 
@@ -150,6 +152,16 @@ class RunningAccumulator(WindowOutput):
         return state, self.acc.result(state[0])
 
 
+def _make_room(held: Any) -> None:
+    """Fail the document rather than let one window hold more than :data:`MAX_WINDOW_VALUES`."""
+    if len(held) < MAX_WINDOW_VALUES:
+        return
+    limit = getattr(held, "maxlen", None)
+    if limit is None or limit > MAX_WINDOW_VALUES:  # a full deque no larger than that drops its oldest value
+        msg = f"$setWindowFields exceeded its memory limit: a window may hold at most {MAX_WINDOW_VALUES} values"
+        raise ExpressionError(msg)
+
+
 class WindowedFunction(WindowOutput):
     """A bounded window: the kept argument values, folded afresh for each document."""
 
@@ -167,6 +179,7 @@ class WindowedFunction(WindowOutput):
     def compute(self, state: Any, doc: dict, position: Any) -> tuple[Any, Any]:
         value = self.arg(doc, position)
         bounds = self.bounds
+        _make_room(state)
         if not bounds.by_range:
             state.append(value)
             kept = list(state)
@@ -207,6 +220,8 @@ class FutureWindow(WindowedFunction):
     def hold(self, state: list, value: Any, position: Any, entry: list) -> list:
         kept, waiting = state
         bounds = self.bounds
+        _make_room(kept)
+        _make_room(waiting)
         if not bounds.by_range:
             kept.append(value)
             waiting.append(entry)

@@ -12,6 +12,7 @@ from typing import Any
 from translator._bson_types import bson_type_name
 from translator._types import Path
 from translator.errors import SpecError
+from translator.stages._fields import integer_value, number_value
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 WINDOW_UNITS = {
@@ -22,6 +23,7 @@ WINDOW_UNITS = {
     "day": timedelta(days=1),
 }
 DEFAULT_LATENESS = timedelta(seconds=3)
+MAX_DURATION = timedelta(days=36525)
 BOUNDARIES = ("eventTime", "processingTime")
 
 _COMMON = ("pipeline", "boundary", "offset", "idleTimeout", "allowedLateness")
@@ -58,24 +60,31 @@ def duration(value: Any, at: Path, allow_zero: bool = False) -> timedelta:
     if type(value) is not dict or set(value) != {"size", "unit"}:
         msg = f"expected an object {{size, unit}}; got {value!r}"
         raise SpecError(msg, at)
-    size, unit = value["size"], value["unit"]
-    if type(size) not in (int, float) or size < 0 or (size == 0 and not allow_zero):
+    size, unit = number_value(value["size"], (*at, "size")), value["unit"]
+    if size < 0 or (size == 0 and not allow_zero):
         msg = f"size must be a {'non-negative' if allow_zero else 'positive'} number; got {size!r}"
         raise SpecError(msg, (*at, "size"))
     if unit not in WINDOW_UNITS:
         msg = f"unit must be one of {', '.join(repr(u) for u in WINDOW_UNITS)}; got {unit!r}"
         raise SpecError(msg, (*at, "unit"))
-    return size * WINDOW_UNITS[unit]
+    try:
+        span = size * WINDOW_UNITS[unit]
+    except (OverflowError, ValueError):
+        span = timedelta.max
+    if span >= MAX_DURATION:
+        msg = f"{size} {unit} is out of range; durations must be under 100 years"
+        raise SpecError(msg, (*at, "size"))
+    if size and span < timedelta(milliseconds=1):
+        msg = f"{size} {unit} is below 1 ms, the smallest duration"
+        raise SpecError(msg, (*at, "size"))
+    return span
 
 
 def _offset(value: Any, at: Path) -> timedelta:
     if type(value) is not dict or set(value) != {"offsetFromUtc", "unit"}:
         msg = f"offset must be an object {{offsetFromUtc, unit}}; got {value!r}"
         raise SpecError(msg, at)
-    amount = value["offsetFromUtc"]
-    if type(amount) is not int:
-        msg = f"offsetFromUtc must be an integer; got {bson_type_name(amount)}"
-        raise SpecError(msg, (*at, "offsetFromUtc"))
+    amount = integer_value(value["offsetFromUtc"], (*at, "offsetFromUtc"), -(2**31), 2**31 - 1, "offsetFromUtc")
     return duration({"size": abs(amount), "unit": value["unit"]}, at, allow_zero=True) * (1 if amount >= 0 else -1)
 
 

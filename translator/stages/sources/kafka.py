@@ -16,20 +16,12 @@ from translator.windows.spec import duration
 
 ALLOWED = frozenset({"connectionName", "topic", "timeField", "tsFieldName", "partitionIdleTimeout", "config"})
 CONFIG = frozenset({"auto_offset_reset", "group_id", "keyFormat", "keyFormatError", "enable_auto_commit"})
-# Atlas features sluice reads but cannot honour; named, never dropped silently.
-UNSUPPORTED = {
-    "schemaRegistry": "schemaRegistry (Avro payloads) is not supported; messages must be JSON or Extended JSON",
-    "partitions": "partitions (Atlas's source parallelism) is not supported; run more workers (-w) instead",
-}
 
 
 @source_variant(KAFKA)
 def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> StagePlan:
     """Check every option now; the broker is contacted only when the flow runs."""
     spec = stage.spec
-    for field, message in UNSUPPORTED.items():
-        if field in spec:
-            raise SpecError(message, (field,))
     only_fields(spec, ALLOWED, "a Kafka source")
     config = spec.get("config", {})
     only_fields(config, CONFIG, "a Kafka source", ("config",))
