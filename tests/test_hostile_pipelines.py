@@ -108,7 +108,7 @@ def test_an_internal_error_is_one_line_and_sluice_debug_adds_the_traceback(
 ) -> None:
     import translator.cli
 
-    def broken(pipeline, registry):  # stands in for a bug anywhere under `sluice process`
+    def broken(pipeline, registry, **options):  # stands in for a bug anywhere under `sluice process`
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
     monkeypatch.setattr(translator.cli, "process", broken)
