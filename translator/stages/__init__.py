@@ -12,6 +12,7 @@ from translator.stages import (  # noqa: F401  (imported to register their plann
     redact,
     replace_root,
     session_window,
+    set_stream_meta,
     set_window_fields,
     source,
     tumbling_window,
