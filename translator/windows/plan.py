@@ -113,7 +113,7 @@ def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
 
 
 def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
-    factory = set_window_fields_factory(stage.spec)
+    factory = set_window_fields_factory(stage.spec, finite_source="documents" in ctx.source)
     notes = []
     for field, out in (stage.spec.get("output") or {}).items():
         window = out.get("window") if type(out) is dict else None
@@ -129,6 +129,7 @@ def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
         fields = [engine.outputs[i][0] for i, _ in engine.waiting]
         verb = "reaches" if len(fields) == 1 else "reach"
         description += f"; {', '.join(fields)} {verb} past the current document, so documents wait for the later ones their windows need"
+        description += " (the end of the stream for a window without an upper bound), then leave in arrival order"
     if notes:
         description += "; " + "; ".join(notes)
     return _operator_plan(stage, description, factory, watermarked=False)
