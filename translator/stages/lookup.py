@@ -19,6 +19,7 @@ from translator.expressions import compile_expression
 from translator.parse import Stage
 from translator.plan import OPERATOR, PlanContext, StagePlan
 from translator.stages._registry import stage_planner
+from translator.stages.lookup_documents import plan_documents_lookup, starts_with_documents
 
 Doc = dict
 
@@ -27,7 +28,7 @@ def resolve_from(stage: Stage, ctx: PlanContext) -> tuple[dict | None, str, str]
     """The ``from: {connectionName, db, coll}`` connection (None without a registry), db, coll."""
     source = stage.spec.get("from")
     if type(source) is not dict:
-        msg = "sluice looks up a MongoDB collection: from must be {connectionName, db, coll}"
+        msg = "from must be {connectionName, db, coll}, or pipeline must start with $documents"
         raise SpecError(msg, ("from",))
     for part in ("db", "coll"):
         if type(source[part]) is not str or not source[part] or source[part].startswith("$"):
@@ -100,10 +101,12 @@ def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
 @stage_planner("$lookup")
 def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
-    connection, db, coll = resolve_from(stage, ctx)
     if ("localField" in spec) != ("foreignField" in spec):
         msg = "localField and foreignField go together"
         raise SpecError(msg, ("localField" if "localField" not in spec else "foreignField",))
+    if starts_with_documents(spec):
+        return plan_documents_lookup(stage, ctx, as_path(spec), _with)
+    connection, db, coll = resolve_from(stage, ctx)
     pipeline = spec.get("pipeline")
     if "localField" not in spec and pipeline is None:
         msg = "expected localField/foreignField, a pipeline, or both"
