@@ -18,7 +18,7 @@ from translator.errors import PipelineSyntaxError, SpecError
 
 SAMPLE_SOLAR = "sample_stream_solar"
 BUILT_IN = {SAMPLE_SOLAR: {"type": "sample_stream_solar"}}
-CONNECTION_TYPES = frozenset({"mongodb", "kafka", "sample_stream_solar"})
+CONNECTION_TYPES = frozenset({"mongodb", "kafka", "sample_stream_solar", "https"})
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 def _substitute(value: Any, where: str) -> Any:
     if type(value) is str:
@@ -71,6 +71,9 @@ def parse_registry(value: Any, where: str = "connection registry") -> Registry:
             raise PipelineSyntaxError(msg)
         if kind == "mongodb" and type(entry.get("uri")) is not str:
             msg = f"{where}: mongodb connection {name!r} needs a 'uri' string"
+            raise PipelineSyntaxError(msg)
+        if kind == "https" and type(entry.get("url")) is not str:
+            msg = f"{where}: https connection {name!r} needs a 'url' string"
             raise PipelineSyntaxError(msg)
         if kind == "kafka" and type(entry.get("bootstrapServers")) is not str:
             msg = f"{where}: kafka connection {name!r} needs a 'bootstrapServers' string"

@@ -41,6 +41,7 @@ class PlanContext:
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
     source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
+    last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
 
     def connection(self, name: str | None, kind: str, at: tuple, why: str) -> dict | None:
         """The connection a stage names (or the default), which must be of ``kind``; ``why``

@@ -5,6 +5,7 @@ from translator.stages import (  # noqa: F401  (imported to register their plann
     cached_lookup,
     emit,
     hopping_window,
+    https,
     lookup,
     match,
     merge,
