@@ -18,7 +18,7 @@ from pymongo.change_stream import ChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.mongodb_support import connect, is_transient, redact
+from connectors.mongodb_support import connect, is_transient, redact, retry_transient
 from connectors.stream_meta import STREAM_META, chunks
 
 __all__ = ["ChangeStreamSource"]
@@ -29,6 +29,7 @@ FULL_DOCUMENT_MODES = ("updateLookup", "required", "whenAvailable", "default")
 BEFORE_CHANGE_MODES = ("off", "whenAvailable", "required")
 SOURCE_TYPE = "atlas"
 CLUSTER_PART = "*"
+INITIAL_SYNC = "initialSync"  # the key of a partition's state while it copies its collection
 # Server codes after which resuming would silently skip or repeat events.
 _HISTORY_LOST = {286: "ChangeStreamHistoryLost", 280: "ChangeStreamFatalError", 260: "InvalidResumeToken"}
 
@@ -43,6 +44,13 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
 
     Delivery: a partition's snapshot is the resume token after the last emitted event,
     so under Bytewax recovery a restart resumes exactly there (exactly-once input).
+
+    ``initial_sync`` first copies each watched collection's documents, as insert events,
+    in ``_id`` order: the stream's position is taken *before* the copy starts and the stream
+    follows from there once the copy is done, so no write is missed (a write during the
+    copy may come twice, as the copied document and as its event: idempotent sinks such as
+    ``$merge`` end exact). While copying, the snapshot is ``{"initialSync": {"token", "after"}}``
+    (the last copied ``_id``), so a restart resumes the copy where it stopped.
     Network errors reconnect with backoff from that token. An invalidate event or a
     resume point no longer in the oplog raises: a silent restart from "now" would lose
     events.
@@ -67,6 +75,8 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         max_await_ms: int = 100,
         idle_poll: timedelta = timedelta(milliseconds=10),
         reconnect_timeout: float = 300.0,
+        initial_sync: bool = False,
+        copy_batch_docs: int = 1_000,
         client_options: dict | None = None,
     ) -> None:
         """Check the configuration; nothing connects until a partition is built.
@@ -92,6 +102,8 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
                 for new events (the server answers as soon as one arrives).
             idle_poll: how soon Bytewax looks at the queue again once it ran dry.
             reconnect_timeout: seconds of failed reconnects before the source fails.
+            initial_sync: copy the existing documents of each collection in ``coll`` first.
+            copy_batch_docs: documents per query of that copy.
             client_options: extra ``MongoClient`` keyword arguments.
         """
         if coll is not None and db is None:
@@ -115,6 +127,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             raise ValueError(msg)
         if start_after is not None and start_at_operation_time is not None:
             msg = "change stream: startAfter and startAtOperationTime exclude each other; got both"
+            raise ValueError(msg)
+        if initial_sync and colls is None:
+            msg = "change stream: initialSync needs coll (a collection or a list of them)"
             raise ValueError(msg)
         if isinstance(start_at_operation_time, datetime):
             start_at_operation_time = Timestamp(start_at_operation_time, 0)
@@ -142,6 +157,8 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._max_queued = max_queued
         self._idle_poll = idle_poll
         self._reconnect_timeout = reconnect_timeout
+        self._initial_sync = initial_sync
+        self._copy_batch_docs = copy_batch_docs
         self._client_options = client_options or {}
 
     def list_parts(self) -> list[str]:
@@ -200,7 +217,8 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         return self._awake_at
 
     def snapshot(self) -> dict | None:
-        """The resume token just after the last emitted event (or the stream's start)."""
+        """The resume token just after the last emitted event (or the stream's start), or
+        while copying, the stream's start and the last copied ``_id``."""
         return self._token
 
     def close(self) -> None:
@@ -214,6 +232,14 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         source = self._source
         queue = self._queue
         token = self._token
+        if source._initial_sync and (token is None or INITIAL_SYNC in token):
+            try:
+                token = self._copy(token)
+            except Exception as exc:  # handed to next_batch, which raises it in the worker
+                self._failure = exc
+                return
+            if token is None:  # stopped while copying
+                return
         stream = None
         failing_since = 0.0
         delay = 0.1
@@ -265,6 +291,43 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
                 break
         if stream is not None:
             stream.close()
+
+    def _copy(self, state: dict | None) -> dict | None:
+        """Copy the collection after the stream's position is taken; the stream's start
+        token when done, None when stopped first."""
+        source = self._source
+        queue = self._queue
+        if state is None:
+
+            def start() -> dict:
+                with self._open(None) as stream:
+                    return stream.resume_token
+
+            state = {INITIAL_SYNC: {"token": retry_transient(start, f"change stream on {self._where}", source._reconnect_timeout)}}
+            queue.append((None, state))  # a snapshot from now on resumes the copy, not "now"
+        start_token = state[INITIAL_SYNC]["token"]
+        copied = state[INITIAL_SYNC]
+        collection = self._client[self._db][self._coll]
+        ns = {"db": self._db, "coll": self._coll}
+        while not self._stop.is_set():
+            if len(queue) >= source._max_queued:
+                self._stop.wait(0.005)
+                continue
+            query = {"_id": {"$gt": copied["after"]}} if "after" in copied else {}
+
+            def fetch(query: dict = query) -> list:
+                return list(collection.find(query, sort=[("_id", 1)], limit=source._copy_batch_docs))
+
+            batch = retry_transient(fetch, f"initialSync of {self._where}", source._reconnect_timeout)
+            if not batch:
+                queue.append((None, start_token))  # copied: snapshots hold the stream's position again
+                return start_token
+            now = datetime.now(timezone.utc)
+            for doc in batch:
+                event = {"operationType": "insert", "wallTime": now, "fullDocument": doc, "ns": ns, "documentKey": {"_id": doc["_id"]}}
+                copied = {"token": start_token, "after": doc["_id"]}
+                queue.append((event, {INITIAL_SYNC: copied}))
+        return None
 
     def _open(self, token: dict | None) -> ChangeStream:
         source = self._source
