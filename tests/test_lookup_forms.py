@@ -1,4 +1,5 @@
-"""``$lookup`` without a collection: a ``pipeline`` starting with ``$documents``, run in process."""
+"""``$lookup`` without a collection (a ``pipeline`` starting with ``$documents``, run in
+process), and ``$lookup``/``$cachedLookup`` inside window pipelines, against SecantusDB."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from pipeline_runner import run_pipeline, with_documents
 
 from translator import plan
+from translator.connections import parse_registry
 from translator.errors import PipelineValidationError
 from translator.parse import parse_pipeline
 
@@ -70,11 +72,17 @@ def test_documents_lookup_runs_inside_a_window_pipeline() -> None:
     assert sorted((d["_id"], d["labels"]) for d in result.docs) == [("a", [["A"]]), ("b", [[]])]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["$lookup", "$cachedLookup"])
-def test_collection_lookups_inside_a_window_are_refused_as_unsupported(name: str) -> None:
-    body = {"from": {"db": "d", "coll": "c"}, "localField": "a", "foreignField": "b", "as": "x"}
+def test_collection_lookups_run_inside_a_window_pipeline(name: str, db, mongodb_uri) -> None:
+    db.labels.insert_many([{"_id": "a", "label": "A"}, {"_id": "b", "label": "B"}])
+    registry = parse_registry({"connections": {"atlas": {"type": "mongodb", "uri": mongodb_uri}}, "default": "atlas"})
+    body = {"from": {"connectionName": "atlas", "db": db.name, "coll": "labels"}, "localField": "k", "foreignField": "_id", "as": "meta"}
     if name == "$cachedLookup":
         body["ttl"] = {"size": 1, "unit": "minute"}
-    window = {"$tumblingWindow": {"interval": {"size": 1, "unit": "day"}, "pipeline": [{name: body}, {"$group": {"_id": 1}}]}}
-    with pytest.raises(PipelineValidationError, match=f"\\{name} of a collection inside a window pipeline is not supported by sluice"):
-        plan(parse_pipeline(with_documents([{}], [window])))
+    window = {"$tumblingWindow": {"interval": {"size": 1, "unit": "day"}, "pipeline": [
+        {name: body}, {"$group": {"_id": "$k", "labels": {"$push": {"$first": "$meta.label"}}}}, {"$sort": {"_id": 1}},
+    ]}}  # fmt: skip
+    docs = [{"k": "a"}, {"k": "b"}, {"k": "a"}, {"k": "z"}]
+    result = run_pipeline(with_documents(docs, [window]), registry)
+    assert [(d["_id"], d["labels"]) for d in result.docs] == [("a", ["A", "A"]), ("b", ["B"]), ("z", [])]

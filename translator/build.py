@@ -20,7 +20,7 @@ from connectors.console import ConsoleSink
 from connectors.dead_letters import DeadLetters, DeadLetterSink, dead_letter
 from translator.dlq import WriterFactory
 from translator.errors import ExpressionError, UnsupportedFeatureError
-from translator.plan import FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
+from translator.plan import CHUNK, FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
 
 DLQ_STEP = "dlq"
 
@@ -68,6 +68,8 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     map stages update the documents they own in place: nothing is ever run twice.
     """
     fn, kind = plan.doc_fn, plan.kind
+    if kind == CHUNK:
+        return fn  # it handles its documents' failures itself
     where = f"{plan.stage.name} (stage {plan.stage.index})"
 
     def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:

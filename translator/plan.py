@@ -10,14 +10,15 @@ from translator.parse import Stage
 
 SOURCE, STATELESS, OPERATOR, SINK = "source", "stateless", "operator", "sink"
 FILTER, MAP, FLAT_MAP = "filter", "map", "flat_map"
+CHUNK = "chunk"  # doc_fn(docs, dead) -> docs: the stage takes a whole chunk (one query per chunk)
 
 
 @dataclass(frozen=True)
 class StagePlan:
     """One stage, compiled.
 
-    A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, or a doc→list
-    flat map, as ``kind`` says) and is fused with its neighbours into one batch step.
+    A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, a doc→list flat map,
+    or a chunk function, as ``kind`` says) and is fused with its neighbours into one batch step.
     Every other stage carries ``build``:
     - source: ``build(flow, ctx) -> Stream``
     - operator: ``build(up, ctx) -> Stream``

@@ -29,7 +29,7 @@ from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
-from translator.plan import MAP, OPERATOR, SINK, PlanContext, StagePlan
+from translator.plan import CHUNK, MAP, SINK, STATELESS, PlanContext, StagePlan
 from translator.stages._registry import stage_planner
 from translator.stages.lookup import _with, as_path
 
@@ -150,9 +150,15 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
             body = encode_relaxed(shape(doc) if shape else {k: v for k, v in doc.items() if k != STREAM_META})
         return Request(method, route, {k: v if type(v) is str else orjson.dumps(v).decode() for k, v in params.items()}, sent_headers, body)
 
-    def handle(docs: list, client: HttpsClient) -> list:
-        """The chunk's requests at once; then each answer applied in order."""
-        kept, dead = [], DeadLetters()
+    local = threading.local()
+
+    def handle(docs: list, dead: DeadLetters) -> list:
+        """The chunk's requests at once (each worker thread has its pooled client); then each
+        answer applied in order."""
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = client_for()
+        kept: list = []
         requests: list = []
         for doc in docs:
             try:
@@ -174,7 +180,7 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
                 _on_error(doc, f"{where}: HTTP {answer.status} from {request.method} {answer.url}", kept, dead)
             else:
                 raise HttpsError(f"{where}: HTTP {answer.status} from {request.method} {answer.url}, which stops the processor")
-        return [chunk for chunk in (kept, dead) if chunk]
+        return kept
 
     def _on_error(doc: dict, reason: str, kept: list, dead: DeadLetters) -> None:
         if on_error == "fail":
@@ -192,27 +198,22 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
             _with(doc, as_parts, _decoded(answer))
         return doc
 
-    def enrich_step(up, bctx):
-        local = threading.local()
-
-        def enrich(docs: list) -> list:
-            client = getattr(local, "client", None)
-            if client is None:
-                client = local.client = client_for()
-            return handle(docs, client)
-
-        return bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, enrich))
+    def send(docs: list) -> list:
+        dead = DeadLetters()
+        handle(docs, dead)
+        return [dead] if dead else []
 
     shown = redact(connection["url"]) if connection is not None else spec["connectionName"]
     if ctx.last_stage == stage.index:
         description = f"send each document with {method} to {shown} (webhook sink), a chunk's requests at once"
 
         def build_sink(up, bctx) -> None:
-            op.output(f"{stage.step_id}_sent", enrich_step(up, bctx), _Discard())
+            sent = bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, send))
+            op.output(f"{stage.step_id}_sent", sent, _Discard())
 
         return StagePlan(stage, SINK, description, build=build_sink)
     description = f"{method} {shown} per document into {spec.get('as', '(nothing)')}, a chunk's requests at once"
-    return StagePlan(stage, OPERATOR, description, build=enrich_step)
+    return StagePlan(stage, STATELESS, description, kind=CHUNK, doc_fn=handle)
 
 
 class _DiscardPartition(StatelessSinkPartition):

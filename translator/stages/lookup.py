@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-import bytewax.operators as op
 from pymongo.errors import PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
@@ -17,7 +16,7 @@ from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
-from translator.plan import OPERATOR, PlanContext, StagePlan
+from translator.plan import CHUNK, STATELESS, PlanContext, StagePlan
 from translator.stages._registry import stage_planner
 from translator.stages.lookup_documents import plan_documents_lookup, starts_with_documents
 
@@ -52,40 +51,39 @@ def as_path(spec: dict) -> tuple[str, ...]:
     return parts
 
 
-def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
-    """``build(up, bctx)``: each worker thread queries through its own lookup object.
+def lookup_chunk(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
+    """``enrich(docs, dead)``, a chunk at a time: each worker thread queries through its own
+    lookup object, so the stage fuses with its neighbours and runs inside window pipelines.
 
     A chunk whose lookup fails for a reason other than the server (an expression
     failing on one document) is redone document by document, and the failing
     documents go to the DLQ.
     """
     where = f"{stage.name} (stage {stage.index})"
+    local = threading.local()
 
-    def build(up, bctx):
-        local = threading.local()
+    def enrich(docs: list, dead: DeadLetters) -> list:
+        if not docs:
+            return docs
+        lookup = getattr(local, "lookup", None)
+        if lookup is None:
+            lookup = local.lookup = make(connection["uri"])
+        try:
+            return [_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]
+        except (PyMongoError, ConnectionError):
+            raise
+        except Exception:  # one document's expression failed: find it, keep the rest
+            kept = []
+            for doc in docs:
+                try:
+                    kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
+                except (PyMongoError, ConnectionError):
+                    raise
+                except Exception as exc:
+                    dead.append(dead_letter(doc, f"{where}: {exc}"))
+            return kept
 
-        def enrich(docs: list) -> list:
-            lookup = getattr(local, "lookup", None)
-            if lookup is None:
-                lookup = local.lookup = make(connection["uri"])
-            try:
-                return [[_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]]
-            except (PyMongoError, ConnectionError):
-                raise
-            except Exception:  # one document's expression failed: find it, keep the rest
-                kept, dead = [], DeadLetters()
-                for doc in docs:
-                    try:
-                        kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
-                    except (PyMongoError, ConnectionError):
-                        raise
-                    except Exception as exc:
-                        dead.append(dead_letter(doc, f"{where}: {exc}"))
-                return [chunk for chunk in (kept, dead) if chunk]
-
-        return bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, enrich))
-
-    return build
+    return enrich
 
 
 def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
@@ -143,4 +141,4 @@ def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     description = f"look up {db}.{coll} into {spec['as']}: {how}"
     if "parallelism" in spec or "partitionBy" in spec:
         description += "; parallelism/partitionBy: batching per chunk takes their place"
-    return StagePlan(stage, OPERATOR, description, build=lookup_builder(stage, connection, make, as_parts))
+    return StagePlan(stage, STATELESS, description, kind=CHUNK, doc_fn=lookup_chunk(stage, connection, make, as_parts))

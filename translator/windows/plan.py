@@ -40,8 +40,6 @@ def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
                 raise SpecError(exc.message, (*at, *exc.path)) from None
             if plan.role != STATELESS:
                 msg = f"{name} cannot run inside a window pipeline"
-                if name in ("$lookup", "$cachedLookup"):
-                    msg = f"{name} of a collection inside a window pipeline is not supported by sluice; run it before the window stage"
                 raise SpecError(msg, at)
             plans.append(plan)
         return fuse(plans)
