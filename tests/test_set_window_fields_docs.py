@@ -5,7 +5,7 @@ partition) through the translator, checked against the documented results."""
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from pipeline_runner import run_pipeline, with_documents
@@ -35,25 +35,19 @@ BY_QUANTITY_DOWN = sorted(CAKE_SALES, key=lambda d: -d["quantity"])
 CA, WA = [162, 120, 145], [134, 104, 140]
 STATE_ORDER = {4: ("CA", 0), 0: ("CA", 1), 2: ("CA", 2), 5: ("WA", 0), 3: ("WA", 1), 1: ("WA", 2)}
 
+def every_30_seconds(key: str, value: str, start: str, field: str, readings: list) -> list:
+    """Readings 30 seconds apart, as the $integral and $derivative pages list them."""
+    first = utc(start)
+    return [{key: value, "timeStamp": first + timedelta(seconds=30 * i), field: reading} for i, reading in enumerate(readings)]
+
+
 POWER = [  # the $integral page
-    {"powerMeterID": "1", "timeStamp": utc("2020-05-18T14:10:30Z"), "kilowatts": 2.95},
-    {"powerMeterID": "1", "timeStamp": utc("2020-05-18T14:11:00Z"), "kilowatts": 2.7},
-    {"powerMeterID": "1", "timeStamp": utc("2020-05-18T14:11:30Z"), "kilowatts": 2.6},
-    {"powerMeterID": "1", "timeStamp": utc("2020-05-18T14:12:00Z"), "kilowatts": 2.98},
-    {"powerMeterID": "2", "timeStamp": utc("2020-05-19T13:10:30Z"), "kilowatts": 2.5},
-    {"powerMeterID": "2", "timeStamp": utc("2020-05-19T13:11:00Z"), "kilowatts": 2.25},
-    {"powerMeterID": "2", "timeStamp": utc("2020-05-19T13:11:30Z"), "kilowatts": 2.75},
-    {"powerMeterID": "2", "timeStamp": utc("2020-05-19T13:12:00Z"), "kilowatts": 2.82},
+    *every_30_seconds("powerMeterID", "1", "2020-05-18T14:10:30Z", "kilowatts", [2.95, 2.7, 2.6, 2.98]),
+    *every_30_seconds("powerMeterID", "2", "2020-05-19T13:10:30Z", "kilowatts", [2.5, 2.25, 2.75, 2.82]),
 ]
 FLEET = [  # the $derivative page
-    {"truckID": "1", "timeStamp": utc("2020-05-18T14:10:30Z"), "miles": 1295.1},
-    {"truckID": "1", "timeStamp": utc("2020-05-18T14:11:00Z"), "miles": 1295.63},
-    {"truckID": "1", "timeStamp": utc("2020-05-18T14:11:30Z"), "miles": 1296.25},
-    {"truckID": "1", "timeStamp": utc("2020-05-18T14:12:00Z"), "miles": 1296.76},
-    {"truckID": "2", "timeStamp": utc("2020-05-18T14:10:30Z"), "miles": 10234.1},
-    {"truckID": "2", "timeStamp": utc("2020-05-18T14:11:00Z"), "miles": 10234.33},
-    {"truckID": "2", "timeStamp": utc("2020-05-18T14:11:30Z"), "miles": 10234.73},
-    {"truckID": "2", "timeStamp": utc("2020-05-18T14:12:00Z"), "miles": 10235.13},
+    *every_30_seconds("truckID", "1", "2020-05-18T14:10:30Z", "miles", [1295.1, 1295.63, 1296.25, 1296.76]),
+    *every_30_seconds("truckID", "2", "2020-05-18T14:10:30Z", "miles", [10234.1, 10234.33, 10234.73, 10235.13]),
 ]
 STOCK_PRICES = [  # the $expMovingAvg page
     {"stock": "ABC", "date": utc("2020-05-18T20:00:00Z"), "price": 13},
