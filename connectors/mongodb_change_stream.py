@@ -49,8 +49,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
     in ``_id`` order: the stream's position is taken *before* the copy starts and the stream
     follows from there once the copy is done, so no write is missed (a write during the
     copy may come twice, as the copied document and as its event: idempotent sinks such as
-    ``$merge`` end exact). While copying, the snapshot is ``{"initialSync": {"token", "after"}}``
-    (the last copied ``_id``), so a restart resumes the copy where it stopped.
+    ``$merge`` end exact). ``initial_sync_parallelism`` ranges of ``_id`` are read at once.
+    While copying, the snapshot is ``{"initialSync": {"token", "ranges"}}`` (each range's last
+    copied ``_id``), so a restart resumes the copy where it stopped.
     Network errors reconnect with backoff from that token. An invalidate event or a
     resume point no longer in the oplog raises: a silent restart from "now" would lose
     events.
@@ -76,6 +77,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         idle_poll: timedelta = timedelta(milliseconds=10),
         reconnect_timeout: float = 300.0,
         initial_sync: bool = False,
+        initial_sync_parallelism: int = 1,
         copy_batch_docs: int = 1_000,
         client_options: dict | None = None,
     ) -> None:
@@ -103,6 +105,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             idle_poll: how soon Bytewax looks at the queue again once it ran dry.
             reconnect_timeout: seconds of failed reconnects before the source fails.
             initial_sync: copy the existing documents of each collection in ``coll`` first.
+            initial_sync_parallelism: ``_id`` ranges of a collection copied at once.
             copy_batch_docs: documents per query of that copy.
             client_options: extra ``MongoClient`` keyword arguments.
         """
@@ -158,6 +161,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._idle_poll = idle_poll
         self._reconnect_timeout = reconnect_timeout
         self._initial_sync = initial_sync
+        self._initial_sync_parallelism = initial_sync_parallelism
         self._copy_batch_docs = copy_batch_docs
         self._client_options = client_options or {}
 
@@ -293,41 +297,83 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             stream.close()
 
     def _copy(self, state: dict | None) -> dict | None:
-        """Copy the collection after the stream's position is taken; the stream's start
-        token when done, None when stopped first."""
+        """Copy the collection after the stream's position is taken, ``parallelism`` ``_id``
+        ranges at once; the stream's start token when done, None when stopped first."""
         source = self._source
-        queue = self._queue
+        collection = self._client[self._db][self._coll]
         if state is None:
 
             def start() -> dict:
                 with self._open(None) as stream:
                     return stream.resume_token
 
-            state = {INITIAL_SYNC: {"token": retry_transient(start, f"change stream on {self._where}", source._reconnect_timeout)}}
-            queue.append((None, state))  # a snapshot from now on resumes the copy, not "now"
-        start_token = state[INITIAL_SYNC]["token"]
-        copied = state[INITIAL_SYNC]
-        collection = self._client[self._db][self._coll]
+            token = retry_transient(start, f"change stream on {self._where}", source._reconnect_timeout)
+            state = {INITIAL_SYNC: {"token": token, "ranges": self._ranges(collection)}}
+            self._queue.append((None, state))  # a snapshot from now on resumes the copy, not "now"
+        progress = state[INITIAL_SYNC]
+        ranges = [dict(part) for part in progress["ranges"]]  # updated under the lock as documents queue
+        lock = threading.Lock()
+        failures: list[BaseException] = []
+        readers = [
+            threading.Thread(target=self._copy_range, args=(collection, progress["token"], ranges, i, lock, failures), daemon=True)
+            for i, part in enumerate(ranges)
+            if not part.get("done")
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        if failures:
+            raise failures[0]
+        if self._stop.is_set():
+            return None
+        self._queue.append((None, progress["token"]))  # copied: snapshots hold the stream's position again
+        return progress["token"]
+
+    def _ranges(self, collection) -> list[dict]:
+        """``parallelism`` ranges of ``_id`` with about as many documents each."""
+        parts = self._source._initial_sync_parallelism
+        count = collection.estimated_document_count()
+        bounds: list = []
+        for k in range(1, parts):
+            found = list(collection.find({}, {"_id": 1}, sort=[("_id", 1)], skip=k * count // parts, limit=1))
+            if found and (not bounds or found[0]["_id"] > bounds[-1]):
+                bounds.append(found[0]["_id"])
+        edges = [None, *bounds, None]
+        return [{key: value for key, value in (("lo", lo), ("hi", hi)) if value is not None} for lo, hi in zip(edges, edges[1:])]
+
+    def _copy_range(self, collection, token: dict, ranges: list, i: int, lock: threading.Lock, failures: list) -> None:
+        """One range's reader: batches in ``_id`` order, queued with the progress of every range."""
+        source = self._source
+        queue = self._queue
         ns = {"db": self._db, "coll": self._coll}
-        while not self._stop.is_set():
-            if len(queue) >= source._max_queued:
-                self._stop.wait(0.005)
-                continue
-            query = {"_id": {"$gt": copied["after"]}} if "after" in copied else {}
+        part = ranges[i]
+        try:
+            while not self._stop.is_set() and not failures:
+                if len(queue) >= source._max_queued:
+                    self._stop.wait(0.005)
+                    continue
+                bounds = {"$gt": part["after"]} if "after" in part else {"$gte": part["lo"]} if "lo" in part else {}
+                if "hi" in part:
+                    bounds["$lt"] = part["hi"]
+                query = {"_id": bounds} if bounds else {}
 
-            def fetch(query: dict = query) -> list:
-                return list(collection.find(query, sort=[("_id", 1)], limit=source._copy_batch_docs))
+                def fetch(query: dict = query) -> list:
+                    return list(collection.find(query, sort=[("_id", 1)], limit=source._copy_batch_docs))
 
-            batch = retry_transient(fetch, f"initialSync of {self._where}", source._reconnect_timeout)
-            if not batch:
-                queue.append((None, start_token))  # copied: snapshots hold the stream's position again
-                return start_token
-            now = datetime.now(timezone.utc)
-            for doc in batch:
-                event = {"operationType": "insert", "wallTime": now, "fullDocument": doc, "ns": ns, "documentKey": {"_id": doc["_id"]}}
-                copied = {"token": start_token, "after": doc["_id"]}
-                queue.append((event, {INITIAL_SYNC: copied}))
-        return None
+                batch = retry_transient(fetch, f"initialSync of {self._where}", source._reconnect_timeout)
+                now = datetime.now(timezone.utc)
+                with lock:
+                    if not batch:
+                        part["done"] = True
+                    for doc in batch:
+                        part["after"] = doc["_id"]
+                        event = {"operationType": "insert", "wallTime": now, "fullDocument": doc, "ns": ns, "documentKey": {"_id": doc["_id"]}}
+                        queue.append((event, {INITIAL_SYNC: {"token": token, "ranges": [dict(r) for r in ranges]}}))
+                if not batch:
+                    return
+        except Exception as exc:  # the partition's reader raises it
+            failures.append(exc)
 
     def _open(self, token: dict | None) -> ChangeStream:
         source = self._source

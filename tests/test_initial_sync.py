@@ -35,9 +35,10 @@ def shop(client):
     client.drop_database(name)
 
 
-def _env(tmp_path: Path, mongodb_uri: str, db: str) -> dict:
+def _env(tmp_path: Path, mongodb_uri: str, db: str, parallelism: int) -> dict:
+    sync = {"enable": True, "parallelism": parallelism}
     pipeline = [
-        {"$source": {"db": db, "coll": "items", "config": {"fullDocumentOnly": True, "initialSync": {"enable": True, "parallelism": 1}}}},
+        {"$source": {"db": db, "coll": "items", "config": {"fullDocumentOnly": True, "initialSync": sync}}},
         {"$merge": {"into": {"db": db, "coll": "copy"}, "whenMatched": "replace"}},
     ]
     (tmp_path / "pipeline.json").write_text(json.dumps(pipeline))
@@ -85,7 +86,7 @@ def _stop(flow: subprocess.Popen) -> None:
 
 
 def test_copy_then_follow_ends_exact(shop, mongodb_uri, tmp_path) -> None:
-    flow = _start(_env(tmp_path, mongodb_uri, shop.name))
+    flow = _start(_env(tmp_path, mongodb_uri, shop.name, 1))
     writer = threading.Thread(target=_writes, args=(shop,))
     try:
         deadline = time.monotonic() + 60
@@ -100,7 +101,8 @@ def test_copy_then_follow_ends_exact(shop, mongodb_uri, tmp_path) -> None:
 
 
 def test_sigkill_mid_copy_resumes_the_copy(shop, mongodb_uri, tmp_path) -> None:
-    env = _env(tmp_path, mongodb_uri, shop.name)
+    """Four ranges copied at once; each resumes after its last copied document."""
+    env = _env(tmp_path, mongodb_uri, shop.name, 4)
     recovery = tmp_path / "recovery"
     recovery.mkdir()
     subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "1"], check=True, cwd=ROOT, env=env)

@@ -59,7 +59,7 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         msg = "pipeline must be an array of stages, each an object with one field"
         raise SpecError(msg, ("config", "pipeline"))
     full_document_only = config.get("fullDocumentOnly", coll_field == "collection")
-    initial_sync = _initial_sync(config.get("initialSync"), config)
+    initial_sync, parallelism = _initial_sync(config.get("initialSync"), config)
     options = dict(
         db=db,
         coll=coll,
@@ -72,6 +72,7 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         time_field=compile_time_field(spec),
         ts_field_name=spec.get("tsFieldName", "_ts"),
         initial_sync=initial_sync,
+        initial_sync_parallelism=parallelism,
     )
     if db is None:
         watched = "the whole cluster"
@@ -86,7 +87,8 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
     description = f"{what} from a change stream on {watched}{pushed}; resumes from its resume token"
     if initial_sync:
         description = (
-            f"{what} of the existing documents of {watched} (copied in _id order, the copy resumable), then "
+            f"{what} of the existing documents of {watched} (copied in _id order, {parallelism} range(s) at once,"
+            " the copy resumable), then "
             f"from a change stream opened before the copy{pushed}; resumes from its resume token"
         )
 
@@ -101,10 +103,11 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
     return StagePlan(stage, SOURCE, description, build=build)
 
 
-def _initial_sync(spec: object, config: dict) -> bool:
-    """``config.initialSync: {enable, parallelism}``: whether to copy the collection first."""
+def _initial_sync(spec: object, config: dict) -> tuple[bool, int]:
+    """``config.initialSync: {enable, parallelism}``: whether to copy the collections first, and
+    how many ``_id`` ranges of a collection at once."""
     if spec is None:
-        return False
+        return False, 1
     if type(spec) is not dict or set(spec) - {"enable", "parallelism"} or type(spec.get("enable", False)) is not bool:
         msg = "initialSync must be {enable: true|false, parallelism: <positive integer>}"
         raise SpecError(msg, ("config", "initialSync"))
@@ -115,4 +118,4 @@ def _initial_sync(spec: object, config: dict) -> bool:
     if spec.get("enable", False) and ("startAfter" in config or "startAtOperationTime" in config):
         msg = "initialSync starts the stream where the copy begins; it excludes startAfter and startAtOperationTime"
         raise SpecError(msg, ("config", "initialSync"))
-    return spec.get("enable", False)
+    return spec.get("enable", False), parallelism
