@@ -585,6 +585,19 @@ def test_set_window_fields_partitions_are_independent_and_pruned():
     assert all(len(part[0][0]) == 11 for part in engine.partitions.values())  # pruned as it slides
 
 
+@pytest.mark.parametrize(
+    ("window", "held"),
+    [({"documents": ["unbounded", 2]}, 2), ({"range": ["unbounded", 2]}, 3)],  # a range waits for a later sort value
+)
+def test_unbounded_windows_reaching_ahead_keep_only_a_running_state(window, held):
+    spec = {"sortBy": {"s": 1}, "output": {"total": {"$sum": "$s", "window": window}}}
+    engine = set_window_fields_factory(spec)()
+    (out,) = engine.process([{"s": s} for s in range(1000)], NOW)
+    assert [d["total"] for d in out[:3]] == [3, 6, 10]
+    ((state, waiting),) = [part[0][0] for part in engine.partitions.values()]
+    assert state == sum(range(1000)) and len(waiting) == held  # no values kept, only the waiting documents
+
+
 def test_windows_reaching_ahead_hold_documents_per_partition_across_a_restore():
     spec = {
         "partitionBy": "$k",

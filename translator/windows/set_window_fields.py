@@ -259,8 +259,8 @@ class FutureWindow(WindowedFunction):
         self.parts = tuple(field.split("."))
 
     def init(self) -> list:
-        if self.bounds.by_range or self.bounds.lower is UNBOUNDED:
-            return [[] if self.bounds.by_range else deque(), deque()]  # values kept; entries waiting
+        if self.bounds.by_range:
+            return [[], deque()]  # (position, value) kept; (position, entry) waiting
         # Exactly one window's values: when the document ``upper`` arrivals back completes,
         # these are its window (or all there is, early in the partition).
         return [deque(maxlen=int(self.bounds.upper - self.bounds.lower) + 1), deque()]
@@ -292,19 +292,47 @@ class FutureWindow(WindowedFunction):
                 self._fill(done, self._in_range(kept, start))
                 continue
             values = list(kept)
-            if self.bounds.lower is UNBOUNDED:
-                self._fill(waiting.popleft(), values)
-                continue
             after = len(waiting) - 1  # documents that followed this one
             count = after - int(self.bounds.lower) + 1
             self._fill(waiting.popleft(), values[max(len(values) - count, 0) :] if count > 0 else [])
 
     def _fill(self, entry: list, values: list) -> None:
+        self._settle(entry, lambda: self.fold(values))
+
+    def _settle(self, entry: list, value: Callable[[], Any]) -> None:
         entry[1] -= 1
         try:
-            set_field(entry[0], self.parts, self.fold(values))
+            set_field(entry[0], self.parts, value())
         except ExpressionError as error:
             entry[3] = entry[3] or str(error)
+
+
+class RunningAhead(FutureWindow):
+    """Unbounded below, reaching past the current document: the fold's running state and the
+    documents still waiting, nothing else kept; a document is filled with the state once the
+    values up to its upper bound are in (documents arrive in sort order)."""
+
+    def init(self) -> list:
+        return [self.fold.init(), deque()]
+
+    def hold(self, state: list, value: Any, position: Any, entry: list) -> list:
+        waiting, bounds, fold = state[1], self.bounds, self.fold
+        if bounds.by_range:
+            while waiting and bounds.high(waiting[0][0]) < position:
+                self._settle(waiting.popleft()[1], lambda: fold.result(state[0]))
+            waiting.append((position, entry))
+        else:
+            waiting.append(entry)
+        state[0] = fold.add(state[0], value)
+        if not bounds.by_range and len(waiting) > bounds.upper:
+            self._settle(waiting.popleft(), lambda: fold.result(state[0]))
+        return state
+
+    def flush(self, state: list) -> None:
+        waiting = state[1]
+        while waiting:
+            entry = waiting.popleft()
+            self._settle(entry[1] if self.bounds.by_range else entry, lambda: self.fold.result(state[0]))
 
 
 class ToTheEnd(FutureWindow):
@@ -569,7 +597,7 @@ def _windowed(field: str, arg: Callable[[dict, Any], Any], fold: Fold, bounds: B
     if bounds.upper is UNBOUNDED:
         return ToTheEnd(field, arg, fold, bounds)
     if bounds.upper > 0:
-        return FutureWindow(field, arg, fold, bounds)
+        return (RunningAhead if bounds.lower is UNBOUNDED else FutureWindow)(field, arg, fold, bounds)
     if bounds.lower is UNBOUNDED:
         return RunningFold(arg, fold, bounds)
     return WindowedFunction(arg, fold, bounds)
