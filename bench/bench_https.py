@@ -46,8 +46,11 @@ def serve(delay: float, ports: multiprocessing.Queue) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # room for the pool's connections arriving at once
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Slow)
     ports.put(server.server_address[1])
     server.serve_forever()
 

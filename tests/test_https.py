@@ -15,7 +15,7 @@ from pipeline_runner import run_pipeline, with_documents
 
 from translator import plan
 from translator.connections import parse_registry
-from translator.errors import PipelineValidationError
+from translator.errors import PipelineSyntaxError, PipelineValidationError
 from translator.parse import parse_pipeline
 
 TOKEN = "s3cr3t-token-value"
@@ -74,9 +74,14 @@ class Service(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _route
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # room for a pool's connections arriving at once
+    daemon_threads = True
+
+
 @pytest.fixture(scope="module")
 def service():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    server = Server(("127.0.0.1", 0), Service)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -201,3 +206,24 @@ def test_bad_stage_options_are_refused_at_translation(registry) -> None:
     stage = {"$https": {"connectionName": "api", "payload": [{"$match": {}}]}}
     with pytest.raises(PipelineValidationError, match="payload stages are"):
         plan(parse_pipeline(with_documents([], [stage])), registry)
+
+
+def test_https_enriches_inside_a_window_pipeline(registry) -> None:
+    window = {"$tumblingWindow": {"interval": {"size": 1, "unit": "day"}, "pipeline": [
+        {"$https": {"connectionName": "api", "path": {"$concat": ["/users/", "$user"]}, "as": "profile"}},
+        {"$group": {"_id": None, "ids": {"$push": "$profile.id"}}},
+    ]}}  # fmt: skip
+    result = run([window], registry)
+    assert [sorted(d["ids"]) for d in result.docs] == [["u1", "u2", "u3"]]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"type": "https"}, "https connection 'api' needs a 'url' string"),
+        ({"type": "https", "url": "http://h", "headers": {"X": 1}}, "https connection 'api': headers must be an object of strings"),
+    ],
+)
+def test_https_connections_are_checked(entry, message) -> None:
+    with pytest.raises(PipelineSyntaxError, match=message):
+        parse_registry({"connections": {"api": entry}})

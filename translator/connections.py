@@ -75,6 +75,10 @@ def parse_registry(value: Any, where: str = "connection registry") -> Registry:
         if kind == "https" and type(entry.get("url")) is not str:
             msg = f"{where}: https connection {name!r} needs a 'url' string"
             raise PipelineSyntaxError(msg)
+        headers = entry.get("headers", {}) if kind == "https" else {}
+        if type(headers) is not dict or not all(type(value) is str for value in headers.values()):
+            msg = f"{where}: https connection {name!r}: headers must be an object of strings"
+            raise PipelineSyntaxError(msg)
         if kind == "kafka" and type(entry.get("bootstrapServers")) is not str:
             msg = f"{where}: kafka connection {name!r} needs a 'bootstrapServers' string"
             raise PipelineSyntaxError(msg)
