@@ -86,3 +86,9 @@ def test_collection_lookups_run_inside_a_window_pipeline(name: str, db, mongodb_
     docs = [{"k": "a"}, {"k": "b"}, {"k": "a"}, {"k": "z"}]
     result = run_pipeline(with_documents(docs, [window]), registry)
     assert [(d["_id"], d["labels"]) for d in result.docs] == [("a", ["A", "A"]), ("b", ["B"]), ("z", [])]
+
+
+def test_only_per_document_stages_follow_documents() -> None:
+    lookup = {"pipeline": [{"$documents": [{"a": 1}]}, {"$group": {"_id": "$a"}}], "as": "x"}
+    with pytest.raises(PipelineValidationError, match=r"\$group cannot run inside the pipeline of a \$lookup without from"):
+        plan(parse_pipeline(with_documents([{}], [{"$lookup": lookup}])))

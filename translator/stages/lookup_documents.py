@@ -43,7 +43,7 @@ def _pipeline_runner(stages: list, ctx: PlanContext) -> Callable[[list], list]:
 
     if not stages:
         return lambda docs: docs
-    run = inner_stages_compiler(ctx)([(i, body) for i, body in enumerate(stages, start=1)])
+    run = inner_stages_compiler(ctx, "the pipeline of a $lookup without from")([(i, body) for i, body in enumerate(stages, start=1)])
 
     def through(docs: list) -> list:
         out = []

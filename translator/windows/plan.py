@@ -20,10 +20,10 @@ from translator.windows.set_window_fields import set_window_fields_factory
 from translator.windows.spec import WindowSpec, parse_window
 
 
-def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
+def inner_stages_compiler(ctx: PlanContext, container: str = "a window pipeline") -> Callable[[list], ChunksFn]:
     """Runs of per-document inner stages through the core's planners and fusion.
 
-    Only stateless stages may run inside a window; errors point into ``pipeline``.
+    Only stateless stages may run inside ``container``; errors point into ``pipeline``.
     """
 
     def compile_run(run: list) -> ChunksFn:
@@ -39,7 +39,7 @@ def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
             except SpecError as exc:
                 raise SpecError(exc.message, (*at, *exc.path)) from None
             if plan.role != STATELESS:
-                msg = f"{name} cannot run inside a window pipeline"
+                msg = f"{name} cannot run inside {container}"
                 raise SpecError(msg, at)
             plans.append(plan)
         return fuse(plans)
