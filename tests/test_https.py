@@ -113,6 +113,9 @@ def test_enrichment_with_path_parameters_headers_and_as(registry) -> None:
         for i in range(1, 4)
     ]
     assert {(d["code"], d["method"]) for d in result.docs} == {(200, "GET")}
+    (doc,) = run([stage, {"$project": {"meta": {"$meta": "stream.https"}}}], registry, USERS[:1]).docs
+    assert set(doc["meta"]) == {"url", "method", "httpStatusCode", "responseTimeMs"}
+    assert doc["meta"]["url"].endswith("/users/u1") and doc["meta"]["responseTimeMs"] >= 0
 
 
 def test_post_payload_shapes_the_body(registry) -> None:
