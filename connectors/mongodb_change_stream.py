@@ -132,7 +132,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             msg = "change stream: startAfter and startAtOperationTime exclude each other; got both"
             raise ValueError(msg)
         if initial_sync and colls is None:
-            msg = "change stream: initialSync needs coll (a collection or a list of them)"
+            msg = "change stream: initialSync of a whole database or cluster is not supported by sluice; name the collections in coll"
             raise ValueError(msg)
         if isinstance(start_at_operation_time, datetime):
             start_at_operation_time = Timestamp(start_at_operation_time, 0)

@@ -134,7 +134,7 @@ def test_sigkill_mid_copy_resumes_the_copy(shop, mongodb_uri, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ({"db": "d", "config": {"initialSync": {"enable": True}}}, "initialSync needs coll (a collection or a list of them)"),
+        ({"db": "d", "config": {"initialSync": {"enable": True}}}, "initialSync of a whole database or cluster is not supported by sluice; name the collections in coll"),
         ({"db": "d", "coll": "c", "config": {"initialSync": {"enable": True, "parallelism": 0}}}, "initialSync.parallelism must be a positive integer; got 0"),
         ({"db": "d", "coll": "c", "config": {"initialSync": {"enable": True}, "startAfter": {"_data": "x"}}}, "it excludes startAfter and startAtOperationTime"),
     ],
