@@ -476,6 +476,7 @@ class KafkaSink(FixedPartitionedSink[list, None]):
         key_format: str = "binData",
         headers: Callable[[dict], Any] | None = None,
         output_format: str = "relaxedJson",
+        date_format: str = "default",
         acks: int | str | None = None,
         compression_type: str | None = None,
         tombstone_when: Callable[[dict], Any] | None = None,
@@ -492,6 +493,7 @@ class KafkaSink(FixedPartitionedSink[list, None]):
             key_format: ``binData``, ``string``, ``json``, ``int`` or ``long``.
             headers: computes headers per document: ``{k: v}`` or ``[{k, v}]``.
             output_format: ``relaxedJson`` (default), ``canonicalJson`` or ``basicJson``.
+            date_format: ``default`` (as the output format writes dates) or ``ISO8601``.
             acks: ``-1``, ``0``, ``1`` or ``all`` (librdkafka's default ``all`` when None).
             compression_type: ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``.
             tombstone_when: a truthy result produces a null value (a tombstone).
@@ -520,7 +522,7 @@ class KafkaSink(FixedPartitionedSink[list, None]):
         self._key = key
         self._encode_key = key_encoder(key_format)
         self._headers = headers
-        self._encode_value = value_encoder(output_format)
+        self._encode_value = value_encoder(output_format, date_format)
         self._tombstone_when = tombstone_when
         self._dead_letter_writer_factory = dead_letter_writer_factory
         self._processor_name = processor_name

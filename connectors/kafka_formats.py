@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import orjson
@@ -16,6 +17,7 @@ from connectors.ejson import CANONICAL, dumps, encode_relaxed, loads_fast
 KEY_FORMATS = ("binData", "string", "json", "int", "long")
 KEY_FORMAT_ERRORS = ("dlq", "passThrough")
 OUTPUT_FORMATS = ("relaxedJson", "canonicalJson", "basicJson")
+DATE_FORMATS = ("default", "ISO8601")
 # Atlas accepts librdkafka's spellings and a few of its own for the first start position.
 AUTO_OFFSET_RESET = {
     "earliest": "earliest",
@@ -134,10 +136,33 @@ def encode_basic(doc: Any) -> bytes:
     return orjson.dumps(doc, default=_basic_default, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
-def value_encoder(output_format: str) -> Callable[[Any], bytes]:
-    """The encoder for ``$emit.config.outputFormat``."""
+def iso_date(value: datetime) -> str:
+    """A date as ISO-8601 UTC at millisecond precision, ``2024-10-04T12:00:00.000Z``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def with_iso_dates(value: Any) -> Any:
+    """``value`` with every date, however deep, replaced by its ISO-8601 string."""
+    kind = type(value)
+    if kind is dict:
+        return {key: with_iso_dates(item) for key, item in value.items()}
+    if kind is list:
+        return [with_iso_dates(item) for item in value]
+    if isinstance(value, datetime):
+        return iso_date(value)
+    return value
+
+
+def value_encoder(output_format: str, date_format: str = "default") -> Callable[[Any], bytes]:
+    """The encoder for ``$emit.config.outputFormat`` and ``dateFormat`` (``ISO8601`` writes
+    dates as plain strings whatever the output format)."""
     encoders = {"relaxedJson": encode_relaxed, "canonicalJson": encode_canonical, "basicJson": encode_basic}
-    return encoders[_choice(output_format, OUTPUT_FORMATS, "outputFormat")]
+    encode = encoders[_choice(output_format, OUTPUT_FORMATS, "outputFormat")]
+    if _choice(date_format, DATE_FORMATS, "dateFormat") == "default":
+        return encode
+    return lambda doc: encode(with_iso_dates(doc))
 
 
 def headers_to_meta(headers: list[tuple[str, bytes]]) -> list[dict]:

@@ -19,7 +19,7 @@ from pymongo.change_stream import ChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.mongodb_support import connect, is_transient, redact
+from connectors.mongodb_support import connect, is_transient, redact, retry_transient
 from connectors.stream_meta import STREAM_META, chunks
 from runtime.stats import active_worker
 
@@ -31,6 +31,7 @@ FULL_DOCUMENT_MODES = ("updateLookup", "required", "whenAvailable", "default")
 BEFORE_CHANGE_MODES = ("off", "whenAvailable", "required")
 SOURCE_TYPE = "atlas"
 CLUSTER_PART = "*"
+INITIAL_SYNC = "initialSync"  # the key of a partition's state while it copies its collection
 # Server codes after which resuming would silently skip or repeat events.
 _HISTORY_LOST = {286: "ChangeStreamHistoryLost", 280: "ChangeStreamFatalError", 260: "InvalidResumeToken"}
 
@@ -45,6 +46,14 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
 
     Delivery: a partition's snapshot is the resume token after the last emitted event,
     so under Bytewax recovery a restart resumes exactly there (exactly-once input).
+
+    ``initial_sync`` first copies each watched collection's documents, as insert events,
+    in ``_id`` order: the stream's position is taken *before* the copy starts and the stream
+    follows from there once the copy is done, so no write is missed (a write during the
+    copy may come twice, as the copied document and as its event: idempotent sinks such as
+    ``$merge`` end exact). ``initial_sync_parallelism`` ranges of ``_id`` are read at once.
+    While copying, the snapshot is ``{"initialSync": {"token", "ranges"}}`` (each range's last
+    copied ``_id``), so a restart resumes the copy where it stopped.
     Network errors reconnect with backoff from that token. An invalidate event or a
     resume point no longer in the oplog raises: a silent restart from "now" would lose
     events.
@@ -69,6 +78,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         max_await_ms: int = 100,
         idle_poll: timedelta = timedelta(milliseconds=10),
         reconnect_timeout: float = 300.0,
+        initial_sync: bool = False,
+        initial_sync_parallelism: int = 1,
+        copy_batch_docs: int = 1_000,
         client_options: dict | None = None,
     ) -> None:
         """Check the configuration; nothing connects until a partition is built.
@@ -94,6 +106,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
                 for new events (the server answers as soon as one arrives).
             idle_poll: how soon Bytewax looks at the queue again once it ran dry.
             reconnect_timeout: seconds of failed reconnects before the source fails.
+            initial_sync: copy the existing documents of each collection in ``coll`` first.
+            initial_sync_parallelism: ``_id`` ranges of a collection copied at once.
+            copy_batch_docs: documents per query of that copy.
             client_options: extra ``MongoClient`` keyword arguments.
         """
         if coll is not None and db is None:
@@ -117,6 +132,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             raise ValueError(msg)
         if start_after is not None and start_at_operation_time is not None:
             msg = "change stream: startAfter and startAtOperationTime exclude each other; got both"
+            raise ValueError(msg)
+        if initial_sync and colls is None:
+            msg = "change stream: initialSync of a whole database or cluster is not supported by sluice; name the collections in coll"
             raise ValueError(msg)
         if isinstance(start_at_operation_time, datetime):
             start_at_operation_time = Timestamp(start_at_operation_time, 0)
@@ -144,6 +162,9 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._max_queued = max_queued
         self._idle_poll = idle_poll
         self._reconnect_timeout = reconnect_timeout
+        self._initial_sync = initial_sync
+        self._initial_sync_parallelism = initial_sync_parallelism
+        self._copy_batch_docs = copy_batch_docs
         self._client_options = client_options or {}
 
     def list_parts(self) -> list[str]:
@@ -214,7 +235,8 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         return self._awake_at
 
     def snapshot(self) -> dict | None:
-        """The resume token just after the last emitted event (or the stream's start)."""
+        """The resume token just after the last emitted event (or the stream's start), or
+        while copying, the stream's start and the last copied ``_id``."""
         return self._token
 
     def close(self) -> None:
@@ -228,6 +250,14 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         source = self._source
         queue = self._queue
         token = self._token
+        if source._initial_sync and (token is None or INITIAL_SYNC in token):
+            try:
+                token = self._copy(token)
+            except Exception as exc:  # handed to next_batch, which raises it in the worker
+                self._failure = exc
+                return
+            if token is None:  # stopped while copying
+                return
         stream = None
         failing_since = 0.0
         delay = 0.1
@@ -279,6 +309,85 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
                 break
         if stream is not None:
             stream.close()
+
+    def _copy(self, state: dict | None) -> dict | None:
+        """Copy the collection after the stream's position is taken, ``parallelism`` ``_id``
+        ranges at once; the stream's start token when done, None when stopped first."""
+        source = self._source
+        collection = self._client[self._db][self._coll]
+        if state is None:
+
+            def start() -> dict:
+                with self._open(None) as stream:
+                    return stream.resume_token
+
+            token = retry_transient(start, f"change stream on {self._where}", source._reconnect_timeout)
+            state = {INITIAL_SYNC: {"token": token, "ranges": self._ranges(collection)}}
+            self._queue.append((None, state))  # a snapshot from now on resumes the copy, not "now"
+        progress = state[INITIAL_SYNC]
+        ranges = [dict(part) for part in progress["ranges"]]  # updated under the lock as documents queue
+        lock = threading.Lock()
+        failures: list[BaseException] = []
+        readers = [
+            threading.Thread(target=self._copy_range, args=(collection, progress["token"], ranges, i, lock, failures), daemon=True)
+            for i, part in enumerate(ranges)
+            if not part.get("done")
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        if failures:
+            raise failures[0]
+        if self._stop.is_set():
+            return None
+        self._queue.append((None, progress["token"]))  # copied: snapshots hold the stream's position again
+        return progress["token"]
+
+    def _ranges(self, collection) -> list[dict]:
+        """``parallelism`` ranges of ``_id`` with about as many documents each."""
+        parts = self._source._initial_sync_parallelism
+        count = collection.estimated_document_count()
+        bounds: list = []
+        for k in range(1, parts):
+            found = list(collection.find({}, {"_id": 1}, sort=[("_id", 1)], skip=k * count // parts, limit=1))
+            if found and (not bounds or found[0]["_id"] > bounds[-1]):
+                bounds.append(found[0]["_id"])
+        edges = [None, *bounds, None]
+        return [{key: value for key, value in (("lo", lo), ("hi", hi)) if value is not None} for lo, hi in zip(edges, edges[1:])]
+
+    def _copy_range(self, collection, token: dict, ranges: list, i: int, lock: threading.Lock, failures: list) -> None:
+        """One range's reader: batches in ``_id`` order, queued with the progress of every range."""
+        source = self._source
+        queue = self._queue
+        ns = {"db": self._db, "coll": self._coll}
+        part = ranges[i]
+        try:
+            while not self._stop.is_set() and not failures:
+                if len(queue) >= source._max_queued:
+                    self._stop.wait(0.005)
+                    continue
+                bounds = {"$gt": part["after"]} if "after" in part else {"$gte": part["lo"]} if "lo" in part else {}
+                if "hi" in part:
+                    bounds["$lt"] = part["hi"]
+                query = {"_id": bounds} if bounds else {}
+
+                def fetch(query: dict = query) -> list:
+                    return list(collection.find(query, sort=[("_id", 1)], limit=source._copy_batch_docs))
+
+                batch = retry_transient(fetch, f"initialSync of {self._where}", source._reconnect_timeout)
+                now = datetime.now(timezone.utc)
+                with lock:
+                    if not batch:
+                        part["done"] = True
+                    for doc in batch:
+                        part["after"] = doc["_id"]
+                        event = {"operationType": "insert", "wallTime": now, "fullDocument": doc, "ns": ns, "documentKey": {"_id": doc["_id"]}}
+                        queue.append((event, {INITIAL_SYNC: {"token": token, "ranges": [dict(r) for r in ranges]}}))
+                if not batch:
+                    return
+        except Exception as exc:  # the partition's reader raises it
+            failures.append(exc)
 
     def _open(self, token: dict | None) -> ChangeStream:
         source = self._source

@@ -146,6 +146,23 @@ def test_pipeline_emit_tombstones_canonical_json_and_bad_keys_to_dlq(kafka_boots
 
 
 @pytest.mark.integration
+def test_emit_date_format_iso8601_writes_dates_as_strings(kafka_bootstrap):
+    """``config.dateFormat: "ISO8601"``: dates at any depth become ISO-8601 strings in milliseconds."""
+    topic = f"dates{uuid.uuid4().hex[:8]}"
+    at = {"$toDate": 1728043200123}  # 2024-10-04T12:00:00.123Z
+    pipeline = [
+        {"$source": {"documents": [{"id": 1}]}},
+        {"$project": {"_id": 0, "id": 1, "at": at, "nested": {"when": at, "list": [at, "x"]}}},
+        {"$unset": "_stream_meta"},
+        {"$emit": {"connectionName": "kafka", "topic": topic, "config": {"dateFormat": "ISO8601"}}},
+    ]
+    run_main(translate(parse_pipeline(pipeline), parse_registry(registry_entry(kafka_bootstrap))).flow)
+    (message,) = consume(kafka_bootstrap, topic, 1)
+    iso = "2024-10-04T12:00:00.123Z"
+    assert orjson.loads(message.value()) == {"id": 1, "at": iso, "nested": {"when": iso, "list": [iso, "x"]}}
+
+
+@pytest.mark.integration
 def test_pipeline_source_time_field_ts_field_name_and_json_keys(kafka_bootstrap, tmp_path):
     in_topic = new_topic(kafka_bootstrap, partitions=2)
     out, dlq = f"out{uuid.uuid4().hex[:8]}", f"dlq{uuid.uuid4().hex[:8]}"
@@ -333,8 +350,8 @@ KAFKA_ONLY = {"connections": {"k": {"type": "kafka", "bootstrapServers": "b:9092
           {"$emit": {"connectionName": "k", "topic": "o", "config": {"linger.ms": 5}}}],
          "field 'linger.ms' does not apply to $emit to Kafka"),
         ([{"$source": {"connectionName": "k", "topic": "t"}},
-          {"$emit": {"connectionName": "k", "topic": "o", "config": {"dateFormat": "ISO8601"}}}],
-         "dateFormat ISO8601 is not supported"),
+          {"$emit": {"connectionName": "k", "topic": "o", "config": {"dateFormat": "iso"}}}],
+         'expected one of "default", "ISO8601"; got \'iso\' at config.dateFormat'),
         ([{"$source": {"connectionName": "k", "topic": "t"}}, {"$emit": {"connectionName": "k", "topic": ""}}],
          "topic must be a topic name or an expression; got an empty string"),
         ([{"$source": {"connectionName": "k", "topic": "t"}},

@@ -347,7 +347,7 @@ def test_merge_and_lookup_errors_name_the_stage_and_field(registry):
     with pytest.raises(PipelineValidationError) as failure:
         plan(bad, registry)
     text = str(failure.value)
-    assert "stage 1 ($lookup): sluice looks up a MongoDB collection" in text
+    assert "stage 1 ($lookup): from must be {connectionName, db, coll}, or pipeline must start with $documents" in text
     assert "stage 2 ($cachedLookup): size must be a positive number; got 0 at ttl.size" in text
     assert "stage 3 ($merge): parallelism must be 1 when into.db or into.coll is an expression" in text
 

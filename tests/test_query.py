@@ -214,7 +214,10 @@ def test_dotted_paths_follow_mongod(query: dict, expected: bool) -> None:
         ({"a": {"$in": [{"$gt": 1}]}}, "cannot use an operator expression inside $in"),
         ({"$jsonSchema": {"properties": {"a": {"format": "email"}}}}, "$jsonSchema keyword 'format' is not supported by MongoDB"),
         ({"$jsonSchema": {"type": "nothing"}}, "invalid $jsonSchema: 'nothing' is not valid under any of the given schemas"),
-        ({"a": {"$near": [0, 0]}}, "$near needs a database server's indexes and is not supported in a stream"),
+        ({"a": {"$near": [0, 0]}}, (
+                "$near sorts by distance with a database server's geospatial index and is not supported in a stream;"
+                " to filter by distance use $geoWithin with $center or $centerSphere"
+            ),),
         ({"$sampleRate": 2}, "$sampleRate needs a number between 0 and 1"),
     ],
 )

@@ -522,7 +522,11 @@ def test_the_seeds_five_minute_range():
 SET_WINDOW_FIELDS_CASES = [
     ("documents [-2, current]", {"$sum": "$v", "window": {"documents": [-2, "current"]}}, [1, 3, 7, 14, 28]),
     ("documents [-1, -1] (the previous one)", {"$push": "$v", "window": {"documents": [-1, -1]}}, [[], [1], [2], [4], [8]]),
-    ("running total", {"$sum": "$v"}, [1, 3, 7, 15, 31]),
+    ("no window: the whole partition", {"$sum": "$v"}, [31, 31, 31, 31, 31]),
+    ("unbounded to current, running $covariancePop", {"$covariancePop": ["$v", "$v"], "window": {"documents": ["unbounded", "current"]}},
+     [0, 0.25, 14 / 9, 7.1875, 29.76]),
+    ("unbounded to one ahead", {"$push": "$v", "window": {"documents": ["unbounded", 1]}}, [[1, 2], [1, 2, 4], [1, 2, 4, 8], [1, 2, 4, 8, 16], [1, 2, 4, 8, 16]]),
+    ("current to unbounded", {"$push": "$v", "window": {"documents": ["current", "unbounded"]}}, [[1, 2, 4, 8, 16], [2, 4, 8, 16], [4, 8, 16], [8, 16], [16]]),
     ("unbounded to current", {"$max": "$v", "window": {"documents": ["unbounded", "current"]}}, [1, 2, 4, 8, 16]),
     ("range in seconds", {"$count": {}, "window": {"range": [-2, "current"], "unit": "second"}}, [1, 2, 3, 4, 4]),
     ("range in sort units", {"$avg": "$v", "window": {"range": [-3000, 0]}}, [1, 1.5, 7 / 3, 3.75, 6.2]),
@@ -581,6 +585,19 @@ def test_set_window_fields_partitions_are_independent_and_pruned():
     assert all(len(part[0][0]) == 11 for part in engine.partitions.values())  # pruned as it slides
 
 
+@pytest.mark.parametrize(
+    ("window", "held"),
+    [({"documents": ["unbounded", 2]}, 2), ({"range": ["unbounded", 2]}, 3)],  # a range waits for a later sort value
+)
+def test_unbounded_windows_reaching_ahead_keep_only_a_running_state(window, held):
+    spec = {"sortBy": {"s": 1}, "output": {"total": {"$sum": "$s", "window": window}}}
+    engine = set_window_fields_factory(spec)()
+    (out,) = engine.process([{"s": s} for s in range(1000)], NOW)
+    assert [d["total"] for d in out[:3]] == [3, 6, 10]
+    ((state, waiting),) = [part[0][0] for part in engine.partitions.values()]
+    assert state == sum(range(1000)) and len(waiting) == held  # no values kept, only the waiting documents
+
+
 def test_windows_reaching_ahead_hold_documents_per_partition_across_a_restore():
     spec = {
         "partitionBy": "$k",
@@ -609,8 +626,9 @@ def test_a_window_ahead_that_fails_sends_the_documents_it_covers_to_the_dlq():
 
 
 SET_WINDOW_FIELDS_ERRORS = [
-    ({"output": {"x": {"$sum": 1, "window": {"documents": [0, "unbounded"]}}}}, "cannot reach the end of the stream"),
-    ({"output": {"x": {"$sum": 1, "window": {"documents": ["unbounded", 1]}}}}, "reaching past the current document needs a lower bound"),
+    ({"output": {"x": {"$sum": 1, "window": {"range": [-1, 1], "unit": "month"}}}}, "requires sortBy"),
+    ({"sortBy": {"s": 1}, "output": {"x": {"$sum": 1, "window": {"range": [-1.5, 0], "unit": "month"}}}}, "must be a whole number"),
+    ({"output": {"x.$y": {"$sum": 1}}}, "must be a field name or a dotted path"),
     ({"sortBy": {"s": 1}, "output": {"x": {"$linearFill": "$v"}, "y": {"$shift": {"output": "$v", "by": 1}}}}, "cannot share"),
     ({"output": {"x": {"$rank": {}}}}, "requires sortBy"),
     ({"sortBy": {"s": 1}, "output": {"x": {"$shift": {"output": "$v", "by": 1.5}}}}, "must be an integer"),
@@ -623,6 +641,22 @@ SET_WINDOW_FIELDS_ERRORS = [
 def test_set_window_fields_errors(spec, message):
     with pytest.raises(SpecError, match=message):
         set_window_fields_factory(spec)
+
+
+@pytest.mark.parametrize(
+    ("output", "reach"),
+    [
+        ({"$sum": "$v"}, "has no window, which MongoDB reads as the whole partition"),
+        ({"$sum": "$v", "window": {"documents": [-1, "unbounded"]}}, "has an 'unbounded' upper bound"),
+    ],
+)
+def test_windows_to_the_partitions_end_are_refused_over_an_endless_source(output, reach):
+    with pytest.raises(SpecError) as caught:
+        set_window_fields_factory({"output": {"total": output}}, finite_source=False)
+    assert caught.value.message == (
+        f"total {reach}: its documents would wait for the end of a stream that never ends;"
+        ' for values up to the current document use window: {documents: ["unbounded", "current"]}'
+    )
 
 
 # -- through the translator -----------------------------------------------------------------------

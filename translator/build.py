@@ -23,7 +23,7 @@ from connectors.dead_letters import DeadLetters, DeadLetterSink, dead_letter
 from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.dlq import WriterFactory
 from translator.errors import ExpressionError, UnsupportedFeatureError
-from translator.plan import FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
+from translator.plan import CHUNK, FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
 
 DLQ_STEP = "dlq"
 
@@ -119,6 +119,8 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     map stages update the documents they own in place: nothing is ever run twice.
     """
     fn, kind = plan.doc_fn, plan.kind
+    if kind == CHUNK:
+        return fn  # it handles its documents' failures itself
     where = f"{plan.stage.name} (stage {plan.stage.index})"
 
     def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:
@@ -164,8 +166,10 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
 
 
 def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats: FlowStats) -> Callable[[list, DeadLetters], list]:
-    """``runner``, counting per chunk the stage's documents in, out and dead-lettered, and its time."""
+    """``runner``, counting per chunk the stage's documents in, out and dead-lettered, and its time;
+    a chunk stage that holds state (``$cachedLookup``) says how much through ``state_bytes``."""
     clock = time.perf_counter
+    state_bytes = getattr(runner, "state_bytes", None)
 
     def run_counted(docs: list, dead: DeadLetters) -> list:
         worker = stats.worker()
@@ -177,6 +181,8 @@ def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats:
         worker.out[position] += len(out)
         if len(dead) != failed:
             worker.dead_letters(position, dead[failed:])
+        if state_bytes is not None:
+            worker.state[position] = state_bytes()
         return out
 
     return run_counted

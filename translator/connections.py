@@ -27,6 +27,7 @@ CONNECTION_FIELDS = {
     "mongodb": frozenset({"type", "uri"}),
     "kafka": frozenset({"type", "bootstrapServers", "security", "authentication", "config"}),
     "sample_stream_solar": frozenset({"type", "rate", "seed", "limit"}),
+    "https": frozenset({"type", "url", "headers", "auth", "poolSize"}),
 }
 CONNECTION_TYPES = frozenset(CONNECTION_FIELDS)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -127,6 +128,14 @@ def _check_connection(name: str, entry: Any, where: str) -> None:
         except Exception as exc:  # pymongo raises InvalidURI, ConfigurationError or ValueError
             msg = f"{where}: uri is not a valid MongoDB connection string: {exc}"
             raise PipelineSyntaxError(msg) from None
+    if kind == "https":
+        if type(entry.get("url")) is not str:
+            msg = f"{where}: an https connection needs a 'url' string"
+            raise PipelineSyntaxError(msg)
+        headers = entry.get("headers", {})
+        if type(headers) is not dict or not all(type(value) is str for value in headers.values()):
+            msg = f"{where}: headers must be an object of strings"
+            raise PipelineSyntaxError(msg)
     if kind == "kafka":
         _check_servers(entry.get("bootstrapServers"), where)
         try:

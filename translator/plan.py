@@ -10,14 +10,15 @@ from translator.parse import Stage
 
 SOURCE, STATELESS, OPERATOR, SINK = "source", "stateless", "operator", "sink"
 FILTER, MAP, FLAT_MAP = "filter", "map", "flat_map"
+CHUNK = "chunk"  # doc_fn(docs, dead) -> docs: the stage takes a whole chunk (one query per chunk)
 
 
 @dataclass(frozen=True)
 class StagePlan:
     """One stage, compiled.
 
-    A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, or a doc→list
-    flat map, as ``kind`` says) and is fused with its neighbours into one batch step.
+    A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, a doc→list flat map,
+    or a chunk function, as ``kind`` says) and is fused with its neighbours into one batch step.
     Every other stage carries ``build``:
     - source: ``build(flow, ctx) -> Stream``
     - operator: ``build(up, ctx) -> Stream``
@@ -41,6 +42,7 @@ class PlanContext:
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
     source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
+    last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
 
     def connection(self, name: str | None, kind: str, at: tuple, why: str) -> dict | None:
         """The connection a stage names (or the default), which must be of ``kind``; ``why``

@@ -11,10 +11,8 @@ from translator.errors import SpecError
 
 TO_KAFKA = "emit to Kafka or $merge into MongoDB and let a separate consumer do it"
 STAGES = {
-    "$https": f"call HTTP APIs outside the processor: {TO_KAFKA}",
     "$externalFunction": f"call AWS Lambda outside the processor: {TO_KAFKA}",
     "$iceberg": f"write Iceberg tables outside the processor: {TO_KAFKA}",
-    "$setStreamMeta": "set the fields you route on with $addFields instead",
 }
 # Fields of a stage, by stage: each names an Atlas target or option sluice has no connector for.
 STAGE_FIELDS = {
@@ -36,7 +34,6 @@ STAGE_FIELDS = {
 CONNECTION_TYPES = {
     "s3": "a connection of type s3: use Kafka or MongoDB",
     "kinesis": "a connection of type kinesis: use Kafka",
-    "https": "a connection of type https ($https): use Kafka or MongoDB",
     "awslambda": "a connection of type awsLambda ($externalFunction): use Kafka or MongoDB",
     "azureblobstorage": "a connection of type azureBlobStorage: use Kafka or MongoDB",
     "azureeventhubs": "a connection of type azureEventHubs: use its Kafka endpoint as a kafka connection",

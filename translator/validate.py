@@ -71,6 +71,7 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
     first = pipeline.stages[0]
     if first.name == "$source" and type(first.spec) is dict:
         ctx.source = first.spec
+    ctx.last_stage = pipeline.stages[-1].index
     reported = {p.stage_index for p in problems}
     plans = []
     for stage in pipeline.stages:

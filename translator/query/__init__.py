@@ -9,6 +9,7 @@ from translator.query import (  # noqa: F401  (imported to register their operat
     comparison,
     element,
     evaluation,
+    geospatial,
     json_schema,
     logical,
 )

@@ -30,8 +30,15 @@ class QueryOperator:
 
 QUERY_OPERATORS: dict[str, QueryOperator] = {}
 TOP_LEVEL_OPERATORS: dict[str, Callable[[Any, Path], Predicate]] = {}
-# Operators that need a server's indexes or text engine: refused with a clear reason.
-SERVER_ONLY = frozenset({"$text", "$near", "$nearSphere", "$geoWithin", "$geoIntersects", "$search"})
+# Operators that need a server's indexes or text engine: refused with the reason.
+_INDEXES = "needs a database server's indexes and is not supported in a stream"
+_DISTANCE_SORT = "sorts by distance with a database server's geospatial index and is not supported in a stream"
+SERVER_ONLY = {
+    "$text": _INDEXES,
+    "$search": _INDEXES,
+    "$near": f"{_DISTANCE_SORT}; to filter by distance use $geoWithin with $center or $centerSphere",
+    "$nearSphere": f"{_DISTANCE_SORT}; to filter by distance use $geoWithin with $centerSphere",
+}
 
 
 def value_operator(name: str):
@@ -108,7 +115,7 @@ def compile_field_tests(spec: Any, at: Path) -> list[tuple[bool, Callable]]:
             if name in CODE_OPERATORS:
                 msg = f"{name} is refused: {REFUSED_CODE}"
             elif name in SERVER_ONLY:
-                msg = f"{name} needs a database server's indexes and is not supported in a stream"
+                msg = f"{name} {SERVER_ONLY[name]}"
             else:
                 msg = f'unknown query operator "{name}"'
             raise SpecError(msg, where)
@@ -212,7 +219,7 @@ def compile_query(spec: Any, at: Path = ()) -> Predicate:
                 if key in CODE_OPERATORS:
                     msg = f"{key} is refused: {REFUSED_CODE}"
                 elif key in SERVER_ONLY:
-                    msg = f"{key} needs a database server's indexes and is not supported in a stream"
+                    msg = f"{key} {SERVER_ONLY[key]}"
                 else:
                     msg = f'unknown top-level query operator "{key}"'
                 raise SpecError(msg, where)

@@ -164,6 +164,7 @@ STAGE_FIELDS: dict[str, Check] = {
             fullDocumentOnly=BOOL,
             fullDocumentBeforeChange=one_of("off", "whenAvailable", "required"),
             pipeline=ARRAY,
+            initialSync=obj(enable=BOOL, parallelism=NUMBER),
         ),
     ),
     "$validate": obj(required=("validator",), validator=OBJECT, validationAction=one_of("discard", "dlq")),

@@ -9,10 +9,10 @@ from connectors.mongodb_lookup import CachedMongoLookup
 from translator._types import MISSING
 from translator.errors import SpecError
 from translator.parse import Stage
-from translator.plan import OPERATOR, PlanContext, StagePlan
+from translator.plan import CHUNK, STATELESS, PlanContext, StagePlan
 from translator.stages._fields import integer_value
 from translator.stages._registry import stage_planner
-from translator.stages.lookup import as_path, compile_local_field, lookup_builder, resolve_from
+from translator.stages.lookup import as_path, compile_local_field, lookup_chunk, resolve_from
 from translator.windows.spec import duration
 
 
@@ -49,5 +49,4 @@ def plan_cached_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
         f"look up {db}.{coll} into {spec['as']} by {spec['localField']} = {spec['foreignField']}, cached for "
         f"{ttl:g} s in at most {limit} per worker; misses cost one $in query per chunk"
     )
-    builder = lookup_builder(stage, connection, make, as_path(spec))
-    return StagePlan(stage, OPERATOR, description, build=builder)
+    return StagePlan(stage, STATELESS, description, kind=CHUNK, doc_fn=lookup_chunk(stage, connection, make, as_path(spec)))

@@ -64,9 +64,6 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
     connection = ctx.connection(spec.get("connectionName"), "kafka", ("connectionName",), "but $emit with a topic writes to Kafka")
     config = spec.get("config", {})
     only_fields(config, CONFIG, "$emit to Kafka", ("config",))
-    if config.get("dateFormat", "default") != "default":
-        msg = "config.dateFormat ISO8601 is not supported; dates follow outputFormat"
-        raise SpecError(msg, ("config", "dateFormat"))
     try:
         client = client_config(connection) if connection is not None else {}
     except ValueError as exc:
@@ -77,6 +74,7 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
         key_format=config.get("keyFormat", "binData"),
         headers=expressions.get("headers"),
         output_format=config.get("outputFormat", "relaxedJson"),
+        date_format=config.get("dateFormat", "default"),
         acks=config.get("acks"),
         compression_type=config.get("compression_type"),
         tombstone_when=expressions.get("tombstoneWhen"),

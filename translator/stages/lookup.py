@@ -6,10 +6,8 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-lookup/
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
-import bytewax.operators as op
 from pymongo.errors import PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
@@ -18,8 +16,9 @@ from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
-from translator.plan import OPERATOR, PlanContext, StagePlan
+from translator.plan import CHUNK, STATELESS, PlanContext, StagePlan
 from translator.stages._registry import stage_planner
+from translator.stages.lookup_documents import plan_documents_lookup, starts_with_documents
 
 Doc = dict
 
@@ -28,7 +27,7 @@ def resolve_from(stage: Stage, ctx: PlanContext) -> tuple[dict | None, str, str]
     """The ``from: {connectionName, db, coll}`` connection (None without a registry), db, coll."""
     source = stage.spec.get("from")
     if type(source) is not dict:
-        msg = "sluice looks up a MongoDB collection: from must be {connectionName, db, coll}"
+        msg = "from must be {connectionName, db, coll}, or pipeline must start with $documents"
         raise SpecError(msg, ("from",))
     for part in ("db", "coll"):
         if type(source[part]) is not str or not source[part] or source[part].startswith("$"):
@@ -52,52 +51,46 @@ def as_path(spec: dict) -> tuple[str, ...]:
     return parts
 
 
-def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
-    """``build(up, bctx)``: each worker thread queries through its own lookup object.
+def lookup_chunk(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
+    """``enrich(docs, dead)``, a chunk at a time: each worker thread queries through its own
+    lookup object, so the stage fuses with its neighbours and runs inside window pipelines.
 
     A chunk whose lookup fails for a reason other than the server (an expression
     failing on one document) is redone document by document, and the failing
     documents go to the DLQ.
     """
     where = f"{stage.name} (stage {stage.index})"
+    # One lookup (and client) per worker thread, by OS thread id: Bytewax may recreate a
+    # worker's Python thread state between calls, which empties any threading.local.
+    lookups: dict[int, Any] = {}
 
-    def build(up, bctx):
-        # One lookup (and client) per worker thread, by OS thread id: Bytewax may recreate a
-        # worker's Python thread state between calls, which empties any threading.local.
-        lookups: dict[int, MongoLookup] = {}
-        probe = bctx.stats.probe(stage.step_id) if bctx.stats is not None else None
+    def enrich(docs: list, dead: DeadLetters) -> list:
+        if not docs:
+            return docs
+        lookup = lookups.get(threading.get_ident())
+        if lookup is None:
+            lookup = lookups[threading.get_ident()] = make(connection["uri"])
+        try:
+            return [_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]
+        except (PyMongoError, ConnectionError):
+            raise
+        except Exception:  # one document's expression failed: find it, keep the rest
+            kept = []
+            for doc in docs:
+                try:
+                    kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
+                except (PyMongoError, ConnectionError):
+                    raise
+                except Exception as exc:
+                    dead.append(dead_letter(doc, f"{where}: {exc}"))
+            return kept
 
-        def counted(docs: list) -> list:
-            """Time and documents in; ``$cachedLookup``'s cache is its state."""
-            started = time.perf_counter()
-            out = enrich(docs)
-            worker = probe.ran(len(docs), time.perf_counter() - started)
-            worker.state[probe.position] = getattr(lookups[threading.get_ident()], "cached_bytes", 0)
-            return out
+    def state_bytes() -> int:
+        """``$cachedLookup``'s cache is its state."""
+        return getattr(lookups.get(threading.get_ident()), "cached_bytes", 0)
 
-        def enrich(docs: list) -> list:
-            lookup = lookups.get(threading.get_ident())
-            if lookup is None:
-                lookup = lookups[threading.get_ident()] = make(connection["uri"])
-            try:
-                return [[_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]]
-            except (PyMongoError, ConnectionError):
-                raise
-            except Exception:  # one document's expression failed: find it, keep the rest
-                kept, dead = [], DeadLetters()
-                for doc in docs:
-                    try:
-                        kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
-                    except (PyMongoError, ConnectionError):
-                        raise
-                    except Exception as exc:
-                        dead.append(dead_letter(doc, f"{where}: {exc}"))
-                return [chunk for chunk in (kept, dead) if chunk]
-
-        step = op.flat_map(stage.step_id, up, enrich if probe is None else counted)
-        return bctx.split_dead_letters(stage.step_id, step)
-
-    return build
+    enrich.state_bytes = state_bytes
+    return enrich
 
 
 def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
@@ -113,10 +106,12 @@ def _with(doc: Doc, parts: tuple, value: Any) -> Doc:
 @stage_planner("$lookup")
 def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     spec = stage.spec
-    connection, db, coll = resolve_from(stage, ctx)
     if ("localField" in spec) != ("foreignField" in spec):
         msg = "localField and foreignField go together"
         raise SpecError(msg, ("localField" if "localField" not in spec else "foreignField",))
+    if starts_with_documents(spec):
+        return plan_documents_lookup(stage, ctx, as_path(spec), _with)
+    connection, db, coll = resolve_from(stage, ctx)
     pipeline = spec.get("pipeline")
     if "localField" not in spec and pipeline is None:
         msg = "expected localField/foreignField, a pipeline, or both"
@@ -153,4 +148,4 @@ def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     description = f"look up {db}.{coll} into {spec['as']}: {how}"
     if "parallelism" in spec or "partitionBy" in spec:
         description += "; parallelism/partitionBy: batching per chunk takes their place"
-    return StagePlan(stage, OPERATOR, description, build=lookup_builder(stage, connection, make, as_parts))
+    return StagePlan(stage, STATELESS, description, kind=CHUNK, doc_fn=lookup_chunk(stage, connection, make, as_parts))

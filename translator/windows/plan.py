@@ -20,10 +20,10 @@ from translator.windows.set_window_fields import set_window_fields_factory
 from translator.windows.spec import WindowSpec, parse_window
 
 
-def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
+def inner_stages_compiler(ctx: PlanContext, container: str = "a window pipeline") -> Callable[[list], ChunksFn]:
     """Runs of per-document inner stages through the core's planners and fusion.
 
-    Only stateless stages may run inside a window; errors point into ``pipeline``.
+    Only stateless stages may run inside ``container``; errors point into ``pipeline``.
     """
 
     def compile_run(run: list) -> ChunksFn:
@@ -39,7 +39,7 @@ def inner_stages_compiler(ctx: PlanContext) -> Callable[[list], ChunksFn]:
             except SpecError as exc:
                 raise SpecError(exc.message, (*at, *exc.path)) from None
             if plan.role != STATELESS:
-                msg = f"{name} cannot run inside a window pipeline"
+                msg = f"{name} cannot run inside {container}"
                 raise SpecError(msg, at)
             plans.append(plan)
         return fuse(plans)
@@ -114,7 +114,7 @@ def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
 
 
 def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
-    factory = set_window_fields_factory(stage.spec)
+    factory = set_window_fields_factory(stage.spec, finite_source="documents" in ctx.source)
     notes = []
     for field, out in (stage.spec.get("output") or {}).items():
         window = out.get("window") if type(out) is dict else None
@@ -130,6 +130,7 @@ def plan_set_window_fields(stage: Stage, ctx: PlanContext) -> StagePlan:
         fields = [engine.outputs[i][0] for i, _ in engine.waiting]
         verb = "reaches" if len(fields) == 1 else "reach"
         description += f"; {', '.join(fields)} {verb} past the current document, so documents wait for the later ones their windows need"
+        description += " (the end of the stream for a window without an upper bound), then leave in arrival order"
     if notes:
         description += "; " + "; ".join(notes)
     return _operator_plan(stage, description, factory, watermarked=False)

@@ -4,25 +4,33 @@ https://www.mongodb.com/docs/manual/reference/operator/aggregation/setWindowFiel
 
 Atlas has no ``$setWindowFields``; sluice runs it over a stream with these rules:
 
-- A window reaching past the current document (``documents: [-1, 1]``, ``range: [0, 5]``,
-  ``$shift`` with a positive ``by``) holds the document until its window is complete: the
-  later documents have arrived in its partition, or one sorts past the range. Documents of a
-  partition still leave in arrival order; when the stream ends, held ones leave with the
-  windows they have. An ``"unbounded"`` upper bound would wait for the end, so it is refused.
 - Documents arrive in ``sortBy`` order per partition ("documents" windows count arrivals).
   A ``range`` window holds the kept documents whose sort value lies in range, whatever their
   arrival order; documents that fell out of every future window are pruned as it slides.
-- No ``window`` (or an unbounded lower bound) means everything so far in the partition: a
-  running accumulator state, nothing kept.
+  ``unit`` may be a calendar unit (``month``, ``quarter``, ``year``): bounds move by calendar
+  months as ``$dateAdd`` does.
+- A window reaching past the current document (``documents: [-1, 1]``, ``range: [0, 5]``,
+  ``$shift`` with a positive ``by``) holds the document until its window is complete: the
+  later documents have arrived in its partition, or one sorts past the range. Documents leave
+  the stage in the order they came in, whatever the partition; when the stream ends, held
+  ones leave with the windows they have.
+- An unbounded lower bound with an upper bound at or before the current document is a running
+  computation: nothing kept but the accumulator's state.
+- No ``window`` is MongoDB's default, the whole partition, and an ``"unbounded"`` upper bound
+  reaches the partition's end: over a finite source (``documents``) the documents wait for the
+  end of the stream and get the documented values; over an endless source that would never
+  happen, so it is refused, suggesting ``["unbounded", "current"]``.
 - The seed's ``"range": [-5, "minute"]`` reads as ``[-5, "current"]`` in minutes: the five
   minutes up to the current document.
 - ``$linearFill`` holds a run of null documents until the next value arrives (or the stream
   ends), then emits them, filled, in arrival order.
+- A dotted output name (``"stats.runningTotal"``) sets a nested field, as ``$addFields`` does.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -35,6 +43,7 @@ from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression
 from translator.expressions._numbers import NUMBER_TYPES
 from translator.expressions.compile import compile_field_path, named_arguments
+from translator.expressions.date import MONTHS_PER_UNIT, UTC_ZONE, date_add
 from translator._bson_order import bson_key
 from translator.windows.accumulators import ACCUMULATORS, Accumulator, SortKey, compile_sort_by
 from translator.windows.spec import EPOCH
@@ -47,6 +56,7 @@ RANGE_UNITS = {
     "second": timedelta(seconds=1),
     "millisecond": timedelta(milliseconds=1),
 }
+CALENDAR_UNITS = tuple(MONTHS_PER_UNIT)  # month, quarter, year: as many days as the calendar says
 _MS = timedelta(milliseconds=1)
 # Values one window may hold at once: about mongod's 100 MiB of $setWindowFields memory.
 MAX_WINDOW_VALUES = 1_000_000
@@ -63,13 +73,30 @@ def _position(value: Any) -> float | None:
 
 
 class Bounds:
-    """A window: ``lower`` None is unbounded; offsets are arrivals or sort-value units."""
+    """A window: a bound None is unbounded; offsets are arrivals or sort-value units."""
 
-    def __init__(self, by_range: bool, lower: float | None, upper: float, scale: float) -> None:
+    def __init__(self, by_range: bool, lower: float | None, upper: float | None, unit: str | None = None) -> None:
         self.by_range = by_range
         self.lower = lower
         self.upper = upper
-        self.scale = scale  # milliseconds per range unit, 1 without a unit
+        self.unit = unit if unit in CALENDAR_UNITS else None
+        self.scale = RANGE_UNITS[unit] / _MS if unit in RANGE_UNITS else 1  # ms per fixed range unit
+
+    def _shift(self, position: float, offset: float) -> float:
+        if self.unit is None:
+            return position + offset * self.scale
+        moved = date_add(EPOCH + position * _MS, self.unit, int(offset), UTC_ZONE)
+        return (moved - EPOCH) / _MS
+
+    def low(self, position: float) -> float:
+        """The lowest sort value in the range window of a document at ``position``."""
+        return -math.inf if self.lower is UNBOUNDED else self._shift(position, self.lower)
+
+    def high(self, position: float) -> float:
+        return math.inf if self.upper is UNBOUNDED else self._shift(position, self.upper)
+
+
+WHOLE_PARTITION = Bounds(False, UNBOUNDED, UNBOUNDED)  # MongoDB's default window
 
 
 def parse_bounds(spec: Any, at: Path) -> Bounds | None:
@@ -86,7 +113,7 @@ def parse_bounds(spec: Any, at: Path) -> Bounds | None:
     field = "range" if by_range else "documents"
     bounds = spec[field]
     unit = spec.get("unit")
-    if by_range and type(bounds) is list and len(bounds) == 2 and bounds[1] in RANGE_UNITS:
+    if by_range and type(bounds) is list and len(bounds) == 2 and bounds[1] in (*RANGE_UNITS, *CALENDAR_UNITS):
         # The seed's [-5, "minute"]: a lower bound and its unit, up to the current document.
         if unit not in (None, bounds[1]):
             msg = f"range unit {bounds[1]!r} disagrees with unit {unit!r}"
@@ -95,18 +122,19 @@ def parse_bounds(spec: Any, at: Path) -> Bounds | None:
     if type(bounds) is not list or len(bounds) != 2:
         msg = f"{field} must be an array [lower, upper]; got {bounds!r}"
         raise SpecError(msg, (*at, field))
-    if unit is not None and (not by_range or unit not in RANGE_UNITS):
-        msg = f"unit must be one of {', '.join(RANGE_UNITS)} with a range window; got {unit!r}"
+    if unit is not None and (not by_range or unit not in (*RANGE_UNITS, *CALENDAR_UNITS)):
+        msg = f"unit must be one of {', '.join((*CALENDAR_UNITS, *RANGE_UNITS))} with a range window; got {unit!r}"
         raise SpecError(msg, (*at, "unit"))
     lower, upper = (_bound(b, by_range, (*at, field, str(i))) for i, b in enumerate(bounds))
-    if upper is UNBOUNDED:
-        msg = "over a stream a window cannot reach the end of the stream; give the upper bound as a number or 'current'"
-        raise SpecError(msg, (*at, field, "1"))
-    if lower is not UNBOUNDED and lower > upper:
+    if unit in CALENDAR_UNITS:
+        for i, bound in enumerate((lower, upper)):
+            if bound is not UNBOUNDED and bound != int(bound):
+                msg = f"with unit {unit!r} a range bound must be a whole number; got {bound!r}"
+                raise SpecError(msg, (*at, field, str(i)))
+    if lower is not UNBOUNDED and upper is not UNBOUNDED and lower > upper:
         msg = f"lower bound {bounds[0]!r} is after upper bound {bounds[1]!r}"
         raise SpecError(msg, (*at, field))
-    scale = RANGE_UNITS[unit] / _MS if unit else 1
-    return Bounds(by_range, lower, upper, scale)
+    return Bounds(by_range, lower, upper, unit)
 
 
 def _bound(value: Any, by_range: bool, at: Path) -> float | None:
@@ -134,22 +162,54 @@ class WindowOutput:
         raise NotImplementedError
 
 
-class RunningAccumulator(WindowOutput):
-    """Everything so far: the accumulator's own state, optionally lagging ``-upper`` documents."""
+class Fold:
+    """An incremental computation over a window's argument values: ``init``, ``add``, ``result``."""
 
-    def __init__(self, acc: Accumulator, lag: int) -> None:
-        self.acc = acc
-        self.lag = lag
+    def __init__(self, init: Callable[[], Any], add: Callable[[Any, Any], Any], result: Callable[[Any], Any], ordered: bool = False) -> None:
+        self.init = init
+        self.add = add
+        self.result = result
+        self.ordered = ordered  # values are (x, y) points, folded in x order
+
+    def __call__(self, values: list) -> Any:
+        state = self.init()
+        for value in sorted(values, key=_x) if self.ordered else values:
+            state = self.add(state, value)
+        return self.result(state)
+
+
+def _x(point: tuple) -> Any:
+    return point[0]
+
+
+def accumulator_fold(acc: Accumulator) -> Fold:
+    return Fold(acc.init, acc.add, acc.result)
+
+
+class RunningFold(WindowOutput):
+    """Unbounded below: the fold's own state, the last ``-upper`` documents (or those sorting
+    past ``upper`` in range units) still pending."""
+
+    def __init__(self, arg: Callable[[dict, Any], Any], fold: Fold, bounds: Bounds) -> None:
+        self.arg = arg
+        self.fold = fold
+        self.bounds = bounds
+        self.needs_position = bounds.by_range
 
     def init(self) -> list:
-        return [self.acc.init(), deque()]
+        return [self.fold.init(), deque()]
 
     def compute(self, state: list, doc: dict, position: Any) -> tuple[Any, Any]:
-        pending = state[1]
-        pending.append(self.acc.arg(doc, NO_VARS))
-        while len(pending) > self.lag:
-            state[0] = self.acc.add(state[0], pending.popleft())
-        return state, self.acc.result(state[0])
+        pending, bounds, add = state[1], self.bounds, self.fold.add
+        pending.append((position, self.arg(doc, position)))
+        if bounds.by_range:
+            high = bounds.high(position)
+            while pending and pending[0][0] <= high:
+                state[0] = add(state[0], pending.popleft()[1])
+        else:
+            while len(pending) > -bounds.upper:
+                state[0] = add(state[0], pending.popleft()[1])
+        return state, self.fold.result(state[0])
 
 
 def _make_room(held: Any) -> None:
@@ -185,18 +245,18 @@ class WindowedFunction(WindowOutput):
             kept = list(state)
             return state, self.fold(kept[: len(kept) + int(bounds.upper)] if bounds.upper else kept)
         state.append((position, value))
-        horizon = max(p for p, _ in state) + bounds.lower * bounds.scale
+        horizon = bounds.low(max(p for p, _ in state))
         state[:] = [entry for entry in state if entry[0] >= horizon]
         return state, self.fold(self._in_range(state, position))
 
     def _in_range(self, kept: list, start: float) -> list:
         """The values of the (position, value) pairs inside the range window of ``start``."""
-        low, high = start + self.bounds.lower * self.bounds.scale, start + self.bounds.upper * self.bounds.scale
+        low, high = self.bounds.low(start), self.bounds.high(start)
         return [value for at, value in kept if low <= at <= high]
 
 
 class FutureWindow(WindowedFunction):
-    """A bounded window reaching past the current document: ``hold`` takes ``compute``'s place.
+    """A window reaching past the current document: ``hold`` takes ``compute``'s place.
 
     ``hold(state, value, position, entry)`` queues ``entry`` (``[output document, fields
     still missing, input document, failure]``) with the document's ``arg`` value and fills
@@ -209,6 +269,7 @@ class FutureWindow(WindowedFunction):
     def __init__(self, field: str, arg: Callable[[dict, Any], Any], fold: Callable[[list], Any], bounds: Bounds) -> None:
         super().__init__(arg, fold, bounds)
         self.field = field
+        self.parts = tuple(field.split("."))
 
     def init(self) -> list:
         if self.bounds.by_range:
@@ -230,10 +291,10 @@ class FutureWindow(WindowedFunction):
             return state
         kept.append((position, value))
         waiting.append((position, entry))
-        while waiting[0][0] + bounds.upper * bounds.scale < position:
+        while bounds.high(waiting[0][0]) < position:
             start, done = waiting.popleft()
             self._fill(done, self._in_range(kept, start))
-        horizon = waiting[0][0] + bounds.lower * bounds.scale
+        horizon = bounds.low(waiting[0][0])
         kept[:] = [item for item in kept if item[0] >= horizon]
         return state
 
@@ -245,17 +306,84 @@ class FutureWindow(WindowedFunction):
                 start, done = waiting.popleft()
                 self._fill(done, self._in_range(kept, start))
                 continue
+            values = list(kept)
             after = len(waiting) - 1  # documents that followed this one
             count = after - int(self.bounds.lower) + 1
-            values = list(kept)
             self._fill(waiting.popleft(), values[max(len(values) - count, 0) :] if count > 0 else [])
 
     def _fill(self, entry: list, values: list) -> None:
+        self._settle(entry, lambda: self.fold(values))
+
+    def _settle(self, entry: list, value: Callable[[], Any]) -> None:
         entry[1] -= 1
         try:
-            entry[0][self.field] = self.fold(values)
+            set_field(entry[0], self.parts, value())
         except ExpressionError as error:
             entry[3] = entry[3] or str(error)
+
+
+class RunningAhead(FutureWindow):
+    """Unbounded below, reaching past the current document: the fold's running state and the
+    documents still waiting, nothing else kept; a document is filled with the state once the
+    values up to its upper bound are in (documents arrive in sort order)."""
+
+    def init(self) -> list:
+        return [self.fold.init(), deque()]
+
+    def hold(self, state: list, value: Any, position: Any, entry: list) -> list:
+        waiting, bounds, fold = state[1], self.bounds, self.fold
+        if bounds.by_range:
+            while waiting and bounds.high(waiting[0][0]) < position:
+                self._settle(waiting.popleft()[1], lambda: fold.result(state[0]))
+            waiting.append((position, entry))
+        else:
+            waiting.append(entry)
+        state[0] = fold.add(state[0], value)
+        if not bounds.by_range and len(waiting) > bounds.upper:
+            self._settle(waiting.popleft(), lambda: fold.result(state[0]))
+        return state
+
+    def flush(self, state: list) -> None:
+        waiting = state[1]
+        while waiting:
+            entry = waiting.popleft()
+            self._settle(entry[1] if self.bounds.by_range else entry, lambda: self.fold.result(state[0]))
+
+
+class ToTheEnd(FutureWindow):
+    """A window whose upper bound is the partition's end (MongoDB's default window when none
+    is given): every document waits for the end of the stream."""
+
+    def init(self) -> list:
+        return [[], []]  # (position, value) of every document; entries in arrival order
+
+    def hold(self, state: list, value: Any, position: Any, entry: list) -> list:
+        state[0].append((position, value))
+        state[1].append(entry)
+        return state
+
+    def flush(self, state: list) -> None:
+        kept, waiting = state
+        values = [value for _, value in kept]
+        if self.bounds.lower is UNBOUNDED:  # one window for all: fold it once
+            try:
+                whole = ("value", self.fold(values))
+            except ExpressionError as error:
+                whole = ("error", str(error))
+            for entry in waiting:
+                entry[1] -= 1
+                if whole[0] == "value":
+                    set_field(entry[0], self.parts, whole[1])
+                else:
+                    entry[3] = entry[3] or whole[1]
+        else:
+            for i, (entry, (position, _)) in enumerate(zip(waiting, kept)):
+                if self.bounds.by_range:
+                    low = self.bounds.low(position)
+                    self._fill(entry, [value for at, value in kept if at >= low])
+                else:
+                    self._fill(entry, values[max(i + int(self.bounds.lower), 0) :])
+        state[0], state[1] = [], []
 
 
 class Rank(WindowOutput):
@@ -335,41 +463,64 @@ class LinearFill(WindowOutput):
         return state, None if value is MISSING else value
 
 
-def _numbers(pairs: list) -> list:
-    return [(x, float(y)) for x, y in pairs if x is not None and type(y) in (int, float)]
+def _point(value: tuple) -> tuple[float, float] | None:
+    """An (x, y) point with a numeric y, or None: other values are ignored, as mongod does."""
+    x, y = value
+    return (x, float(y)) if x is not None and type(y) in (int, float) else None
 
 
-def _derivative(scale: float) -> Callable[[list], Any]:
-    def fold(pairs: list) -> Any:
-        points = sorted(_numbers(pairs))
-        if len(points) < 2 or points[-1][0] == points[0][0]:
+def derivative_fold(scale: float) -> Fold:
+    """Change of y over the window's first and last points, per ``scale`` ms of x."""
+
+    def add(state: list, value: tuple) -> list:
+        point = _point(value)
+        if point is not None:
+            state = [state[0] or point, point]
+        return state
+
+    def result(state: list) -> Any:
+        first, last = state
+        if first is None or last[0] == first[0]:
             return None
-        return (points[-1][1] - points[0][1]) / ((points[-1][0] - points[0][0]) / scale)
+        return (last[1] - first[1]) / ((last[0] - first[0]) / scale)
 
-    return fold
-
-
-def _integral(scale: float) -> Callable[[list], Any]:
-    def fold(pairs: list) -> Any:
-        points = sorted(_numbers(pairs))
-        if not points:
-            return None
-        return sum((x2 - x1) / scale * (y1 + y2) / 2 for (x1, y1), (x2, y2) in zip(points, points[1:]))
-
-    return fold
+    return Fold(lambda: [None, None], add, result, ordered=True)
 
 
-def _covariance(sample: bool) -> Callable[[list], Any]:
-    def fold(pairs: list) -> Any:
-        points = [(float(x), float(y)) for x, y in pairs if type(x) in (int, float) and type(y) in (int, float)]
-        count = len(points) - (1 if sample else 0)
-        if count <= 0:
-            return None
-        mean_x = sum(x for x, _ in points) / len(points)
-        mean_y = sum(y for _, y in points) / len(points)
-        return sum((x - mean_x) * (y - mean_y) for x, y in points) / count
+def integral_fold(scale: float) -> Fold:
+    """Trapezoidal area under y over x (in ``scale`` ms units); 0 for a single point."""
 
-    return fold
+    def add(state: list, value: tuple) -> list:
+        point = _point(value)
+        if point is None:
+            return state
+        last, total = state
+        if last is None:
+            return [point, 0]
+        return [point, total + (point[0] - last[0]) / scale * (last[1] + point[1]) / 2]
+
+    return Fold(lambda: [None, None], add, lambda state: state[1], ordered=True)
+
+
+def covariance_fold(sample: bool) -> Fold:
+    """Running co-moment (Welford): count, means and the sum of products of deviations."""
+
+    def add(state: list, value: tuple) -> list:
+        x, y = value
+        if type(x) not in (int, float) or type(y) not in (int, float):
+            return state
+        count, mean_x, mean_y, comoment = state
+        count += 1
+        dx = x - mean_x
+        mean_x += dx / count
+        mean_y += (y - mean_y) / count
+        return [count, mean_x, mean_y, comoment + dx * (y - mean_y)]
+
+    def result(state: list) -> Any:
+        divisor = state[0] - (1 if sample else 0)
+        return state[3] / divisor if divisor > 0 else None
+
+    return Fold(lambda: [0, 0.0, 0.0, 0.0], add, result)
 
 
 _ORDER_ONLY = ("$rank", "$denseRank", "$documentNumber", "$shift", "$locf", "$linearFill", "$expMovingAvg")
@@ -431,16 +582,13 @@ def compile_output(field: str, spec: Any, sort_key: Callable[[dict], SortKey] | 
         return ExpMovingAvg(compile_expression(args["input"], (*where, "input")), alpha)
     if name in ("$derivative", "$integral"):
         named_arguments(name, args, where, ("input",), ("unit",))
-        if bounds is None or bounds.lower is UNBOUNDED:
-            msg = f"over a stream {name} needs a bounded window"
-            raise SpecError(msg, (*at, "window"))
         unit = args.get("unit")
         if unit is not None and unit not in RANGE_UNITS:
             msg = f"{name}.unit must be one of {', '.join(RANGE_UNITS)}; got {unit!r}"
             raise SpecError(msg, (*where, "unit"))
         scale = RANGE_UNITS[unit] / _MS if unit else 1
         value = compile_expression(args["input"], (*where, "input"))
-        fold = (_derivative if name == "$derivative" else _integral)(scale)
+        fold = (derivative_fold if name == "$derivative" else integral_fold)(scale)
         output = _windowed(field, lambda doc, x: (x, value(doc, NO_VARS)), fold, bounds)
         output.needs_position = True
         return output
@@ -449,29 +597,35 @@ def compile_output(field: str, spec: Any, sort_key: Callable[[dict], SortKey] | 
             msg = f"{name} takes two expressions; got {args!r}"
             raise SpecError(msg, where)
         x, y = (compile_expression(a, (*where, str(i))) for i, a in enumerate(args))
-        if bounds is None or bounds.lower is UNBOUNDED:
-            msg = f"over a stream {name} needs a bounded window"
-            raise SpecError(msg, (*at, "window"))
-        return _windowed(field, lambda doc, _: (x(doc, NO_VARS), y(doc, NO_VARS)), _covariance(name == "$covarianceSamp"), bounds)
+        return _windowed(field, lambda doc, _: (x(doc, NO_VARS), y(doc, NO_VARS)), covariance_fold(name == "$covarianceSamp"), bounds)
     if name not in ACCUMULATORS:
         msg = f"unknown window operator {name!r}"
         raise SpecError(msg, where)
     acc = ACCUMULATORS[name](args, where)
-    if bounds is None:
-        return RunningAccumulator(acc, 0)
-    if bounds.lower is UNBOUNDED:
-        if bounds.upper > 0:
-            msg = "over a stream a window reaching past the current document needs a lower bound"
-            raise SpecError(msg, (*at, "window"))
-        return RunningAccumulator(acc, int(-bounds.upper))
-    return _windowed(field, lambda doc, _: acc.arg(doc, NO_VARS), acc.fold, bounds)
+    return _windowed(field, lambda doc, _: acc.arg(doc, NO_VARS), accumulator_fold(acc), bounds)
 
 
-def _windowed(field: str, arg: Callable[[dict, Any], Any], fold: Callable[[list], Any], bounds: Bounds) -> WindowOutput:
-    """A bounded window: computed on arrival, or held until later documents complete it."""
+def _windowed(field: str, arg: Callable[[dict, Any], Any], fold: Fold, bounds: Bounds | None) -> WindowOutput:
+    """The window's computation: running, kept and folded per document, held for later
+    documents, or held to the end of the partition (no window is the whole partition)."""
+    bounds = bounds or WHOLE_PARTITION
+    if bounds.upper is UNBOUNDED:
+        return ToTheEnd(field, arg, fold, bounds)
     if bounds.upper > 0:
-        return FutureWindow(field, arg, fold, bounds)
+        return (RunningAhead if bounds.lower is UNBOUNDED else FutureWindow)(field, arg, fold, bounds)
+    if bounds.lower is UNBOUNDED:
+        return RunningFold(arg, fold, bounds)
     return WindowedFunction(arg, fold, bounds)
+
+
+def set_field(doc: dict, parts: tuple, value: Any) -> None:
+    """Set a (dotted) output field on a document the stage owns, copying the objects on its
+    path, which the input shares; a non-object on the path is replaced, as ``$addFields`` does."""
+    for part in parts[:-1]:
+        inner = doc.get(part)
+        doc[part] = inner = dict(inner) if type(inner) is dict else {}
+        doc = inner
+    doc[parts[-1]] = value
 
 
 def _null_if_missing(value: Any) -> Any:
@@ -481,7 +635,7 @@ def _null_if_missing(value: Any) -> Any:
 class SetWindowFields:
     """The engine: per-partition state, driven like the window engines (chunks in, chunks out)."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: Any, finite_source: bool = True) -> None:
         if type(spec) is not dict or "output" not in spec or set(spec) - {"partitionBy", "sortBy", "output"}:
             msg = "$setWindowFields expects {partitionBy?, sortBy?, output}"
             raise SpecError(msg, ())
@@ -493,7 +647,15 @@ class SetWindowFields:
             msg = "output must be a non-empty object of fields"
             raise SpecError(msg, ("output",))
         self.outputs = [(field, compile_output(field, out, sort_key, ("output", field))) for field, out in output.items()]
-        self.fields = [field for field, _ in self.outputs]
+        self.fields = [_output_path(field) for field, _ in self.outputs]
+        for field, out in self.outputs:
+            if isinstance(out, ToTheEnd) and not finite_source:
+                reach = "has no window, which MongoDB reads as the whole partition" if "window" not in output[field] else "has an 'unbounded' upper bound"
+                msg = (
+                    f"{field} {reach}: its documents would wait for the end of a stream that never ends;"
+                    ' for values up to the current document use window: {documents: ["unbounded", "current"]}'
+                )
+                raise SpecError(msg, ("output", field))
         # Computed on arrival; the others keep their field's place (None) until their window completes.
         self.computed = [(i, out) for i, (_, out) in enumerate(self.outputs) if not out.waits]
         self.fill = [i for i, (_, out) in enumerate(self.outputs) if isinstance(out, LinearFill)]
@@ -510,8 +672,11 @@ class SetWindowFields:
                 msg = "range windows, $derivative, $integral and $linearFill need sortBy on one field, ascending (the stream's order)"
                 raise SpecError(msg, ("sortBy",))
             self.position = compile_field_path(next(iter(sort_by)), ("sortBy",))
-        # hashable partition -> [output states, held for $linearFill, fill anchor, held for later windows]
+        # hashable partition -> [output states, held for $linearFill, fill anchor]
         self.partitions: dict[Any, list] = {}
+        # Entries [output document, fields still missing, input document, failure] in arrival
+        # order, when documents may wait: they leave from the head, so in the order they came.
+        self.queue: deque = deque()
 
     def process(self, chunk: list, now: datetime) -> list:
         out: list = []
@@ -536,47 +701,48 @@ class SetWindowFields:
                 raise _NoPosition(msg)
         part = self.partitions.get(bson_key(key))
         if part is None:
-            part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None, deque()]
+            part = self.partitions[bson_key(key)] = [[out.init() for _, out in self.outputs], [], None]
         states = part[0]
         values: list = [None] * len(self.fields)
         for i, output in self.computed:
             states[i], values[i] = output.compute(states[i], doc, position)
         out = dict(doc)  # stages never mutate their input
-        for field, value in zip(self.fields, values):
-            out[field] = value
+        for parts, value in zip(self.fields, values):
+            set_field(out, parts, value)
         if self.waiting:
             return self._hold(part, doc, out, position, dead)
         if not self.fill:
             return [out]
-        return self._fill(part, out, position, self.outputs[self.fill[0]][0])
+        return self._fill(part, [out, 0, doc, None], position, values[self.fill[0]], dead)
 
     def _hold(self, part: list, doc: dict, out: dict, position: float | None, dead: DeadLetters) -> list:
         """Queue the document until every window reaching past it is complete; release in order."""
         values = [output.arg(doc, position) for _, output in self.waiting]  # may fail: nothing held yet
         entry = [out, len(self.waiting), doc, None]
-        part[3].append(entry)
+        self.queue.append(entry)
         states = part[0]
         for (i, output), value in zip(self.waiting, values):
             states[i] = output.hold(states[i], value, position, entry)
-        return _release(part[3], dead)
+        return _release(self.queue, dead)
 
-    def _fill(self, part: list, doc: dict, position: float, field: str) -> list:
-        """Hold null documents after a known value; release them filled when the next comes."""
+    def _fill(self, part: list, entry: list, position: float, value: Any, dead: DeadLetters) -> list:
+        """Hold null documents after a known value; fill them when the next comes."""
         held, anchor = part[1], part[2]
-        value = doc[field]
+        self.queue.append(entry)
         if value is None or type(value) not in (int, float):
-            if anchor is None:
-                return [doc]
-            held.append((position, doc))
-            return []
+            if anchor is not None:
+                entry[1] = 1
+                held.append((position, entry))
+            return _release(self.queue, dead)
         if anchor is not None:
             x0, y0 = anchor
+            parts = self.fields[self.fill[0]]
             for x, waiting in held:
-                waiting[field] = y0 + (value - y0) * (x - x0) / (position - x0) if position != x0 else y0
-        released = [waiting for _, waiting in held] + [doc]
+                set_field(waiting[0], parts, y0 + (value - y0) * (x - x0) / (position - x0) if position != x0 else y0)
+                waiting[1] = 0
         held.clear()
         part[2] = (position, value)
-        return released
+        return _release(self.queue, dead)
 
     def on_time(self, now: datetime) -> list:
         return []
@@ -584,15 +750,14 @@ class SetWindowFields:
     def close_all(self) -> list:
         """The stream ended: held documents leave, unfilled (null) by $linearFill, as no value
         follows them, and with windows cut at the last document."""
-        released: list = []
         dead = DeadLetters()
         for part in self.partitions.values():
-            released.extend(doc for _, doc in part[1])
+            for _, entry in part[1]:
+                entry[1] = 0
             part[1] = []
             for i, output in self.waiting:
                 output.flush(part[0][i])
-            released.extend(_release(part[3], dead))
-        return chunks(released, dead)
+        return chunks(_release(self.queue, dead), dead)
 
     def next_wake(self) -> None:
         return None
@@ -601,11 +766,19 @@ class SetWindowFields:
         """What the partitions hold (documents waiting, running values): the stats' state size."""
         return self.partitions
 
-    def snapshot(self) -> dict:
-        return self.partitions
+    def snapshot(self) -> tuple:
+        return self.partitions, self.queue  # pickled together: the entries stay shared
 
-    def restore(self, snapshot: dict, now: datetime) -> None:
-        self.partitions = snapshot
+    def restore(self, snapshot: tuple, now: datetime) -> None:
+        self.partitions, self.queue = snapshot
+
+
+def _output_path(field: str) -> tuple:
+    parts = tuple(field.split("."))
+    if any(part == "" or part.startswith("$") for part in parts):
+        msg = f"output field {field!r} must be a field name or a dotted path of them"
+        raise SpecError(msg, ("output", field))
+    return parts
 
 
 def _failed(doc: dict, reason: Any) -> dict:
@@ -628,13 +801,15 @@ class _NoPosition(Exception):
     """A document without a usable sort value: it goes to the DLQ."""
 
 
-def set_window_fields_factory(spec: Any) -> Callable[[], SetWindowFields]:
-    """Check and compile once (errors surface at translation time); each call gives fresh state."""
-    compiled = SetWindowFields(spec)
+def set_window_fields_factory(spec: Any, finite_source: bool = True) -> Callable[[], SetWindowFields]:
+    """Check and compile once (errors surface at translation time); each call gives fresh state.
+    Over an endless source windows reaching the end of the partition are refused."""
+    compiled = SetWindowFields(spec, finite_source)
 
     def fresh() -> SetWindowFields:
         engine = copy.copy(compiled)
         engine.partitions = {}
+        engine.queue = deque()
         return engine
 
     return fresh

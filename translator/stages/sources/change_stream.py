@@ -19,6 +19,7 @@ from translator.stages.source import MONGODB, compile_time_field, only_fields, s
 ALLOWED = frozenset({"connectionName", "db", "coll", "collection", "timeField", "tsFieldName", "config"})
 CONFIG = frozenset({
     "startAfter", "startAtOperationTime", "fullDocument", "fullDocumentOnly", "fullDocumentBeforeChange", "pipeline",
+    "initialSync",
 })  # fmt: skip
 
 
@@ -58,6 +59,7 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         msg = "pipeline must be an array of stages, each an object with one field"
         raise SpecError(msg, ("config", "pipeline"))
     full_document_only = config.get("fullDocumentOnly", coll_field == "collection")
+    initial_sync, parallelism = _initial_sync(config.get("initialSync"), config)
     options = dict(
         db=db,
         coll=coll,
@@ -69,6 +71,8 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         start_at_operation_time=start_at,
         time_field=compile_time_field(spec),
         ts_field_name=spec.get("tsFieldName", "_ts"),
+        initial_sync=initial_sync,
+        initial_sync_parallelism=parallelism,
     )
     if db is None:
         watched = "the whole cluster"
@@ -81,6 +85,12 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         what += " (the seed's `collection` spelling reads fullDocument)"
     pushed = f", server-side pipeline of {len(pipeline)} stage(s)" if pipeline else ""
     description = f"{what} from a change stream on {watched}{pushed}; resumes from its resume token"
+    if initial_sync:
+        description = (
+            f"{what} of the existing documents of {watched} (copied in _id order, {parallelism} range(s) at once,"
+            " the copy resumable), then "
+            f"from a change stream opened before the copy{pushed}; resumes from its resume token"
+        )
 
     try:  # the connector checks the rest (e.g. a fullDocument mode); it connects only when run
         source = ChangeStreamSource(connection["uri"] if connection else "", **options)
@@ -91,3 +101,21 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         return op.input(stage.step_id, flow, source)
 
     return StagePlan(stage, SOURCE, description, build=build)
+
+
+def _initial_sync(spec: object, config: dict) -> tuple[bool, int]:
+    """``config.initialSync: {enable, parallelism}``: whether to copy the collections first, and
+    how many ``_id`` ranges of a collection at once."""
+    if spec is None:
+        return False, 1
+    if type(spec) is not dict or set(spec) - {"enable", "parallelism"} or type(spec.get("enable", False)) is not bool:
+        msg = "initialSync must be {enable: true|false, parallelism: <positive integer>}"
+        raise SpecError(msg, ("config", "initialSync"))
+    parallelism = spec.get("parallelism", 1)
+    if type(parallelism) is not int or parallelism < 1:
+        msg = f"initialSync.parallelism must be a positive integer; got {parallelism!r}"
+        raise SpecError(msg, ("config", "initialSync", "parallelism"))
+    if spec.get("enable", False) and ("startAfter" in config or "startAtOperationTime" in config):
+        msg = "initialSync starts the stream where the copy begins; it excludes startAfter and startAtOperationTime"
+        raise SpecError(msg, ("config", "initialSync"))
+    return spec.get("enable", False), parallelism
