@@ -48,7 +48,6 @@ BASES: dict[str, list] = {
 }
 SOURCE_BASES = {"mongo": MONGO_SOURCE, "kafka": KAFKA_SOURCE, "documents": DOCS_SOURCE}
 UNSUPPORTED_STAGES = {
-    "$https": {"connectionName": "api", "path": "/x", "as": "r"},
     "$externalFunction": {"connectionName": "lambda", "functionName": "f", "as": "r"},
     "$iceberg": {"connectionName": "s3", "bucket": "b", "databaseName": "d", "tableName": "t"},
 }
@@ -435,7 +434,8 @@ def options_controls() -> Iterator[tuple[str, bytes]]:
 def unsupported_cases() -> Iterator[tuple[str, bytes]]:
     for stage, body in UNSUPPORTED_STAGES.items():
         yield f"unsupported {stage}", encode([DOCS_SOURCE, {stage: body}])
-    yield "unsupported $setStreamMeta", encode([DOCS_SOURCE, {"$setStreamMeta": {"stream.key": "$a"}}])
+    yield "$setStreamMeta not an object", encode([DOCS_SOURCE, {"$setStreamMeta": 5}])
+    yield "$https unknown connection", encode([DOCS_SOURCE, {"$https": {"connectionName": "api", "path": "/x", "as": "r"}}])
     yield "unsupported schemaRegistry source", encode([{"$source": {**KAFKA_SOURCE["$source"], "schemaRegistry": {"connectionName": "sr"}}}])
     yield "unsupported partitions", encode([{"$source": {**KAFKA_SOURCE["$source"], "partitions": {"min": 1, "max": 2}}}])
     yield "unsupported kinesis source", encode([{"$source": {"connectionName": "kafka", "stream": "s"}}])

@@ -80,8 +80,8 @@ def test_messages_name_the_file_the_stage_and_the_field(workdir: Path, capsys: p
     assert err == f"sluice: {workdir / 'pipeline.json'}: stage 1 ($tumblingWindow): expected a finite number; got nan at interval.size\n"
     _, _, err, _ = validate(workdir, cases["options typo DLQ"], capsys)
     assert "unknown option 'DLQ'; did you mean 'dlq'? at options.DLQ" in err
-    _, _, err, _ = validate(workdir, cases["unsupported $https"], capsys)
-    assert "stage 1 ($https): $https is valid in Atlas but not supported by sluice: " in err
+    _, _, err, _ = validate(workdir, cases["unsupported $externalFunction"], capsys)
+    assert "stage 1 ($externalFunction): $externalFunction is valid in Atlas but not supported by sluice: " in err
     _, _, err, _ = validate(workdir, cases["nesting $add 200"], capsys)
     assert "stage 1 ($addFields): objects and arrays nested more than 150 levels deep at b.$add.0" in err
     _, _, err, _ = validate(workdir, cases["duplicate in $merge.into"], capsys)
