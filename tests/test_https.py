@@ -223,8 +223,8 @@ def test_https_enriches_inside_a_window_pipeline(registry) -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"type": "https"}, "https connection 'api' needs a 'url' string"),
-        ({"type": "https", "url": "http://h", "headers": {"X": 1}}, "https connection 'api': headers must be an object of strings"),
+        ({"type": "https"}, "connection 'api': an https connection needs a 'url' string"),
+        ({"type": "https", "url": "http://h", "headers": {"X": 1}}, "connection 'api': headers must be an object of strings"),
     ],
 )
 def test_https_connections_are_checked(entry, message) -> None:

@@ -28,12 +28,16 @@ def inner_stages_compiler(ctx: PlanContext, container: str = "a window pipeline"
 
     def compile_run(run: list) -> ChunksFn:
         from translator.build import fuse  # imported here: the stage registry loads before them
+        from translator.stages import STAGE_PLANNERS
         from translator.validate import plan_stage
 
         plans = []
         for index, body in run:
             ((name, spec),) = body.items()
             at = ("pipeline", str(index), name)
+            if name not in STAGE_PLANNERS:  # $group & co. belong to the window itself, not to a run
+                msg = f"{name} cannot run inside {container}"
+                raise SpecError(msg, at)
             try:
                 plan = plan_stage(Stage(index, name, spec), ctx)
             except SpecError as exc:
