@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
@@ -52,12 +52,15 @@ def translate(
     registry: Registry | None = None,
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
+    tap: Callable[[list, bool], list] | None = None,
+    flow_id: str | None = None,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow.
 
     Without a ``$merge``/``$emit``, documents go to ``output``: a text stream (default stdout)
     or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
-    (default stderr).
+    (default stderr). ``tap(chunks, dead)`` sees every batch bound for the sink or the DLQ.
+    ``flow_id`` (default: the name) prefixes every step id, hence every checkpoint key.
     """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
     plans = plan(pipeline, registry)
@@ -65,9 +68,9 @@ def translate(
         writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
-    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
+    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", flow_id or pipeline.name)  # Bytewax ids may not contain dots
     sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink)
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, tap=tap)
     return Translation(pipeline, plans, build_dataflow(plans, ctx))
 
 

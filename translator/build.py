@@ -34,6 +34,14 @@ class BuildContext:
     dlq_writer_factory: WriterFactory
     output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)
+    tap: Callable[[list, bool], list] | None = None  # sees the chunks reaching the sink and the DLQ (samples)
+
+    def tapped(self, step_id: str, up: Stream, dead: bool) -> Stream:
+        """``up`` through the tap, when there is one; the chunks pass unchanged."""
+        if self.tap is None:
+            return up
+        tap = self.tap
+        return op.flat_map_batch(step_id, up, lambda chunks: tap(chunks, dead))
 
     def split_dead_letters(self, step_id: str, up: Stream) -> Stream:
         """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks."""
@@ -149,12 +157,12 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         if head.role == SOURCE:
             stream = ctx.split_dead_letters(head.stage.step_id, head.build(ctx.flow, ctx))
         elif head.role == SINK:
-            head.build(stream, ctx)
+            head.build(ctx.tapped("sample_tap", stream, False), ctx)
             sunk = True
         else:
             stream = head.build(stream, ctx)
     if not sunk:
-        op.output("output", stream, ctx.output_sink or ConsoleSink())
+        op.output("output", ctx.tapped("sample_tap", stream, False), ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)
-    op.output(DLQ_STEP, dead, DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name))
+    op.output(DLQ_STEP, ctx.tapped("sample_tap_dlq", dead, True), DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name))
     return ctx.flow

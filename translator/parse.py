@@ -18,19 +18,29 @@ from connectors import ejson
 from translator.errors import PipelineSyntaxError
 
 DEFAULT_NAME = "sluice"
+# Stages whose Bytewax steps keep state in checkpoints (contract C4: stable step ids).
+STATEFUL_STAGES = frozenset({"$tumblingWindow", "$hoppingWindow", "$sessionWindow", "$setWindowFields"})
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: its position, its name (``"$match"``) and its body, untouched."""
+    """One stage: its position, its name (``"$match"``), its body, untouched, and its ordinal
+    among the pipeline's stages of the same name."""
 
     index: int
     name: str
     spec: Any
+    ordinal: int = 0
 
     @property
     def step_id(self) -> str:
-        """Bytewax step ids lead straight back to the stage: ``"01_match"``."""
+        """Bytewax step ids lead straight back to the stage: ``"01_match"``.
+
+        A stateful stage is named by kind and ordinal instead (``"tumblingWindow_0"``), so its
+        checkpointed state survives stateless stages added or removed before it.
+        """
+        if self.name in STATEFUL_STAGES:
+            return f"{self.name.lstrip('$')}_{self.ordinal}"
         return f"{self.index:02d}_{self.name.lstrip('$')}"
 
 
@@ -59,12 +69,14 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
         msg = "a pipeline must be a nonempty array of stages, or {name, pipeline, options}"
         raise PipelineSyntaxError(msg)
     stages = []
+    seen: dict[str, int] = {}
     for index, body in enumerate(value):
         if type(body) is not dict or len(body) != 1:
             msg = f"stage {index}: a stage must be an object with exactly one field, the stage name"
             raise PipelineSyntaxError(msg)
         ((stage_name, spec),) = body.items()
-        stages.append(Stage(index, stage_name, spec))
+        stages.append(Stage(index, stage_name, spec, seen.get(stage_name, 0)))
+        seen[stage_name] = seen.get(stage_name, 0) + 1
     return Pipeline(name, tuple(stages), options)
 
 
