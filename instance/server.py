@@ -205,7 +205,7 @@ class Server:
         if which == "*":
             return {"names": list(LOG_NAMES), "ok": 1.0}
         if which not in LOG_NAMES:
-            raise CommandError(0, "OperationFailed", f"No log named '{which}'")
+            raise CommandError(2, "BadValue", f"no log named {which!r}")
         return {"totalLinesWritten": 0, "log": [], "ok": 1.0}
 
     def _list_databases(self, connection: _Connection, body: dict) -> dict[str, Any]:
