@@ -1,0 +1,120 @@
+"""Stock mongosh drives `sluice serve` as it drives Atlas: `sp.process`, the processor lifecycle,
+connections and errors, asserted on what the shell prints (script mode, `--quiet`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import pytest
+from pymongo import MongoClient
+
+from instance_server import RunningInstance, wait_for, write_registry
+
+pytestmark = pytest.mark.integration
+
+OK = "{\n  ok: 1\n}"
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory, mongodb_uri):
+    directory = tmp_path_factory.mktemp("mongosh")
+    registry = write_registry(directory, {
+        "mongo": {"type": "mongodb", "uri": mongodb_uri},
+        "sample_stream_solar": {"type": "sample_stream_solar", "rate": 50, "seed": 7},
+    })  # fmt: skip
+    running = RunningInstance(registry, str(directory / "data"))
+    yield running
+    assert running.stop() == 0, "\n".join(running.stderr)
+
+
+@pytest.fixture(scope="module")
+def shell_home(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+def mongosh(instance, shell_home):
+    """Run a script in stock mongosh against the instance; its completed process."""
+    executable = os.environ.get("SLUICE_TEST_MONGOSH")
+    if not executable or not os.path.exists(executable):
+        pytest.fail("SLUICE_TEST_MONGOSH is not set or missing: run the suite through `bash tests/run.sh`")
+    environment = {**os.environ, "HOME": shell_home, "MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING": "1"}
+
+    def run(script: str) -> subprocess.CompletedProcess:
+        command = [executable, instance.url, "--quiet", "--eval", script]
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, env=environment)
+
+    return run
+
+
+def test_sp_process_prints_the_documents(mongosh):
+    shell = mongosh("""
+        sp.process([
+          {$source: {documents: [{n: 1}, {n: 2}, {n: 3}, {n: 4}]}},
+          {$match: {n: {$gte: 3}}},
+          {$project: {_id: 0, n: 1, double: {$multiply: ['$n', 2]}}},
+          {$unset: '_stream_meta'}
+        ]);
+        print('left:'); printjson(sp.listStreamProcessors());
+    """)
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert shell.stdout == "{\n  n: 3,\n  double: 6\n}\n{\n  n: 4,\n  double: 8\n}\nleft:\n[]\n"
+
+
+def test_sp_process_refuses_a_bad_pipeline_with_the_validate_message(mongosh):
+    shell = mongosh("sp.process([{$source: {documents: [{a: 1}]}}, {$match: {a: {$gtt: 1}}}])")
+    assert shell.returncode == 1
+    assert 'MongoServerError: stage 1 ($match): unknown query operator "$gtt" at a.$gtt' in shell.stdout + shell.stderr
+
+
+def test_processor_lifecycle(mongosh, mongodb_uri):
+    name = f"solar_{uuid.uuid4().hex[:8]}"
+    created = mongosh(f"""
+        print('create:');
+        sp.createStreamProcessor('{name}', [
+          {{$source: {{connectionName: 'sample_stream_solar'}}}},
+          {{$match: {{'obs.watts': {{$gt: 0}}}}}},
+          {{$merge: {{into: {{connectionName: 'mongo', db: 'mongosh_tests', coll: '{name}'}}}}}}
+        ]);
+        print('start:'); printjson(sp.{name}.start());
+        const [entry] = sp.listStreamProcessors({{name: '{name}'}});
+        print('listed: ' + entry.name + ' ' + entry.state + ' ' + entry.pipeline.length + ' stages');
+    """)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert created.stdout == f"create:\nstart:\n{OK}\nlisted: {name} STARTED 3 stages\n"
+
+    target = MongoClient(mongodb_uri)["mongosh_tests"][name]
+    wait_for(lambda: target.count_documents({}) > 0, "the started processor's output", timeout=120)
+
+    stopped = mongosh(f"""
+        const reply = sp.{name}.stats();
+        print('stats: ' + [reply.ok, reply.stats.name, reply.stats.scaleFactor, typeof reply.stats.status].join(' '));
+        printjson(reply.stats.inputMessageCount);
+        print('stop:'); printjson(sp.{name}.stop());
+        print('state: ' + sp.listStreamProcessors({{name: '{name}'}})[0].state);
+        print('drop:'); printjson(sp.{name}.drop());
+        print('left: ' + sp.listStreamProcessors({{name: '{name}'}}).length);
+    """)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    lines = stopped.stdout.splitlines()
+    assert lines[0] == f"stats: 1 {name} 1 string"
+    assert lines[1].startswith("Long('"), "counters are int64, printed as Long"
+    assert "\n".join(lines[2:]) == f"stop:\n{OK}\nstate: STOPPED\ndrop:\n{OK}\nleft: 0"
+    target.drop()
+
+
+def test_connections_and_workspace_defaults(mongosh, mongodb_uri):
+    shell = mongosh("printjson(sp.listConnections()); printjson(sp.listWorkspaceDefaults())")
+    assert shell.returncode == 0, shell.stderr
+    assert "name: 'mongo',\n    type: 'atlas'" in shell.stdout
+    assert "name: 'sample_stream_solar',\n    type: 'inmemory'" in shell.stdout
+    assert mongodb_uri.split("//", 1)[1].split("/", 1)[0] not in shell.stdout, "the registry's URI stays private"
+    assert "defaultTierSize: 'SP10'" in shell.stdout and "ok: 1" in shell.stdout
+
+
+def test_unknown_processor_is_a_server_error(mongosh):
+    shell = mongosh("sp.missing.start()")
+    assert shell.returncode == 1
+    assert "MongoServerError: stream processor 'missing' does not exist" in shell.stdout + shell.stderr
