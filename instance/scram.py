@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 from scramp import ScramException, ScramMechanism
 
@@ -126,13 +126,8 @@ class Authenticator:
         self._awaiting_empty_exchange = False
         self._conversation_id += 1
         self._server = _SCRAM.make_server(self._lookup)
-        try:
-            self._server.set_client_first(payload.decode("utf-8"))
-            server_first = self._server.get_server_first()
-        except (ScramException, UnicodeDecodeError):
-            self._server = None
-            raise _authentication_failed() from None
-        return self._reply(False, server_first.encode("utf-8"))
+        server_first = self._step(payload, self._server.set_client_first, self._server.get_server_first)
+        return self._reply(False, server_first)
 
     def sasl_continue(self, body: dict[str, Any]) -> dict[str, Any]:
         payload = body.get("payload")
@@ -140,21 +135,26 @@ class Authenticator:
             self._server = None
             raise CommandError(17, "ProtocolError", "No SASL session state found")
         if self._awaiting_empty_exchange:
-            self._server = None
-            self.user = self._pending_user
-            return self._reply(True, b"")
+            return self._succeed(b"")
+        server_final = self._step(payload, self._server.set_client_final, self._server.get_server_final)
+        if self._skip_empty_exchange:
+            return self._succeed(server_final)
+        self._awaiting_empty_exchange = True
+        return self._reply(False, server_final)
+
+    def _step(self, payload: bytes, take: Callable[[str], None], answer: Callable[[], str]) -> bytes:
+        """One SCRAM round: take the client's message, answer it; any flaw fails the whole conversation."""
         try:
-            self._server.set_client_final(payload.decode("utf-8"))
-            server_final = self._server.get_server_final()
+            take(payload.decode("utf-8"))
+            return answer().encode("utf-8")
         except (ScramException, UnicodeDecodeError):
             self._server = None
             raise _authentication_failed() from None
-        if self._skip_empty_exchange:
-            self._server = None
-            self.user = self._pending_user
-            return self._reply(True, server_final.encode("utf-8"))
-        self._awaiting_empty_exchange = True
-        return self._reply(False, server_final.encode("utf-8"))
+
+    def _succeed(self, payload: bytes) -> dict[str, Any]:
+        self._server = None
+        self.user = self._pending_user
+        return self._reply(True, payload)
 
     def _lookup(self, name: str) -> AuthInfo | None:
         self._pending_user = name

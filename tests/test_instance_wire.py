@@ -16,6 +16,7 @@ import threading
 import bson
 import pytest
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
+from scramp import ScramClient
 
 from instance_server import OP_QUERY, RawConnection, RunningInstance, frame, op_msg, op_query, wait_for, write_registry
 
@@ -353,6 +354,28 @@ def test_right_credentials_are_accepted(secured):
     status = client.admin.command("connectionStatus")
     assert status["authInfo"]["authenticatedUsers"] == [{"user": "alice", "db": "admin"}]
     assert client.admin.command("listStreamProcessors", 1)["ok"] == 1
+
+
+def test_scram_conversation_with_the_empty_exchange(secured):
+    """Speculative saslStart in the OP_QUERY hello, then mongod's exchange for clients without skipEmptyExchange."""
+    client = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
+    raw = RawConnection(secured)
+    speculative = {"saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": client.get_client_first().encode(), "db": "admin"}
+    raw.send(op_query({"hello": 1, "saslSupportedMechs": "admin.alice", "speculativeAuthenticate": speculative}))
+    hello = bson.decode(raw.receive()[1][20:])
+    assert hello["saslSupportedMechs"] == ["SCRAM-SHA-256"]
+    first = hello["speculativeAuthenticate"]
+    assert first["done"] is False and "ok" not in first
+    client.set_server_first(first["payload"].decode())
+    final = {"saslContinue": 1, "conversationId": first["conversationId"], "payload": client.get_client_final().encode()}
+    reply = raw.command({**final, "$db": "admin"})
+    assert reply["done"] is False
+    client.set_server_final(reply["payload"].decode())  # raises unless the server proved it knows the key
+    assert raw.command(PING)["code"] == 13, "not authenticated before the empty exchange"
+    empty = {"saslContinue": 1, "conversationId": first["conversationId"], "payload": b"", "$db": "admin"}
+    assert raw.command(empty)["done"] is True
+    assert raw.command(PING) == {"ok": 1.0}
+    raw.close()
 
 
 def _mongosh(url: str, script: str, tmp_path, *options: str) -> subprocess.CompletedProcess:
