@@ -21,6 +21,8 @@ from bytewax._bytewax import cli_main
 from bytewax.errors import BytewaxRuntimeError
 
 from connectors.console import ConsoleSink
+from runtime.report import report_every, report_from_environment
+from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
@@ -36,6 +38,7 @@ class Translation:
     pipeline: Pipeline
     plans: list
     flow: Dataflow | None
+    stats: FlowStats | None = None
 
 
 def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
@@ -54,6 +57,7 @@ def translate(
     dlq_output: TextIO | None = None,
     tap: Callable[[list, bool], list] | None = None,
     flow_id: str | None = None,
+    stats: bool = True,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow.
 
@@ -61,6 +65,8 @@ def translate(
     or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
     (default stderr). ``tap(chunks, dead)`` sees every batch bound for the sink or the DLQ.
     ``flow_id`` (default: the name) prefixes every step id, hence every checkpoint key.
+    The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
+    ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them.
     """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
     plans = plan(pipeline, registry)
@@ -70,8 +76,13 @@ def translate(
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", flow_id or pipeline.name)  # Bytewax ids may not contain dots
     sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, tap=tap)
-    return Translation(pipeline, plans, build_dataflow(plans, ctx))
+    counters = None
+    if stats:
+        counters = FlowStats(pipeline.name, [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans])
+        report_from_environment(counters)
+    activate(counters)
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters, tap=tap)
+    return Translation(pipeline, plans, build_dataflow(plans, ctx), counters)
 
 
 def process(
@@ -79,19 +90,32 @@ def process(
     registry: Registry | None = None,
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
+    on_stats: Callable[[dict], None] | None = None,
+    stats_interval: float | None = None,
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
     Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
-    Ctrl-C; that arrives here as KeyboardInterrupt.
+    Ctrl-C; that arrives here as KeyboardInterrupt. ``on_stats`` gets the stats document when
+    the run ends, and every ``stats_interval`` seconds while it runs, if given.
     """
-    flow = translate(pipeline, registry, output, dlq_output).flow
+    translation = translate(pipeline, registry, output, dlq_output)
+    if on_stats is not None:
+        report_every(translation.stats, stats_interval, on_stats)
+    status = "error"
     try:
-        cli_main(flow)
+        cli_main(translation.flow)
+        status = "stopped"
     except BytewaxRuntimeError as exc:
         if _interrupted(exc):
+            status = "stopped"
             raise KeyboardInterrupt from None
         raise
+    except KeyboardInterrupt:
+        status = "stopped"
+        raise
+    finally:
+        translation.stats.finish(status)
 
 
 def _interrupted(exc: BaseException | None) -> bool:

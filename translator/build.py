@@ -10,7 +10,8 @@ place, so a step that keeps a document in its state emits a copy, never the docu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import bytewax.operators as op
@@ -18,6 +19,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
 from connectors.dead_letters import DeadLetters, DeadLetterSink, dead_letter
+from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.dlq import WriterFactory
 from translator.errors import ExpressionError, UnsupportedFeatureError
 from translator.plan import FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
@@ -35,6 +37,7 @@ class BuildContext:
     output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)
     tap: Callable[[list, bool], list] | None = None  # sees the chunks reaching the sink and the DLQ (samples)
+    stats: FlowStats | None = None  # None: nothing counted (benches compare both)
 
     def tapped(self, step_id: str, up: Stream, dead: bool) -> Stream:
         """``up`` through the tap, when there is one; the chunks pass unchanged."""
@@ -44,10 +47,36 @@ class BuildContext:
         return op.flat_map_batch(step_id, up, lambda chunks: tap(chunks, dead))
 
     def split_dead_letters(self, step_id: str, up: Stream) -> Stream:
-        """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks."""
-        branch = op.branch(f"{step_id}_dead_letters", up, lambda chunk: type(chunk) is DeadLetters)
+        """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks.
+
+        The split also counts, per chunk, what the stage ``step_id`` passed on and dead-lettered.
+        """
+        position = self.stats.position(step_id) if self.stats is not None else None
+        if position is None:
+            is_dead = _is_dead_letters
+        else:
+            is_dead = _counting_split(self.stats, position)
+        branch = op.branch(f"{step_id}_dead_letters", up, is_dead)
         self.dead_letters.append(branch.trues)
         return branch.falses
+
+
+def _is_dead_letters(chunk: list) -> bool:
+    return type(chunk) is DeadLetters
+
+
+def _counting_split(stats: FlowStats, position: int) -> Callable[[list], bool]:
+    def is_dead(chunk: list) -> bool:
+        worker = stats.worker()
+        if position == 0:  # the source: what it received, good or not
+            worker.into[0] += len(chunk)
+        if type(chunk) is DeadLetters:
+            worker.dead_letters(position, chunk)
+            return True
+        worker.out[position] += len(chunk)
+        return False
+
+    return is_dead
 
 
 def segments(plans: list[StagePlan]) -> list[list[StagePlan]]:
@@ -120,9 +149,15 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     return run_flat_map
 
 
-def fuse(group: list[StagePlan]) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out."""
+def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
+    """One batch function for a run of stateless stages: chunks in, chunks out.
+
+    With ``stats``, each stage's documents in, out and dead-lettered and its time are
+    counted once per chunk.
+    """
     runners = [_runner(plan) for plan in group]
+    if stats is not None:
+        return _counted(list(zip((plan.stage.index for plan in group), runners)), stats)
 
     def run_chunks(chunks: list) -> list:
         out = []
@@ -141,6 +176,35 @@ def fuse(group: list[StagePlan]) -> Callable[[list], list]:
     return run_chunks
 
 
+def _counted(runners: list[tuple[int, Callable]], stats: FlowStats) -> Callable[[list], list]:
+    clock = time.perf_counter
+
+    def run_counted_chunks(chunks: list) -> list:
+        worker = stats.worker()
+        into, out_counts, seconds = worker.into, worker.out, worker.seconds
+        out = []
+        for docs in chunks:
+            dead = DeadLetters()
+            for position, runner in runners:
+                into[position] += len(docs)
+                failed = len(dead)
+                started = clock()
+                docs = runner(docs, dead)
+                seconds[position] += clock() - started
+                out_counts[position] += len(docs)
+                if len(dead) != failed:
+                    worker.dead_letters(position, dead[failed:])
+                if not docs:
+                    break
+            if docs:
+                out.append(docs)
+            if dead:
+                out.append(dead)
+        return out
+
+    return run_counted_chunks
+
+
 def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
     """Wire every plan; a pipeline without ``$merge``/``$emit`` prints its output."""
     stream: Stream | None = None
@@ -149,7 +213,7 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         head = group[0]
         if head.role == STATELESS:
             step_id = fused_step_id(group)
-            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, fuse(group)))
+            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, fuse(group, ctx.stats)))
             continue
         if head.build is None:
             msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"
@@ -157,12 +221,17 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         if head.role == SOURCE:
             stream = ctx.split_dead_letters(head.stage.step_id, head.build(ctx.flow, ctx))
         elif head.role == SINK:
-            head.build(ctx.tapped("sample_tap", stream, False), ctx)
+            sink_ctx = ctx
+            if ctx.stats is not None:  # the sink's own dead letters count for its stage
+                sink_ctx = replace(ctx, dlq_writer_factory=counting_writers(ctx.dlq_writer_factory, ctx.stats, head.stage.index))
+            head.build(ctx.tapped("sample_tap", stream, False), sink_ctx)
             sunk = True
         else:
             stream = head.build(stream, ctx)
     if not sunk:
         op.output("output", ctx.tapped("sample_tap", stream, False), ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)
-    op.output(DLQ_STEP, ctx.tapped("sample_tap_dlq", dead, True), DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name))
+    dead_letter_sink = DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name)
+    dead = ctx.tapped("sample_tap_dlq", dead, True)
+    op.output(DLQ_STEP, dead, WorkerBinding(dead_letter_sink, ctx.stats) if ctx.stats is not None else dead_letter_sink)
     return ctx.flow
