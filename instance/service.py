@@ -23,10 +23,7 @@ from instance.errors import CommandError, already_exists, bad_value, not_found, 
 from instance.sample import SampleCursor, SampleCursors
 from instance.store import CREATED, FAILED, STARTED, STOPPED, ProcessorRecord, Store, now
 from instance.supervisor import RECOVERY_PARTITIONS, Cluster, Layout
-try:
-    from runtime.stats import merge_stats, scaled
-except ImportError:  # until the stats branch (contract C1) is merged: no process writes stats yet
-    merge_stats = scaled = None
+from runtime.stats import merge_stats, scaled
 from translator import plan
 from translator.connections import BUILT_IN, Registry, load_registry
 from translator.errors import SpecError, TranslateError

@@ -152,10 +152,9 @@ def test_seed_pipeline_lifecycle(serve, store):
         s = stats(client, "highValueSales", verbose=True)["stats"]
         return s if s["outputMessageCount"] == seen_probes + matches else None
 
-    if os.environ.get("STATS_READY"):
-        live = wait_for(counted, "the stats to count every output")
-        assert live["inputMessageCount"] == seen_probes + len(first)
-        assert live["status"] == "running" and isinstance(live["outputMessageCount"], Int64)
+    live = wait_for(counted, "the stats to count every output")
+    assert live["inputMessageCount"] == seen_probes + len(first)
+    assert live["status"] == "running" and isinstance(live["outputMessageCount"], Int64)
     assert "operatorStats" not in stats(client, "highValueSales")["stats"]
 
     more = sales(5000, 200)
