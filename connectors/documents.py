@@ -10,6 +10,7 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import TimeField, chunks, stamp
 
 __all__ = ["DocumentsSource"]
@@ -25,6 +26,7 @@ class _DocumentsPartition(StatefulSourcePartition):
         self._ts_field_name = ts_field_name
 
     def next_batch(self) -> list:
+        end_partition_if_stopping()
         if self._position >= len(self._docs):
             raise StopIteration
         end = self._position + self._batch_size

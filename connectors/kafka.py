@@ -44,6 +44,7 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import STREAM_META, chunks
 
 __all__ = [
@@ -314,6 +315,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         self._at_end = False
 
     def next_batch(self) -> list[list]:
+        end_partition_if_stopping()
         if self._at_end:
             raise StopIteration
         messages = self._consumer.consume(self._source._batch_size, 0)

@@ -2,17 +2,20 @@
 
 ``SLUICE_PIPELINE`` names a pipeline file and ``SLUICE_CONNECTIONS`` a registry file; with
 neither set, the sample pipeline ``examples/solar.json`` runs, needing no server.
+SIGTERM and SIGINT stop it cleanly (``connectors.stop``).
 """
 
 import os
 from pathlib import Path
 
+from connectors import stop
 from translator import translate
 from translator.connections import load_registry
 from translator.parse import load_pipeline
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
+stop.install()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
 flow = translate(
     load_pipeline(os.environ.get("SLUICE_PIPELINE") or str(DEFAULT_PIPELINE)),

@@ -18,8 +18,8 @@ from typing import TextIO
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
 from bytewax._bytewax import cli_main
-from bytewax.errors import BytewaxRuntimeError
 
+from connectors import stop
 from connectors.console import ConsoleSink
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
@@ -79,22 +79,12 @@ def process(
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
-    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
-    Ctrl-C; that arrives here as KeyboardInterrupt.
+    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses). SIGTERM and SIGINT stop
+    it cleanly (``connectors.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
     """
     flow = translate(pipeline, registry, output, dlq_output).flow
-    try:
+    with stop.handling_signals():
         cli_main(flow)
-    except BytewaxRuntimeError as exc:
-        if _interrupted(exc):
-            raise KeyboardInterrupt from None
-        raise
+        if stop.interrupted():
+            raise KeyboardInterrupt
 
-
-def _interrupted(exc: BaseException | None) -> bool:
-    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

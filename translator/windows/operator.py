@@ -19,6 +19,7 @@ from bytewax.dataflow import Stream
 from bytewax.operators import StatefulBatchLogic
 
 from connectors.dead_letters import DeadLetters
+from connectors.stop import stopping
 
 WINDOW_KEY = "window"  # the one key: the watermark is global, so is the state
 
@@ -48,6 +49,10 @@ class _EngineLogic(StatefulBatchLogic):
         return self.engine.on_time(self.now()), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable, bool]:
+        # A stop request ends the sources too; open windows then wait in the last snapshot
+        # for the next run rather than close half full.
+        if stopping():
+            return [], StatefulBatchLogic.RETAIN
         return self.engine.close_all(), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
