@@ -44,6 +44,7 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import STREAM_META, chunks
 from runtime.stats import active_worker
 
@@ -318,6 +319,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         self._offsets = self._stats.kafka_partition(start.topic, start.partition) if self._stats is not None else None
 
     def next_batch(self) -> list[list]:
+        end_partition_if_stopping()
         if self._at_end:
             raise StopIteration
         messages = self._consumer.consume(self._source._batch_size, 0)

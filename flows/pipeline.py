@@ -2,6 +2,7 @@
 
 ``SLUICE_PIPELINE`` names a pipeline file and ``SLUICE_CONNECTIONS`` a registry file; with
 neither set, the sample pipeline ``examples/solar.json`` runs, needing no server.
+SIGTERM and SIGINT stop it cleanly (``connectors.stop``).
 ``sluice serve`` also sets ``SLUICE_SAMPLE_DIR``, where the flow writes live samples while one is
 open, and ``SLUICE_FLOW_ID``, the processor's id, so checkpoints survive a rename.
 """
@@ -9,6 +10,7 @@ open, and ``SLUICE_FLOW_ID``, the processor's id, so checkpoints survive a renam
 import os
 from pathlib import Path
 
+from connectors import stop
 from instance.sample import SampleTap
 from translator import translate
 from translator.connections import load_registry
@@ -16,6 +18,7 @@ from translator.parse import load_pipeline
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
+stop.install()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
 _samples = os.environ.get("SLUICE_SAMPLE_DIR")
 flow = translate(

@@ -18,8 +18,8 @@ from typing import Callable, TextIO
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
 from bytewax._bytewax import cli_main
-from bytewax.errors import BytewaxRuntimeError
 
+from connectors import stop
 from connectors.console import ConsoleSink
 from runtime.report import report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate
@@ -95,33 +95,21 @@ def process(
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
-    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
-    Ctrl-C; that arrives here as KeyboardInterrupt. ``on_stats`` gets the stats document when
-    the run ends, and every ``stats_interval`` seconds while it runs, if given.
+    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses). SIGTERM and SIGINT stop
+    it cleanly (``connectors.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
+    ``on_stats`` gets the stats document when the run ends, and every ``stats_interval`` seconds
+    while it runs, if given.
     """
     translation = translate(pipeline, registry, output, dlq_output)
     if on_stats is not None:
         report_every(translation.stats, stats_interval, on_stats)
     status = "error"
     try:
-        cli_main(translation.flow)
-        status = "stopped"
-    except BytewaxRuntimeError as exc:
-        if _interrupted(exc):
+        with stop.handling_signals():
+            cli_main(translation.flow)
             status = "stopped"
-            raise KeyboardInterrupt from None
-        raise
-    except KeyboardInterrupt:
-        status = "stopped"
-        raise
+            if stop.interrupted():
+                raise KeyboardInterrupt
     finally:
         translation.stats.finish(status)
 
-
-def _interrupted(exc: BaseException | None) -> bool:
-    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
