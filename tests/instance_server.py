@@ -73,10 +73,10 @@ class RunningInstance:
         options.setdefault("serverSelectionTimeoutMS", 10_000)
         return MongoClient(url or self.url, **options)
 
-    def stop(self) -> int:
-        """SIGTERM, then the exit status (killed after a minute, which fails the caller's check)."""
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send ``signum``, then the exit status (killed after a minute, which fails the caller's check)."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signum)
             try:
                 self.process.wait(60)
             except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import random
+import signal
 import socket
 import stat
 import struct
@@ -292,10 +293,11 @@ def test_ten_concurrent_clients(instance):
     client.close()
 
 
-def test_sigterm_stops_cleanly(registry, tmp_path):
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_signals_stop_cleanly(registry, tmp_path, signum, status):
     running = RunningInstance(registry, str(tmp_path))
     assert running.client().admin.command("ping")["ok"] == 1
-    assert running.stop() == 0
+    assert running.stop(signum) == status
     assert not any("Traceback" in line for line in running.stderr), running.stderr
 
 
