@@ -19,7 +19,8 @@ from typing import Any, Awaitable, Callable
 from bson import Int64, ObjectId
 
 from connectors.mongodb_support import redact
-from instance.errors import CommandError, already_exists, bad_value, not_found, wrong_state
+from instance.errors import already_exists, bad_value, not_found, wrong_state
+from instance.metrics import MetricsServer
 from instance.sample import SampleCursor, SampleCursors
 from instance.store import CREATED, FAILED, STARTED, STOPPED, ProcessorRecord, Store, now
 from instance.supervisor import RECOVERY_PARTITIONS, Cluster, Layout
@@ -137,8 +138,6 @@ class Instance:
                 self._launch(record)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         if self._metrics_address is not None:
-            from instance.metrics import MetricsServer
-
             self._metrics = MetricsServer(self._metrics_address, self._metric_sources)
             self._metrics.start()
 
@@ -410,6 +409,8 @@ class Instance:
             if current is None or current.id != record.id or self._clusters.get(record.id) is not cluster:
                 return
             del self._clusters[record.id]
+            if error:
+                log.warning("processor %s failed: %s", record.name, error)
             if record.id not in self._ephemeral:
                 self._save(current.with_state(FAILED if error else STOPPED, error or ""))
 
@@ -459,9 +460,9 @@ class Instance:
                 with contextlib.suppress(Exception):
                     await self._remove(record)
 
-    def _metric_sources(self) -> list[tuple[str, list[dict]]]:
-        """(processor name, its processes' stats documents) for every processor with some."""
+    def _metric_sources(self) -> list[tuple[str, list[tuple[int, dict]]]]:
+        """(processor name, its processes' stats documents): called from the metrics thread."""
         return [
-            (record.name, Layout(self._data / "processors" / record.id).stats_documents())
+            (record.name, Layout(self._data / "processors" / record.id).stats_by_process())
             for record in list(self._records.values())
         ]

@@ -86,13 +86,16 @@ class Layout:
 
     def stats_documents(self) -> list[dict]:
         """The last stats document of every process (those not yet written are skipped)."""
-        docs = []
-        for path in sorted(self.stats.glob("*.json")):
+        return [doc for _, doc in self.stats_by_process()]
+
+    def stats_by_process(self) -> list[tuple[int, dict]]:
+        found = []
+        for path in sorted(self.stats.glob("process-*.json")):
             try:
-                docs.append(ejson.loads(path.read_text(encoding="utf-8")))
+                found.append((int(path.stem.split("-")[1]), ejson.loads(path.read_text(encoding="utf-8"))))
             except (OSError, ValueError):
-                continue
-        return docs
+                continue  # being replaced right now, or not a stats file
+        return found
 
 
 def _die_with_parent() -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import threading
+import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -53,8 +55,8 @@ def serve(tmp_path, registry_file):
     """Start instances on ``tmp_path/data``; every one still running is stopped afterwards."""
     running: list[RunningInstance] = []
 
-    def start() -> RunningInstance:
-        instance = RunningInstance(registry_file, str(tmp_path / "data"))
+    def start(*flags: str) -> RunningInstance:
+        instance = RunningInstance(registry_file, str(tmp_path / "data"), *flags)
         running.append(instance)
         return instance
 
@@ -380,3 +382,21 @@ def test_commands_refuse_bad_input_and_never_show_secrets(serve, registry_file, 
     assert mongodb_uri not in str(connections)
     defaults = command(client, {"listWorkspaceDefaults": 1})
     assert (defaults["defaultTierSize"], defaults["maxTierSize"]) == ("SP10", "SP50")
+
+
+def http_get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def test_metrics_and_healthz_cover_every_processor(serve):
+    instance = serve("--metrics-port", "0")
+    url = next(re.search(r"metrics on (http://\S+)", line).group(1) for line in instance.stderr if "metrics on" in line)
+    client = instance.client()
+    solar = [{"$source": {"connectionName": "sample_stream_solar"}}, {"$match": {"obs.watts": {"$gte": 0}}}]
+    command(client, {"createStreamProcessor": "solar", "pipeline": solar})
+    command(client, {"startStreamProcessor": "solar"})
+    series = re.compile(r'^sluice_input_messages_total\{processor="solar",worker="0"\} ([0-9.e+]+)$', re.M)
+    wait_for(lambda: (found := series.search(http_get(url)[1])) and float(found.group(1)) > 0, "solar's input in /metrics")
+    assert 'sluice_stage_messages_total{direction="out",processor="solar",stage="1:$match",worker="0"}' in http_get(url)[1]
+    assert http_get(url.replace("/metrics", "/healthz")) == (200, "ok\n")
