@@ -264,7 +264,7 @@ class Feeder(threading.Thread):
 
 
 def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store):
-    instance = serve()
+    running = [instance := serve()]
     client = instance.client()
     command(client, {"createStreamProcessor": "highValueSales", "pipeline": SEED_STAGES})
     command(client, {"createStreamProcessor": "idle", "pipeline": SEED_STAGES})
@@ -276,10 +276,18 @@ def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store):
     wait_for(lambda: store.highValueSales.count_documents({}) > 500, "output to flow")
     instance.process.send_signal(signal.SIGKILL)
     instance.process.wait(30)
-    entry = processors(client := serve().client())["highValueSales"]
+    running.append(serve())
+    entry = processors(client := running[-1].client())["highValueSales"]
     assert entry["state"] == "STARTED" and processors(client)["idle"]["state"] == "CREATED"
     feeder.join()
     wait_for(lambda: high_value_exact(store, docs), "highValueSales exact after the instance's SIGKILL", timeout=120)
+
+    assert running[-1].stop() == 0  # SIGTERM: the processor stops with a last checkpoint, stays STARTED
+    later = sales(5000, 500)
+    insert(store, later)
+    client = serve().client()
+    assert state(client, "highValueSales") == "STARTED"
+    wait_for(lambda: high_value_exact(store, docs + later), "the sales inserted while the instance was down")
 
 
 def test_a_killed_member_restarts_the_whole_cluster(serve, store):
