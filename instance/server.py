@@ -47,6 +47,13 @@ class _Connection:
     authenticator: Authenticator
 
 
+def _internal_error(connection: _Connection, command: str, exc: Exception) -> dict[str, Any]:
+    """Log an unexpected failure (redacted, no traceback that could hold a secret) and answer it."""
+    message = redact(f"{type(exc).__name__}: {exc}")
+    log.error("connection %d: command %s failed: %s", connection.id, redact(command), message)
+    return {"ok": 0, "errmsg": f"internal error: {message}", "code": 1, "codeName": "InternalError"}
+
+
 def ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     """A server-side TLS context for ``--tls-cert``/``--tls-key``."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -118,7 +125,7 @@ class Server:
             while (request := await wire.read_request(reader)) is not None:
                 reply = await self._answer(connection, request)
                 if not request.more_to_come:
-                    writer.write(wire.encode_reply(request, next(self._request_ids), reply))
+                    writer.write(self._encode(connection, request, reply))
                     await writer.drain()
         except wire.ProtocolError as exc:
             log.warning("connection %d from %s: %s; closing it", connection.id, connection.peer, exc)
@@ -151,10 +158,16 @@ class Server:
             return command(connection, body)
         except CommandError as exc:
             return exc.reply()
-        except Exception as exc:
-            message = redact(f"{type(exc).__name__}: {exc}")
-            log.exception("connection %d: command %s failed: %s", connection.id, redact(name), message)
-            return {"ok": 0, "errmsg": f"internal error: {message}", "code": 1, "codeName": "InternalError"}
+        except Exception as exc:  # a bug: answered and logged, the connection and the instance go on
+            return _internal_error(connection, name, exc)
+
+    def _encode(self, connection: _Connection, request: wire.Request, reply: dict[str, Any]) -> bytes:
+        request_id = next(self._request_ids)
+        try:
+            return wire.encode_reply(request, request_id, reply)
+        except Exception as exc:  # a reply BSON cannot hold is a bug too
+            failure = _internal_error(connection, next(iter(request.body), ""), exc)
+            return wire.encode_reply(request, request_id, failure)
 
     def _hello(self, connection: _Connection, body: dict) -> dict[str, Any]:
         primary = "isWritablePrimary" if next(iter(body)) == "hello" else "ismaster"
