@@ -47,6 +47,7 @@ class RunningInstance:
     """One ``sluice serve`` process; ``stderr`` holds every line it printed there so far."""
 
     def __init__(self, connections: str, data: str, *extra: str) -> None:
+        self.data = data
         command = [sys.executable, "-m", "translator.cli", "serve", "--connections", connections, "--data", data]
         self.process = subprocess.Popen(
             [*command, "--port", "0", *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True

@@ -3,8 +3,10 @@ connections and errors, asserted on what the shell prints (script mode, `--quiet
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import signal
 import subprocess
 import uuid
 
@@ -43,8 +45,10 @@ def mongosh(instance, shell_home):
         pytest.fail("SLUICE_TEST_MONGOSH is not set or missing: run the suite through `bash tests/run.sh`")
     environment = {**os.environ, "HOME": shell_home, "MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING": "1"}
 
-    def run(script: str) -> subprocess.CompletedProcess:
+    def run(script: str, wait: bool = True):
         command = [executable, instance.url, "--quiet", "--eval", script]
+        if not wait:
+            return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
         return subprocess.run(command, capture_output=True, text=True, timeout=180, env=environment)
 
     return run
@@ -125,3 +129,34 @@ def test_unknown_processor_is_a_server_error(mongosh):
     shell = mongosh("sp.missing.start()")
     assert shell.returncode == 1
     assert "MongoServerError: stream processor 'missing' does not exist" in shell.stdout + shell.stderr
+
+
+def test_sample_prints_live_output_and_ends_with_the_shell(instance, mongosh):
+    """Ctrl-C in sample() sends nothing: the instance must notice the closed sockets and end the sample."""
+    name = f"sampled_{uuid.uuid4().hex[:8]}"
+    created = mongosh(f"""
+        sp.createStreamProcessor('{name}', [
+          {{$source: {{connectionName: 'sample_stream_solar'}}}},
+          {{$project: {{_id: 0, device_id: 1, sampled: {{$literal: '{name}'}}}}}}
+        ]);
+        printjson(sp.{name}.start());
+    """)
+    assert created.returncode == 0, created.stdout + created.stderr
+    shell = mongosh(f"sp.{name}.sample()", wait=False)
+    try:
+        for line in shell.stdout:
+            if line.strip() == f"sampled: '{name}'":
+                break
+        else:
+            pytest.fail("mongosh's sample() ended without printing a document")
+        def markers() -> list[str]:
+            return glob.glob(os.path.join(instance.data, "processors", "*", "samples", "open-*"))
+
+        assert markers(), "a sample is open while the shell samples"
+        shell.send_signal(signal.SIGINT)
+        shell.wait(60)
+        wait_for(lambda: not markers(), "the sample to end once the shell is gone")
+    finally:
+        shell.kill()
+        shell.wait()
+    assert mongosh(f"printjson(sp.{name}.drop())").stdout == OK + "\n"
