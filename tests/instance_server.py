@@ -15,6 +15,7 @@ import threading
 import time
 
 import bson
+import pytest
 from pymongo import MongoClient
 
 READY = re.compile(r"^sluice serve: listening on mongodb://([^:]+):(\d+)")
@@ -84,6 +85,22 @@ class RunningInstance:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def mongosh(url: str, script: str, home: str, *options: str, wait: bool = True):
+    """Stock mongosh (from tests/run.sh) running ``script`` in ``--quiet --eval`` mode, with its own HOME.
+
+    Returns the completed process, or with ``wait=False`` the running one, its stdout a pipe.
+    """
+    executable = os.environ.get("SLUICE_TEST_MONGOSH")
+    if not executable or not os.path.exists(executable):
+        pytest.fail("SLUICE_TEST_MONGOSH is not set or missing: run the suite through `bash tests/run.sh`")
+    os.makedirs(home, exist_ok=True)
+    environment = {**os.environ, "HOME": home, "MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING": "1"}
+    command = [executable, url, "--quiet", *options, "--eval", script]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, env=environment)
 
 
 def op_msg(body: dict, request_id: int = 1, flags: int = 0, sequences: dict | None = None) -> bytes:

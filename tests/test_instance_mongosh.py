@@ -7,13 +7,12 @@ import glob
 import os
 import re
 import signal
-import subprocess
 import uuid
 
 import pytest
 from pymongo import MongoClient
 
-from instance_server import RunningInstance, wait_for, write_registry
+from instance_server import RunningInstance, mongosh, wait_for, write_registry
 
 pytestmark = pytest.mark.integration
 
@@ -38,24 +37,13 @@ def shell_home(tmp_path_factory):
 
 
 @pytest.fixture
-def mongosh(instance, shell_home):
-    """Run a script in stock mongosh against the instance; its completed process."""
-    executable = os.environ.get("SLUICE_TEST_MONGOSH")
-    if not executable or not os.path.exists(executable):
-        pytest.fail("SLUICE_TEST_MONGOSH is not set or missing: run the suite through `bash tests/run.sh`")
-    environment = {**os.environ, "HOME": shell_home, "MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING": "1"}
-
-    def run(script: str, wait: bool = True):
-        command = [executable, instance.url, "--quiet", "--eval", script]
-        if not wait:
-            return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
-        return subprocess.run(command, capture_output=True, text=True, timeout=180, env=environment)
-
-    return run
+def run_mongosh(instance, shell_home):
+    """Run a script in stock mongosh against the instance."""
+    return lambda script, wait=True: mongosh(instance.url, script, shell_home, wait=wait)
 
 
-def test_sp_process_prints_the_documents(mongosh):
-    shell = mongosh("""
+def test_sp_process_prints_the_documents(run_mongosh):
+    shell = run_mongosh("""
         sp.process([
           {$source: {documents: [{n: 1}, {n: 2}, {n: 3}, {n: 4}]}},
           {$match: {n: {$gte: 3}}},
@@ -68,15 +56,15 @@ def test_sp_process_prints_the_documents(mongosh):
     assert shell.stdout == "{\n  n: 3,\n  double: 6\n}\n{\n  n: 4,\n  double: 8\n}\nleft:\n[]\n"
 
 
-def test_sp_process_refuses_a_bad_pipeline_with_the_validate_message(mongosh):
-    shell = mongosh("sp.process([{$source: {documents: [{a: 1}]}}, {$match: {a: {$gtt: 1}}}])")
+def test_sp_process_refuses_a_bad_pipeline_with_the_validate_message(run_mongosh):
+    shell = run_mongosh("sp.process([{$source: {documents: [{a: 1}]}}, {$match: {a: {$gtt: 1}}}])")
     assert shell.returncode == 1
     assert 'MongoServerError: stage 1 ($match): unknown query operator "$gtt" at a.$gtt' in shell.stdout + shell.stderr
 
 
-def test_processor_lifecycle(instance, mongosh, mongodb_uri):
+def test_processor_lifecycle(instance, run_mongosh, mongodb_uri):
     name = f"solar_{uuid.uuid4().hex[:8]}"
-    created = mongosh(f"""
+    created = run_mongosh(f"""
         print('create:');
         sp.createStreamProcessor('{name}', [
           {{$source: {{connectionName: 'sample_stream_solar'}}}},
@@ -99,7 +87,7 @@ def test_processor_lifecycle(instance, mongosh, mongodb_uri):
 
     wait_for(counted, "the processor's first stats", timeout=60)
 
-    stopped = mongosh(f"""
+    stopped = run_mongosh(f"""
         const reply = sp.{name}.stats();
         print('stats: ' + [reply.ok, reply.stats.name, reply.stats.scaleFactor, typeof reply.stats.status].join(' '));
         printjson(reply.stats.inputMessageCount);
@@ -116,8 +104,8 @@ def test_processor_lifecycle(instance, mongosh, mongodb_uri):
     target.drop()
 
 
-def test_connections_and_workspace_defaults(mongosh, mongodb_uri):
-    shell = mongosh("printjson(sp.listConnections()); printjson(sp.listWorkspaceDefaults())")
+def test_connections_and_workspace_defaults(run_mongosh, mongodb_uri):
+    shell = run_mongosh("printjson(sp.listConnections()); printjson(sp.listWorkspaceDefaults())")
     assert shell.returncode == 0, shell.stderr
     assert "name: 'mongo',\n    type: 'atlas'" in shell.stdout
     assert "name: 'sample_stream_solar',\n    type: 'inmemory'" in shell.stdout
@@ -125,16 +113,16 @@ def test_connections_and_workspace_defaults(mongosh, mongodb_uri):
     assert "defaultTierSize: 'SP10'" in shell.stdout and "ok: 1" in shell.stdout
 
 
-def test_unknown_processor_is_a_server_error(mongosh):
-    shell = mongosh("sp.missing.start()")
+def test_unknown_processor_is_a_server_error(run_mongosh):
+    shell = run_mongosh("sp.missing.start()")
     assert shell.returncode == 1
     assert "MongoServerError: stream processor 'missing' does not exist" in shell.stdout + shell.stderr
 
 
-def test_sample_prints_live_output_and_ends_with_the_shell(instance, mongosh):
+def test_sample_prints_live_output_and_ends_with_the_shell(instance, run_mongosh):
     """Ctrl-C in sample() sends nothing: the instance must notice the closed sockets and end the sample."""
     name = f"sampled_{uuid.uuid4().hex[:8]}"
-    created = mongosh(f"""
+    created = run_mongosh(f"""
         sp.createStreamProcessor('{name}', [
           {{$source: {{connectionName: 'sample_stream_solar'}}}},
           {{$project: {{_id: 0, device_id: 1, sampled: {{$literal: '{name}'}}}}}}
@@ -142,7 +130,7 @@ def test_sample_prints_live_output_and_ends_with_the_shell(instance, mongosh):
         printjson(sp.{name}.start());
     """)
     assert created.returncode == 0, created.stdout + created.stderr
-    shell = mongosh(f"sp.{name}.sample()", wait=False)
+    shell = run_mongosh(f"sp.{name}.sample()", wait=False)
     try:
         for line in shell.stdout:
             if line.strip() == f"sampled: '{name}'":
@@ -159,4 +147,4 @@ def test_sample_prints_live_output_and_ends_with_the_shell(instance, mongosh):
     finally:
         shell.kill()
         shell.wait()
-    assert mongosh(f"printjson(sp.{name}.drop())").stdout == OK + "\n"
+    assert run_mongosh(f"printjson(sp.{name}.drop())").stdout == OK + "\n"

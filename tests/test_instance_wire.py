@@ -19,7 +19,9 @@ import pytest
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from scramp import ScramClient
 
-from instance_server import OP_QUERY, RawConnection, RunningInstance, frame, op_msg, op_query, wait_for, write_registry
+from instance_server import (
+    OP_QUERY, RawConnection, RunningInstance, frame, mongosh, op_msg, op_query, wait_for, write_registry,
+)  # fmt: skip
 
 pytestmark = pytest.mark.integration
 
@@ -380,23 +382,12 @@ def test_scram_conversation_with_the_empty_exchange(secured):
     raw.close()
 
 
-def _mongosh(url: str, script: str, tmp_path, *options: str) -> subprocess.CompletedProcess:
-    mongosh = os.environ.get("SLUICE_TEST_MONGOSH")
-    if not mongosh or not os.path.exists(mongosh):
-        pytest.fail("SLUICE_TEST_MONGOSH is not set or missing: run the suite through `bash tests/run.sh`")
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    environment = {**os.environ, "HOME": str(home), "MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING": "1"}
-    command = [mongosh, url, "--quiet", *options, "--eval", script]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
-
-
 def test_mongosh_authenticates(secured, tmp_path):
     script = "print(JSON.stringify(db.runCommand({connectionStatus: 1}).authInfo.authenticatedUsers))"
-    accepted = _mongosh(f"mongodb://bob:battery%20staple@127.0.0.1:{secured.port}/", script, tmp_path)
+    accepted = mongosh(f"mongodb://bob:battery%20staple@127.0.0.1:{secured.port}/", script, str(tmp_path))
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.strip() == '[{"user":"bob","db":"admin"}]'
-    refused = _mongosh(f"mongodb://bob:wrong@127.0.0.1:{secured.port}/", script, tmp_path)
+    refused = mongosh(f"mongodb://bob:wrong@127.0.0.1:{secured.port}/", script, str(tmp_path))
     assert refused.returncode != 0
     assert "MongoServerError: Authentication failed." in refused.stdout + refused.stderr
 
@@ -423,7 +414,7 @@ def test_tls(registry, tmp_path, certificate):
         plain = running.client(serverSelectionTimeoutMS=2000)
         with pytest.raises(ServerSelectionTimeoutError):
             plain.admin.command("ping")
-        shell = _mongosh(running.url, "printjson(sp.listStreamProcessors())", tmp_path, "--tls", "--tlsCAFile", cert)
+        shell = mongosh(running.url, "printjson(sp.listStreamProcessors())", str(tmp_path), "--tls", "--tlsCAFile", cert)
         assert (shell.returncode, shell.stdout.strip()) == (0, "[]"), shell.stderr
         assert client.admin.command("ping") == {"ok": 1.0}
     finally:
