@@ -99,7 +99,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"mongodb://{self._host}:{self._port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host  # an IPv6 address
+        return f"mongodb://{host}:{self._port}"
 
     async def start(self) -> None:
         """Listen; with port 0 the port chosen by the system is the one :attr:`url` names."""
