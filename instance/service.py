@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -136,6 +138,10 @@ class Instance:
             self._records[record.name] = record
             if record.state == STARTED:
                 self._launch(record)
+        known = {record.id for record in self._records.values()}
+        for leftover in (self._data / "processors").glob("*"):
+            if leftover.name not in known:  # an sp.process() processor when the instance died
+                shutil.rmtree(leftover, ignore_errors=True)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         if self._metrics_address is not None:
             self._metrics = MetricsServer(self._metrics_address, self._metric_sources)
@@ -190,13 +196,15 @@ class Instance:
             if record.state == STARTED:
                 raise wrong_state(f"stream processor {record.name!r} is already started")
             tier = self._tier(options, record.tier)
-            workers = self._workers(options.get("workers", record.options.get("workers")), tier)
+            kept = dict(record.options)
+            if "workers" in options:  # kept, so that the processor resumes as it was started
+                kept["workers"] = options["workers"]
+            self._workers(kept.get("workers"), tier)
             if not resume:
                 Layout(self._data / "processors" / record.id).forget_checkpoints()
-            record = record.with_state(STARTED)
-            record = ProcessorRecord(**{**record.__dict__, "tier": tier})
+            record = replace(record.with_state(STARTED), tier=tier, options=kept)
             self._save(record)
-            self._launch(record, workers)
+            self._launch(record)
         return {"ok": 1}
 
     async def _stop(self, body: dict, connection_id: int) -> dict:
@@ -239,7 +247,7 @@ class Instance:
             else:
                 layout.forget_checkpoints()
             del self._records[record.name]
-            modified = ProcessorRecord(**{**record.__dict__, "name": name, "pipeline": pipeline, "options": new_options, "last_modified": now()})
+            modified = replace(record, name=name, pipeline=pipeline, options=new_options, tier=tier, last_modified=now())
             self._save(modified)
         return {"ok": 1}
 
@@ -399,10 +407,10 @@ class Instance:
             file.write(ejson.dumps(body))
         return str(path)
 
-    def _launch(self, record: ProcessorRecord, workers: int | None = None) -> None:
+    def _launch(self, record: ProcessorRecord) -> None:
         layout = Layout(self._data / "processors" / record.id)
         layout.write_definition(record.name, record.pipeline, record.options)
-        workers = workers or self._workers(record.options.get("workers"), record.tier)
+        workers = self._workers(record.options.get("workers"), record.tier)
 
         def on_exit(error: str | None) -> None:
             current = self._records.get(record.name)

@@ -98,10 +98,16 @@ class Layout:
         return found
 
 
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up once: the child may not load libraries
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: a SIGKILLed instance takes its processes with it (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_ports(count: int) -> list[int]:

@@ -7,7 +7,11 @@ and one member of a two-process cluster are SIGKILLed mid-stream; ten clients wo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import shutil
+import sqlite3
 import os
 import random
 import re
@@ -25,6 +29,8 @@ from pymongo.errors import OperationFailure
 from test_kafka_connectors import committed, new_topic, produce
 
 from connectors.ejson import dumps
+from instance import supervisor
+from instance.service import Instance
 from translator.parse import load_pipeline
 
 pytestmark = pytest.mark.integration
@@ -248,6 +254,19 @@ def bytewax_processes(processor_id: str) -> dict[int, int]:
     return found
 
 
+def checkpointed(data: Path, processor_id: str) -> bool:
+    """A checkpoint holds a change-stream resume token: a restart resumes from there, not from "now".
+
+    (Before a processor's first checkpoint, a restart opens its change stream afresh.)
+    """
+    for part in (data / "processors" / processor_id / "recovery").glob("part-*.sqlite3"):
+        with contextlib.closing(sqlite3.connect(part)) as db:
+            query = "SELECT count(*) FROM snaps WHERE step_id LIKE '%.00_source' AND length(ser_change) > 32"
+            if db.execute(query).fetchone()[0]:
+                return True
+    return False
+
+
 class Feeder(threading.Thread):
     """Inserts ``docs`` in batches with pauses, so that a kill lands mid-stream."""
 
@@ -263,7 +282,7 @@ class Feeder(threading.Thread):
             threading.Event().wait(self.pause)
 
 
-def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store):
+def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store, tmp_path):
     running = [instance := serve()]
     client = instance.client()
     command(client, {"createStreamProcessor": "highValueSales", "pipeline": SEED_STAGES})
@@ -274,6 +293,7 @@ def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store):
     feeder = Feeder(store, docs)
     feeder.start()
     wait_for(lambda: store.highValueSales.count_documents({}) > 500, "output to flow")
+    wait_for(lambda: checkpointed(tmp_path / "data", processors(client)["highValueSales"]["id"]), "a first checkpoint")
     instance.process.send_signal(signal.SIGKILL)
     instance.process.wait(30)
     running.append(serve())
@@ -290,7 +310,7 @@ def test_instance_sigkilled_mid_stream_resumes_its_processors(serve, store):
     wait_for(lambda: high_value_exact(store, docs + later), "the sales inserted while the instance was down")
 
 
-def test_a_killed_member_restarts_the_whole_cluster(serve, store):
+def test_a_killed_member_restarts_the_whole_cluster(serve, store, tmp_path):
     client = serve().client()
     command(client, {"createStreamProcessor": "pair", "pipeline": SEED_STAGES, "options": {"workers": 2}})
     command(client, {"startStreamProcessor": "pair"})
@@ -301,6 +321,7 @@ def test_a_killed_member_restarts_the_whole_cluster(serve, store):
     feeder = Feeder(store, docs)
     feeder.start()
     wait_for(lambda: store.highValueSales.count_documents({}) > 300, "output to flow")
+    wait_for(lambda: checkpointed(tmp_path / "data", processor_id), "a first checkpoint")
     os.kill(members[1], signal.SIGKILL)
     restarted = wait_for(
         lambda: (found := bytewax_processes(processor_id)) and len(found) == 2 and members[0] not in found.values() and found,
@@ -408,3 +429,30 @@ def test_metrics_and_healthz_cover_every_processor(serve):
     wait_for(lambda: (found := series.search(http_get(url)[1])) and float(found.group(1)) > 0, "solar's input in /metrics")
     assert 'sluice_stage_messages_total{direction="out",processor="solar",stage="1:$match",worker="0"}' in http_get(url)[1]
     assert http_get(url.replace("/metrics", "/healthz")) == (200, "ok\n")
+
+
+def test_a_processor_that_keeps_failing_ends_failed_with_its_error(tmp_path, registry_file, monkeypatch):
+    """Its processes cannot read the registry any more: every restart fails the same way."""
+    monkeypatch.setattr(supervisor, "BACKOFF_SECONDS", 0.05)
+    registry = str(tmp_path / "doomed.json")
+    shutil.copy(registry_file, registry)
+
+    async def scenario() -> dict:
+        instance = Instance(registry, str(tmp_path / "data"))
+        await instance.start()
+        try:
+            await instance.run_command({"createStreamProcessor": "doomed", "pipeline": SEED_STAGES}, 1)
+            os.remove(registry)
+            await instance.run_command({"startStreamProcessor": "doomed"}, 1)
+            for _ in range(600):
+                (entry,) = (await instance.run_command({"listStreamProcessors": 1}, 1))["streamProcessors"]
+                if entry["state"] != "STARTED":
+                    return entry
+                await asyncio.sleep(0.1)
+            return entry
+        finally:
+            await instance.stop()
+
+    entry = asyncio.run(scenario())
+    assert entry["state"] == "FAILED"
+    assert "cannot read connection registry" in entry["errorMsg"] and "\n" not in entry["errorMsg"]
