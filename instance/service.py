@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from bson import Int64, ObjectId
 
+from connectors import ejson
 from connectors.mongodb_support import redact
 from instance.errors import already_exists, bad_value, not_found, wrong_state
 from instance.metrics import MetricsServer
@@ -398,8 +399,6 @@ class Instance:
 
     def _write_registry(self) -> str:
         """A registry given as an object reaches the processes as a file only the owner reads."""
-        from connectors import ejson
-
         path = self._data / "connections.json"
         body = {"connections": self._registry.connections, "default": self._registry.default}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
