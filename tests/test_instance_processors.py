@@ -456,3 +456,17 @@ def test_a_processor_that_keeps_failing_ends_failed_with_its_error(tmp_path, reg
     entry = asyncio.run(scenario())
     assert entry["state"] == "FAILED"
     assert "cannot read connection registry" in entry["errorMsg"] and "\n" not in entry["errorMsg"]
+
+
+def test_a_sample_expires_when_its_client_goes_away(serve, tmp_path):
+    instance = serve()
+    client = instance.client()
+    solar = [{"$source": {"connectionName": "sample_stream_solar"}}]
+    command(client, {"createStreamProcessor": "solar", "pipeline": solar})
+    command(client, {"startStreamProcessor": "solar"})
+    samples = tmp_path / "data" / "processors" / processors(client)["solar"]["id"] / "samples"
+    sampler = instance.client()
+    assert sample(sampler, "solar", want=1)
+    assert list(samples.glob("open-*")) and list(samples.glob("*.bson"))
+    sampler.close()  # as mongosh does on Ctrl-C: sockets closed, no command
+    wait_for(lambda: not any(samples.iterdir()), "the sample's files to go with its client")
