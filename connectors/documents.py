@@ -10,6 +10,7 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import TimeField, chunks, stamp
 from runtime.stats import active_worker, sampled_size
 
@@ -27,6 +28,7 @@ class _DocumentsPartition(StatefulSourcePartition):
         self._stats = active_worker()
 
     def next_batch(self) -> list:
+        end_partition_if_stopping()
         if self._position >= len(self._docs):
             raise StopIteration
         end = self._position + self._batch_size

@@ -44,6 +44,7 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import STREAM_META, chunks
 from runtime.stats import active_worker
 
@@ -326,6 +327,7 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             self._offsets[0] = self._offsets[1] = self._next_offset
 
     def next_batch(self) -> list[list]:
+        end_partition_if_stopping()
         if self._at_end:
             raise StopIteration
         messages = self._consumer.consume(self._source._batch_size, 0)

@@ -20,6 +20,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from connectors.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_support import connect, is_transient, redact, retry_transient
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import STREAM_META, chunks
 from runtime.stats import active_worker
 
@@ -205,6 +206,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
 
     def next_batch(self) -> list:
         """Every event fetched so far (up to ``max_batch_docs``), as one chunk; never waits."""
+        end_partition_if_stopping()
         failure = self._failure  # read first: whatever was queued before it still comes out
         queue = self._queue
         source = self._source

@@ -14,6 +14,7 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from connectors.stop import end_partition_if_stopping
 from connectors.stream_meta import TimeField, chunks, stamp
 from runtime.stats import active_worker, sampled_size
 
@@ -48,6 +49,7 @@ class _SolarPartition(StatefulSourcePartition):
         self._start_count = emitted
 
     def next_batch(self) -> list:
+        end_partition_if_stopping()
         source = self._source
         if source.limit is not None and self._emitted >= source.limit:
             raise StopIteration

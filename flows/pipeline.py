@@ -2,12 +2,17 @@
 
 ``SLUICE_PIPELINE`` names a pipeline file and ``SLUICE_CONNECTIONS`` a registry file; with
 neither set, the sample pipeline ``examples/solar.json`` runs, needing no server.
+SIGTERM and SIGINT stop it cleanly (``connectors.stop``).
+``sluice serve`` also sets ``SLUICE_SAMPLE_DIR``, where the flow writes live samples while one is
+open, and ``SLUICE_FLOW_ID``, the processor's id, so checkpoints survive a rename.
 """
 
 import os
 from pathlib import Path
 
+from connectors import stop
 from connectors.redaction import install_log_redaction
+from instance.sample import SampleTap
 from translator import translate
 from translator.connections import load_registry
 from translator.parse import load_pipeline
@@ -15,8 +20,12 @@ from translator.parse import load_pipeline
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
 install_log_redaction()
+stop.install()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
+_samples = os.environ.get("SLUICE_SAMPLE_DIR")
 flow = translate(
     load_pipeline(os.environ.get("SLUICE_PIPELINE") or str(DEFAULT_PIPELINE)),
     load_registry(_connections) if _connections else None,
+    tap=SampleTap(_samples) if _samples else None,
+    flow_id=os.environ.get("SLUICE_FLOW_ID"),
 ).flow

@@ -15,6 +15,15 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
 fi
 py=.venv/bin/python
 
+# Stock mongosh for the instance's end-to-end tests, installed once into a cache outside the repository.
+mongosh_dir="${XDG_CACHE_HOME:-$HOME/.cache}/sluice/mongosh"
+if [ ! -x "$mongosh_dir/node_modules/.bin/mongosh" ]; then
+  mkdir -p "$mongosh_dir"
+  npm install --prefix "$mongosh_dir" --no-audit --no-fund --loglevel=error mongosh@2.12.0 >/dev/null \
+    || echo "run.sh: npm could not install mongosh; the mongosh tests will fail" >&2
+fi
+export SLUICE_TEST_MONGOSH="$mongosh_dir/node_modules/.bin/mongosh"
+
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 logs=$(mktemp -d)
 pids=()

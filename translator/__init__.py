@@ -18,12 +18,12 @@ from typing import Callable, TextIO
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
 from bytewax._bytewax import cli_main
-from bytewax.errors import BytewaxRuntimeError
 
+from connectors import stop
 from connectors.console import ConsoleSink
 from connectors.mongodb_support import redact
 from runtime.logs import configure_logging
-from runtime.report import interrupted, report_every, report_from_environment
+from runtime.report import report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
@@ -57,13 +57,17 @@ def translate(
     registry: Registry | None = None,
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
+    tap: Callable[[list, bool], list] | None = None,
+    flow_id: str | None = None,
     stats: bool = True,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow.
 
     Without a ``$merge``/``$emit``, documents go to ``output``: a text stream (default stdout)
     or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
-    (default stderr). The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
+    (default stderr). ``tap(chunks, dead)`` sees every batch bound for the sink or the DLQ.
+    ``flow_id`` (default: the name) prefixes every step id, hence every checkpoint key.
+    The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
     ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them.
     """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
@@ -72,7 +76,7 @@ def translate(
         writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
-    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
+    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", flow_id or pipeline.name)  # Bytewax ids may not contain dots
     sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output, writers, pipeline.name)
     counters = None
     try:
@@ -85,7 +89,7 @@ def translate(
     except ValueError as exc:
         raise SettingError(str(exc)) from None
     activate(counters)
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters)
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters, tap=tap)
     return Translation(pipeline, plans, build_dataflow(plans, ctx), counters)
 
 
@@ -99,25 +103,21 @@ def process(
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
-    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
-    Ctrl-C; that arrives here as KeyboardInterrupt. ``on_stats`` gets the stats document when
-    the run ends, and every ``stats_interval`` seconds while it runs, if given.
+    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses). SIGTERM and SIGINT stop
+    it cleanly (``connectors.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
+    ``on_stats`` gets the stats document when the run ends, and every ``stats_interval`` seconds
+    while it runs, if given.
     """
     translation = translate(pipeline, registry, output, dlq_output)
     if on_stats is not None:
         report_every(translation.stats, stats_interval, on_stats)
     status = "error"
     try:
-        cli_main(translation.flow)
-        status = "stopped"
-    except BytewaxRuntimeError as exc:
-        if interrupted(exc):
+        with stop.handling_signals():
+            cli_main(translation.flow)
             status = "stopped"
-            raise KeyboardInterrupt from None
-        raise
-    except KeyboardInterrupt:
-        status = "stopped"
-        raise
+            if stop.interrupted():
+                raise KeyboardInterrupt
     finally:
         translation.stats.finish(status)
 

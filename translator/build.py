@@ -37,7 +37,15 @@ class BuildContext:
     dlq_writer_factory: WriterFactory
     output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)
+    tap: Callable[[list, bool], list] | None = None  # sees the chunks reaching the sink and the DLQ (samples)
     stats: FlowStats | None = None  # None: nothing counted (benches compare both)
+
+    def tapped(self, step_id: str, up: Stream, dead: bool) -> Stream:
+        """``up`` through the tap, when there is one; the chunks pass unchanged."""
+        if self.tap is None:
+            return up
+        tap = self.tap
+        return op.flat_map_batch(step_id, up, lambda chunks: tap(chunks, dead))
 
     def split_dead_letters(self, step_id: str, up: Stream) -> Stream:
         """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks.
@@ -230,13 +238,14 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
             sink_ctx = ctx
             if ctx.stats is not None:  # the sink's own dead letters count for its stage
                 sink_ctx = replace(ctx, dlq_writer_factory=counting_writers(ctx.dlq_writer_factory, ctx.stats, head.stage.index))
-            head.build(stream, sink_ctx)
+            head.build(ctx.tapped("sample_tap", stream, False), sink_ctx)
             sunk = True
         else:
             stream = head.build(stream, ctx)
     if not sunk:
-        op.output("output", stream, ctx.output_sink or ConsoleSink())
+        op.output("output", ctx.tapped("sample_tap", stream, False), ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)
     dead_letter_sink = DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name)
+    dead = ctx.tapped("sample_tap_dlq", dead, True)
     op.output(DLQ_STEP, dead, WorkerBinding(dead_letter_sink, ctx.stats) if ctx.stats is not None else dead_letter_sink)
     return ctx.flow

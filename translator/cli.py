@@ -57,6 +57,57 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``sluice serve``: the stream processing instance, or ``--add-user`` to write its users file."""
+    # Imported here: the other subcommands need neither the server nor the supervisor.
+    import asyncio
+    import getpass
+    import logging
+
+    from instance import scram
+    from instance.server import Server, serve, ssl_context
+    from instance.service import Instance
+
+    if args.add_user is not None:
+        if not args.auth:
+            print("sluice serve: --add-user needs --auth USERS_FILE", file=sys.stderr)
+            return 2
+        prompt = f"password for {args.add_user}: "
+        password = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        try:
+            scram.add_user(args.auth, args.add_user, password)
+        except scram.UsersFileError as exc:
+            print(f"sluice serve: {exc}", file=sys.stderr)
+            return 2
+        print(f"sluice serve: user {args.add_user} written to {args.auth}", file=sys.stderr)
+        return 0
+    if not args.connections or not args.data:
+        print("sluice serve: --connections FILE and --data DIR are required", file=sys.stderr)
+        return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("sluice serve: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="sluice serve: %(message)s")
+    registry = load_registry(args.connections)
+    try:
+        users = scram.load_users(args.auth) if args.auth else None
+    except scram.UsersFileError as exc:
+        print(f"sluice serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        tls = ssl_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except (OSError, ValueError) as exc:
+        print(f"sluice serve: cannot load the TLS certificate and key: {exc}", file=sys.stderr)
+        return 2
+    metrics = (args.host, args.metrics_port) if args.metrics_port is not None else None
+    instance = Instance(registry, args.data, metrics)
+    try:
+        return asyncio.run(serve(instance, Server(instance, args.host, args.port, users, tls)))
+    except OSError as exc:
+        print(f"sluice serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
 def _positive_seconds(text: str) -> float:
     try:
         seconds = float(text)
@@ -124,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         if name == "process":
             sub.add_argument("--stats", action="store_true", help="print the stats document on stderr when the run ends")
             sub.add_argument("--stats-interval", type=_positive_seconds, metavar="SECONDS", help="also print it every SECONDS")
+    serve = commands.add_parser("serve", help="run the stream processing instance that mongosh's sp drives")
+    serve.add_argument("--connections", help="connection registry file")
+    serve.add_argument("--data", help="directory of processor definitions, states and checkpoints")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve.add_argument("--port", type=int, default=27500, help="MongoDB wire port (default 27500)")
+    serve.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics and /healthz on this port")
+    serve.add_argument("--auth", metavar="USERS_FILE", help="require SCRAM-SHA-256 for the users of this file")
+    serve.add_argument("--add-user", metavar="NAME", help="add NAME to the --auth file (password on stdin) and exit")
+    serve.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.set_defaults(handler=cmd_serve)
     args = parser.parse_args(argv)
     install_log_redaction()
     try:

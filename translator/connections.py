@@ -54,6 +54,7 @@ def _substitute(value: Any, where: str) -> Any:
 class Registry:
     connections: dict = field(default_factory=dict)
     default: str | None = None
+    path: str | None = None  # the file it was loaded from: child processes load it again themselves
 
     def resolve(self, name: str | None, at: tuple = ()) -> tuple[str, dict]:
         """The connection a stage names, or the default MongoDB connection when it names none."""
@@ -170,4 +171,6 @@ def load_registry(path: str) -> Registry:
     except Exception as exc:
         msg = f"{path} is not valid JSON: {exc}"
         raise PipelineSyntaxError(msg) from None
-    return parse_registry(value, path)
+    registry = parse_registry(value, path)
+    registry.path = os.path.abspath(path)
+    return registry

@@ -27,19 +27,29 @@ MAX_FILE_BYTES = 16 * 1024 * 1024  # Atlas's limit on a processor definition
 MAX_NESTING = 150
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Stages whose Bytewax steps keep state in checkpoints (contract C4: stable step ids).
+STATEFUL_STAGES = frozenset({"$tumblingWindow", "$hoppingWindow", "$sessionWindow", "$setWindowFields"})
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: its position, its name (``"$match"``) and its body, untouched."""
+    """One stage: its position, its name (``"$match"``), its body, untouched, and its ordinal
+    among the pipeline's stages of the same name."""
 
     index: int
     name: str
     spec: Any
+    ordinal: int = 0
 
     @property
     def step_id(self) -> str:
-        """Bytewax step ids lead straight back to the stage: ``"01_match"``."""
+        """Bytewax step ids lead straight back to the stage: ``"01_match"``.
+
+        A stateful stage is named by kind and ordinal instead (``"tumblingWindow_0"``), so its
+        checkpointed state survives stateless stages added or removed before it.
+        """
+        if self.name in STATEFUL_STAGES:
+            return f"{self.name.lstrip('$')}_{self.ordinal}"
         return f"{self.index:02d}_{self.name.lstrip('$')}"
 
 
@@ -73,6 +83,7 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
         msg = "a pipeline must be a nonempty array of stages, or {name, pipeline, options}"
         raise PipelineSyntaxError(msg)
     stages = []
+    seen: dict[str, int] = {}
     for index, body in enumerate(value):
         if type(body) is _DuplicateKeys:
             msg = f"stage {index}: duplicate field {body.duplicate!r}; a stage must be an object with exactly one field"
@@ -81,7 +92,8 @@ def parse_pipeline(value: Any, name: str = DEFAULT_NAME) -> Pipeline:
             msg = f"stage {index}: a stage must be an object with exactly one field, the stage name"
             raise PipelineSyntaxError(msg)
         ((stage_name, spec),) = body.items()
-        stages.append(Stage(index, stage_name, spec))
+        stages.append(Stage(index, stage_name, spec, seen.get(stage_name, 0)))
+        seen[stage_name] = seen.get(stage_name, 0) + 1
     located = [(stage.index, stage.name, (), _shape_problem(stage.spec)) for stage in stages]
     located.append((None, None, ("options",), _shape_problem(options)))
     problems = [Problem(index, name, ".".join((*prefix, *found[0])), found[1]) for index, name, prefix, found in located if found]

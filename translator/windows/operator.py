@@ -20,6 +20,7 @@ from bytewax.dataflow import Stream
 from bytewax.operators import StatefulBatchLogic
 
 from connectors.dead_letters import DeadLetters
+from connectors.stop import stopping
 from runtime.stats import StageProbe
 
 WINDOW_KEY = "window"  # the one key: the watermark is global, so is the state
@@ -63,6 +64,10 @@ class _EngineLogic(StatefulBatchLogic):
         return out, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable, bool]:
+        # A stop request ends the sources too; open windows then wait in the last snapshot
+        # for the next run rather than close half full.
+        if stopping():
+            return [], StatefulBatchLogic.RETAIN
         started = time.perf_counter()
         out = self.engine.close_all()
         if self.probe is not None:
