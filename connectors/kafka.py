@@ -45,7 +45,7 @@ from connectors.kafka_formats import (
     value_encoder,
 )
 from connectors.stop import end_partition_if_stopping
-from connectors.stream_meta import STREAM_META, chunks
+from connectors.stream_meta import STREAM_META, chunks, message_id
 
 __all__ = [
     "KafkaDeadLetterWriter",
@@ -78,6 +78,9 @@ _SSL_PEM_FIELDS = {
 _RETRY_CODES = frozenset(
     {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
 )
+# On every message $emit produces from a document with _stream_meta: the same value for a
+# replayed copy (connectors.stream_meta.message_id), so consumers can drop copies.
+MESSAGE_ID_HEADER = "sluice-id"
 _EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
 _FLUSH_STEP_SECONDS = 1.0
 
@@ -438,7 +441,8 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
 class KafkaSink(FixedPartitionedSink[list, None]):
     """``$emit`` to Kafka: documents in, one message each, produced asynchronously.
 
-    Delivery: at-least-once. ``snapshot()`` flushes the producer and waits for every
+    Delivery: at-least-once, with a ``sluice-id`` header a consumer can de-duplicate on
+    (see :data:`MESSAGE_ID_HEADER`). ``snapshot()`` flushes the producer and waits for every
     acknowledgement, and Bytewax commits an epoch only after its sink snapshots, so
     input acknowledged by recovery is never lost; output since the last snapshot is
     produced again after a crash. A message the broker rejects becomes a DLQ record for
@@ -570,7 +574,10 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                     key = None if key_of is None else key_of(doc)
                     if key is not None:
                         key = encode_key(key)
-                    headers = None if headers_of is None else headers_from_value(headers_of(doc))
+                    headers = [] if headers_of is None else headers_from_value(headers_of(doc))
+                    replay_id = message_id(doc)
+                    if replay_id is not None:
+                        headers.append((MESSAGE_ID_HEADER, replay_id.encode()))
                     value = None if tombstone_when is not None and tombstone_when(doc) else encode_value(doc)
                 except Exception as exc:  # a failing expression costs only this document
                     dead.append(dead_letter(doc, f"kafka $emit: {exc}"))

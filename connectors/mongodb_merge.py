@@ -19,7 +19,7 @@ from pymongo.errors import BulkWriteError
 
 from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
 from connectors.mongodb_support import DUPLICATE_KEY, connect, hashable, redact, retry_transient, valid_name
-from connectors.stream_meta import STREAM_META
+from connectors.stream_meta import source_position
 from connectors.writer_sink import WriterSink
 
 __all__ = ["MergeSink", "MergeWriter"]
@@ -477,29 +477,6 @@ def _compile_template(node: Any, names: frozenset[str]) -> Callable[[dict], Any]
         items = [_compile_template(value, names) for value in node]
         return lambda bound: [item(bound) for item in items]
     return lambda bound: node
-
-
-def source_position(doc: Doc) -> tuple[str, Any] | None:
-    """``(source partition, position)`` of the event behind ``doc``, from its ``_stream_meta``.
-
-    A window result's position is the window's start (one result per window and key), a
-    Kafka message's its offset, a change event's its cluster time (``position``). Partition
-    names never hold a dot: they are field names under ``_sluicePositions``.
-    """
-    meta = doc.get(STREAM_META)
-    if type(meta) is not dict:
-        return None
-    window = meta.get("window")
-    if type(window) is dict and "start" in window:
-        return "window", window["start"]
-    source = meta.get("source")
-    if type(source) is not dict:
-        return None
-    if source.get("type") == "kafka" and "offset" in source:
-        return f"kafka:{str(source.get('topic')).replace('.', '~')}:{source.get('partition')}", source["offset"]
-    if "position" in source:
-        return "changeStream", source["position"]
-    return None
 
 
 def _is_own_write(stored: Doc, doc: Doc) -> bool:
