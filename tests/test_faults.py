@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -60,9 +61,36 @@ def recovery_dir(tmp_path: Path, parts: int = 1) -> str:
     return str(path)
 
 
-def bytewax_run(env: dict, *flags: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+def bytewax_run(env: dict, *flags: str, stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> subprocess.Popen:
     command = [sys.executable, "-m", "bytewax.run", "flows.pipeline", *flags]
-    return subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    return subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, env=env, cwd=ROOT)
+
+
+class Flow:
+    """A flow under recovery (a snapshot a second) that a test kills, stops and restarts."""
+
+    def __init__(self, tmp_path: Path, pipeline: object, connections: dict, *flags: str) -> None:
+        self.env = flow_env(tmp_path, pipeline, connections)
+        self.flags = ("-r", recovery_dir(tmp_path), "-s", "1", "-b", "0", *flags)
+        self.log = tmp_path / "flow.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Flow:
+        with self.log.open("a") as log:
+            self.proc = bytewax_run(self.env, *self.flags, stdout=log, stderr=log)
+        return self
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=120)
+
+    def output(self) -> str:
+        return self.log.read_text()
 
 
 def assert_clean_stop(err: str, signame: str) -> None:
@@ -139,3 +167,127 @@ def test_sigterm_then_restart_replays_nothing(tmp_path: Path) -> None:
     for reading in expected:
         del reading["timestamp"]
     assert [ejson.loads(line) for line in lines(out)] == expected
+
+
+def mongo(uri: str) -> dict:
+    return {"mongo": {"type": "mongodb", "uri": uri}}
+
+
+def open_stream(flow: Flow, events, is_seen: Callable[[], object]) -> None:
+    """Probe events until the flow shows one: its change stream is open from then on."""
+    deadline = time.monotonic() + 90
+    while not is_seen():
+        assert flow.proc.poll() is None and time.monotonic() < deadline, flow.output()
+        events.insert_one({"probe": True})
+        time.sleep(0.3)
+
+
+def write_slowly(events, docs: list[dict], per_batch: int = 20, pause: float = 0.02) -> threading.Thread:
+    """Insert ``docs`` a batch at a time in the background: a live stream the test kills the flow in."""
+
+    def run() -> None:
+        for start in range(0, len(docs), per_batch):
+            events.insert_many([dict(doc) for doc in docs[start : start + per_batch]])
+            time.sleep(pause)
+
+    writer = threading.Thread(target=run, daemon=True)
+    writer.start()
+    return writer
+
+
+def kill_and_restart_at(flow: Flow, progress: Callable[[], int], marks: list[int]) -> None:
+    """SIGKILL the flow once ``progress()`` passes each mark, restarting it at once."""
+    for mark in marks:
+        wait_for(lambda: progress() >= mark, f"progress {mark}", explain=flow.output)
+        flow.kill()
+        flow.start()
+
+
+def additive_pipeline(db_name: str) -> list:
+    return [
+        {"$source": {"connectionName": "mongo", "db": db_name, "coll": "events"}},
+        {"$replaceRoot": {"newRoot": {
+            "_id": {"$ifNull": ["$fullDocument.device", "probe"]},
+            "total": {"$ifNull": ["$fullDocument.n", 0]},
+            "count": 1,
+        }}},
+        {"$merge": {
+            "into": {"connectionName": "mongo", "db": db_name, "coll": "totals"},
+            "whenMatched": [{"$set": {"total": {"$add": ["$total", "$$new.total"]}, "count": {"$add": ["$count", "$$new.count"]}}}],
+            "whenNotMatched": "insert",
+        }},
+    ]
+
+
+@pytest.mark.integration
+def test_additive_merge_totals_stay_exact_across_sigkills(db, mongodb_uri, tmp_path: Path) -> None:
+    count, devices = 2400, 12
+    docs = [{"device": f"d{i % devices}", "n": i % 7 + 1} for i in range(count)]
+    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
+    for doc in docs:
+        expected[doc["device"]]["total"] += doc["n"]
+        expected[doc["device"]]["count"] += 1
+
+    def totals() -> dict:
+        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
+
+    def applied() -> int:
+        return sum(total["count"] for total in totals().values())
+
+    flow = Flow(tmp_path, additive_pipeline(db.name), mongo(mongodb_uri)).start()
+    try:
+        open_stream(flow, db.events, lambda: db.totals.find_one({"_id": "probe"}))
+        writer = write_slowly(db.events, docs)
+        kill_and_restart_at(flow, applied, [count // 5, 2 * count // 5, 3 * count // 5])
+        writer.join(timeout=120)
+        wait_for(lambda: applied() >= count, "every event applied", explain=lambda: str(totals()))
+        assert flow.stop() == 0, flow.output()
+    finally:
+        flow.stop()
+    assert totals() == expected
+
+
+@pytest.mark.integration
+def test_merge_on_a_unique_field_takes_replays_without_dead_letters(db, mongodb_uri, tmp_path: Path) -> None:
+    """A replayed document collides on _id and on the ``on`` index alike, whichever mongod names."""
+    skus, rounds = 40, 30
+    db.stock.insert_many([{"_id": i, "sku": f"s{i}", "qty": 0} for i in range(skus)])
+    db.latest.create_index("sku", unique=True)
+    pipeline = {
+        "name": "stock",
+        "pipeline": [
+            {"$source": {"connectionName": "mongo", "db": db.name, "coll": "stock", "config": {"fullDocument": "updateLookup"}}},
+            {"$replaceRoot": {"newRoot": {"$ifNull": ["$fullDocument", {"sku": "probe"}]}}},
+            {"$merge": {"into": {"connectionName": "mongo", "db": db.name, "coll": "latest"}, "on": "sku", "whenMatched": "merge"}},
+        ],
+        "options": {"dlq": {"connectionName": "mongo", "db": db.name, "coll": "dlq"}},
+    }
+    flow = Flow(tmp_path, pipeline, mongo(mongodb_uri)).start()
+
+    def probe_seen() -> object:
+        db.stock.update_one({"_id": 0}, {"$inc": {"probes": 1}})
+        return db.latest.find_one({"sku": "s0"})
+
+    try:
+        open_stream(flow, db.probes, probe_seen)
+
+        def run() -> None:
+            for n in range(1, rounds + 1):
+                for i in range(skus):
+                    db.stock.update_one({"_id": i}, {"$set": {"qty": n}})
+
+        writer = threading.Thread(target=run, daemon=True)
+        writer.start()
+        progress = lambda: sum(doc["qty"] for doc in db.latest.find({}, {"qty": 1}))  # noqa: E731
+        kill_and_restart_at(flow, progress, [skus * rounds // 5, 2 * skus * rounds // 5])
+        writer.join(timeout=120)
+        final = {f"s{i}": {"_id": i, "sku": f"s{i}", "qty": rounds} for i in range(skus)}
+
+        def latest() -> dict:
+            return {doc["sku"]: {k: doc[k] for k in ("_id", "sku", "qty")} for doc in db.latest.find()}
+
+        wait_for(lambda: latest() == final, "the target to follow every update", explain=lambda: str(latest()))
+        assert flow.stop() == 0, flow.output()
+    finally:
+        flow.stop()
+    assert list(db.dlq.find({}, {"errInfo": 1, "_id": 0})) == []
