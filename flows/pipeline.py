@@ -9,13 +9,15 @@ import os
 from pathlib import Path
 
 from connectors import stop
-from translator import translate
-from translator.connections import load_registry
-from translator.parse import load_pipeline
+
+stop.install()  # first: a signal during the imports below must already stop cleanly
+
+from translator import translate  # noqa: E402
+from translator.connections import load_registry  # noqa: E402
+from translator.parse import load_pipeline  # noqa: E402
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
-stop.install()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
 flow = translate(
     load_pipeline(os.environ.get("SLUICE_PIPELINE") or str(DEFAULT_PIPELINE)),

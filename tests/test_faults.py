@@ -16,13 +16,18 @@ import sys
 import termios
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import orjson
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from test_kafka_connectors import consume, new_topic, produce, produce_slowly
 
 from connectors import ejson
+from connectors.kafka import MESSAGE_ID_HEADER
 from connectors.sample_solar import solar_reading
 
 pytestmark = pytest.mark.faults
@@ -291,3 +296,97 @@ def test_merge_on_a_unique_field_takes_replays_without_dead_letters(db, mongodb_
     finally:
         flow.stop()
     assert list(db.dlq.find({}, {"errInfo": 1, "_id": 0})) == []
+
+
+def kafka(bootstrap: str) -> dict:
+    return {"kafka": {"type": "kafka", "bootstrapServers": bootstrap}}
+
+
+def header(message, name: str) -> str | None:
+    return next((value.decode() for key, value in message.headers() or [] if key == name), None)
+
+
+@pytest.mark.integration
+def test_window_results_after_sigkills_are_exact_once_deduplicated_by_id(kafka_bootstrap, tmp_path: Path) -> None:
+    in_topic, out_topic = new_topic(kafka_bootstrap, partitions=2), f"w{uuid.uuid4().hex[:8]}"
+    windows, per_window, keys = 30, 60, 3
+    start = 1_714_557_600_000  # event times in 2024: the watermark moves with the data only
+    messages, expected = [], {}
+    for w in range(windows):
+        for i in range(per_window):
+            doc = {"at": start + w * 1000 + i * 10, "k": i % keys, "v": i}
+            messages.append({"value": orjson.dumps(doc), "partition": i % 2})
+            result = expected.setdefault((w, doc["k"]), {"n": 0, "s": 0})
+            result["n"] += 1
+            result["s"] += i
+    # Far-future events on both partitions close every window.
+    messages += [{"value": orjson.dumps({"at": start + 3_600_000, "k": -1, "v": 0}), "partition": p} for p in (0, 1)]
+    pipeline = {"name": "windows", "pipeline": [
+        {"$source": {"connectionName": "kafka", "topic": in_topic, "timeField": {"$toDate": "$at"},
+                     "config": {"auto_offset_reset": "earliest"}}},
+        {"$tumblingWindow": {"interval": {"size": 1, "unit": "second"},
+                             "pipeline": [{"$group": {"_id": "$k", "n": {"$sum": 1}, "s": {"$sum": "$v"}}}]}},
+        {"$emit": {"connectionName": "kafka", "topic": out_topic}},
+    ]}
+    flow = Flow(tmp_path, pipeline, kafka(kafka_bootstrap)).start()
+    try:
+        producer = threading.Thread(target=produce_slowly, args=(kafka_bootstrap, in_topic, messages, 600), daemon=True)
+        producer.start()
+        emitted = lambda: len({header(m, MESSAGE_ID_HEADER) for m in consume(kafka_bootstrap, out_topic, 0, timeout=3, quiet=0.3)})  # noqa: E731
+        kill_and_restart_at(flow, emitted, [windows * keys // 4, windows * keys // 2])
+        producer.join(timeout=120)
+        wait_for(lambda: emitted() >= windows * keys, "every window", explain=flow.output)
+        assert flow.stop() == 0, flow.output()
+    finally:
+        flow.stop()
+    by_id: dict[str, dict] = {}
+    for message in consume(kafka_bootstrap, out_topic, windows * keys, timeout=30, quiet=1):
+        doc = ejson.loads(message.value())
+        replay_id = header(message, MESSAGE_ID_HEADER)
+        assert by_id.setdefault(replay_id, doc) == doc, "a copy differs from the first emission"
+    got = {}
+    for doc in by_id.values():
+        window = (int(doc["_stream_meta"]["window"]["start"].timestamp() * 1000) - start) // 1000
+        got[(window, doc["_id"])] = {"n": doc["n"], "s": doc["s"]}
+    got.pop((3600, -1), None)  # the closing events' own window, if it closed
+    assert got == expected
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("policy", [None, "earliest"])
+def test_a_recreated_topic_under_a_resumed_flow_is_never_a_silent_gap(kafka_bootstrap, tmp_path: Path, policy) -> None:
+    in_topic, out_topic = new_topic(kafka_bootstrap, partitions=1), f"o{uuid.uuid4().hex[:8]}"
+    source = {"connectionName": "kafka", "topic": in_topic}
+    if policy is not None:
+        source["config"] = {"auto_offset_reset": policy}
+    pipeline = {"name": "copy", "pipeline": [{"$source": source}, {"$project": {"n": 1, "_id": 0}}, {"$emit": {"connectionName": "kafka", "topic": out_topic}}]}
+    flow = Flow(tmp_path, pipeline, kafka(kafka_bootstrap)).start()
+    try:
+        # Without a policy a first start reads from the end: wait for the flow before producing.
+        wait_for(lambda: produce(kafka_bootstrap, in_topic, [{"value": b'{"n": -1}'}]) or consume(kafka_bootstrap, out_topic, 0, timeout=2, quiet=0.2), "the flow to read", explain=flow.output)
+        produce(kafka_bootstrap, in_topic, [{"value": orjson.dumps({"n": n})} for n in range(60)])
+        wait_for(lambda: {0, 59} <= {ejson.loads(m.value())["n"] for m in consume(kafka_bootstrap, out_topic, 0, timeout=3, quiet=0.3)}, "the first messages", explain=flow.output)
+        assert flow.stop() == 0, flow.output()
+        before = len(consume(kafka_bootstrap, out_topic, 0, timeout=10, quiet=0.5))
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin.delete_topics([in_topic])[in_topic].result(timeout=10)
+        wait_for(lambda: in_topic not in admin.list_topics(timeout=10).topics, "the topic to go")
+        admin.create_topics([NewTopic(in_topic, 1, 1)])[in_topic].result(timeout=10)
+        produce(kafka_bootstrap, in_topic, [{"value": orjson.dumps({"n": 100 + n})} for n in range(90)])
+        flow.start()
+        if policy is None:
+            status = flow.proc.wait(timeout=120)
+            assert status != 0
+            assert f"kafka $source {in_topic}[0]: the topic was re-created" in flow.output()
+            assert "resume offset" in flow.output() and "the source stops" in flow.output()
+            assert len(consume(kafka_bootstrap, out_topic, 0, timeout=5, quiet=0.5)) == before
+        else:
+            def new_ones() -> list:
+                return sorted(n for m in consume(kafka_bootstrap, out_topic, 0, timeout=3, quiet=0.3) if (n := ejson.loads(m.value())["n"]) >= 100)
+
+            wait_for(lambda: len(new_ones()) >= 90, "every message of the new topic", explain=flow.output)
+            assert new_ones() == list(range(100, 190))
+            assert "auto_offset_reset earliest: resuming at offset 0" in flow.output()
+            assert flow.stop() == 0
+    finally:
+        flow.stop()
