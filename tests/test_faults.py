@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import termios
@@ -74,10 +75,10 @@ def bytewax_run(env: dict, *flags: str, stdout=subprocess.PIPE, stderr=subproces
 class Flow:
     """A flow under recovery (a snapshot a second) that a test kills, stops and restarts."""
 
-    def __init__(self, tmp_path: Path, pipeline: object, connections: dict, *flags: str) -> None:
+    def __init__(self, tmp_path: Path, pipeline: object, connections: dict, *flags: str, recovery: str | None = None) -> None:
         self.env = flow_env(tmp_path, pipeline, connections)
-        self.flags = ("-r", recovery_dir(tmp_path), "-s", "1", "-b", "0", *flags)
-        self.log = tmp_path / "flow.log"
+        self.flags = ("-r", recovery or recovery_dir(tmp_path), "-s", "1", "-b", "0", *flags)
+        self.log = tmp_path / f"flow{'_'.join(flags)}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Flow:
@@ -390,3 +391,52 @@ def test_a_recreated_topic_under_a_resumed_flow_is_never_a_silent_gap(kafka_boot
             assert flow.stop() == 0
     finally:
         flow.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_a_cluster_that_lost_a_member_restarts_whole_and_loses_nothing(db, mongodb_uri, tmp_path: Path) -> None:
+    """The README's rule: when one member dies the others exit too, and every member restarts."""
+    count, devices = 1600, 8
+    docs = [{"device": f"d{i % devices}", "n": i % 5 + 1} for i in range(count)]
+    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
+    for doc in docs:
+        expected[doc["device"]]["total"] += doc["n"]
+        expected[doc["device"]]["count"] += 1
+    addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    recovery = recovery_dir(tmp_path, parts=2)
+    members = [
+        Flow(tmp_path, additive_pipeline(db.name), mongo(mongodb_uri), "-i", str(i), "-a", addresses, recovery=recovery)
+        for i in (0, 1)
+    ]
+
+    def totals() -> dict:
+        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
+
+    def applied() -> int:
+        return sum(total["count"] for total in totals().values())
+
+    for member in members:
+        member.start()
+    try:
+        open_stream(members[0], db.events, lambda: db.totals.find_one({"_id": "probe"}))
+        writer = write_slowly(db.events, docs, pause=0.05)
+        wait_for(lambda: applied() >= count // 3, "progress", explain=members[0].output)
+        members[1].kill()
+        # The survivor notices and exits with one line, not a traceback, so a supervisor restarts it.
+        assert members[0].proc.wait(timeout=60) != 0
+        assert "sluice: lost a member of the cluster" in members[0].output()
+        assert "Traceback" not in members[0].output()
+        for member in members:
+            member.start()
+        writer.join(timeout=120)
+        wait_for(lambda: applied() >= count, "every event applied", explain=lambda: str(totals()) + members[0].output())
+    finally:
+        for member in members:
+            member.stop()
+    assert totals() == expected
