@@ -25,10 +25,12 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from pymongo.errors import BulkWriteError, PyMongoError
 from test_kafka_connectors import consume, new_topic, produce, produce_slowly
 
 from connectors import ejson
 from connectors.kafka import MESSAGE_ID_HEADER
+from connectors.mongodb_support import connect
 from connectors.sample_solar import solar_reading
 
 pytestmark = pytest.mark.faults
@@ -440,3 +442,78 @@ def test_a_cluster_that_lost_a_member_restarts_whole_and_loses_nothing(db, mongo
         for member in members:
             member.stop()
     assert totals() == expected
+
+
+class Secantus:
+    """A SecantusDB of the test's own on a storage path it keeps across restarts."""
+
+    def __init__(self, storage: Path) -> None:
+        self.port = free_port()
+        self.storage = storage
+        self.uri = f"mongodb://127.0.0.1:{self.port}/?replicaSet=secantus"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        server = Path(sys.executable).parent / "secantusd-py"
+        command = [str(server), "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage)]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+@pytest.mark.integration
+def test_change_stream_resumes_across_a_restarted_server(tmp_path: Path) -> None:
+    count, devices = 1200, 6
+    docs = [{"device": f"d{i % devices}", "n": i % 3 + 1} for i in range(count)]
+    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
+    for doc in docs:
+        expected[doc["device"]]["total"] += doc["n"]
+        expected[doc["device"]]["count"] += 1
+    server = Secantus(tmp_path / "db")
+    server.start()
+    client = connect(server.uri, serverSelectionTimeoutMS=60_000)
+    db = client["restart"]
+    flow = Flow(tmp_path, additive_pipeline("restart"), mongo(server.uri))
+
+    def totals() -> dict:
+        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
+
+    def applied() -> int:
+        return sum(total["count"] for total in totals().values())
+
+    written = threading.Event()
+
+    def write() -> None:
+        """Every event exactly once, across the outage: a batch is retried only if none of it landed."""
+        for start in range(0, count, 20):
+            batch = [{"_id": start + i, **doc} for i, doc in enumerate(docs[start : start + 20])]
+            while True:
+                try:
+                    db.events.insert_many(batch, ordered=False)
+                    break
+                except BulkWriteError as exc:  # a retry: what landed before is a duplicate, the rest lands now
+                    assert {error["code"] for error in exc.details["writeErrors"]} == {11000}
+                    break
+                except PyMongoError:
+                    time.sleep(0.2)
+            time.sleep(0.02)
+        written.set()
+
+    try:
+        flow.start()
+        open_stream(flow, db.events, lambda: db.totals.find_one({"_id": "probe"}))
+        threading.Thread(target=write, daemon=True).start()
+        wait_for(lambda: applied() >= count // 3, "progress", explain=flow.output)
+        server.stop()
+        server.start()
+        wait_for(written.is_set, "the writer", timeout=120)
+        wait_for(lambda: applied() >= count, "every event applied", explain=lambda: str(totals()) + flow.output())
+        assert flow.stop() == 0, flow.output()
+        assert totals() == expected
+    finally:
+        flow.stop()
+        client.close()
+        server.stop()
