@@ -310,12 +310,7 @@ class MergeWriter:
         try:
             collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            for error in exc.details["writeErrors"]:
-                item = items[error["index"]]
-                if error["code"] == DUPLICATE_KEY:
-                    duplicates.append((item, error))
-                else:
-                    dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
+            duplicates = _duplicates(exc, items, where, dead)
         except InvalidDocument as exc:
             # The driver refused the whole batch: set aside what cannot be encoded, redo the rest.
             return self._without_unencodable(
@@ -353,14 +348,8 @@ class MergeWriter:
         try:
             result = collection.bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
-            duplicates, dead = [], []
-            for error in exc.details["writeErrors"]:
-                item = items[error["index"]]
-                if error["code"] == DUPLICATE_KEY:
-                    duplicates.append((item, error))
-                else:
-                    dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
-            self._already_there(collection, where, duplicates, dead)
+            dead: list[dict] = []
+            self._already_there(collection, where, _duplicates(exc, items, where, dead), dead)
             return dead
         except InvalidDocument as exc:
             return self._without_unencodable(
@@ -477,6 +466,18 @@ def _compile_template(node: Any, names: frozenset[str]) -> Callable[[dict], Any]
         items = [_compile_template(value, names) for value in node]
         return lambda bound: [item(bound) for item in items]
     return lambda bound: node
+
+
+def _duplicates(error: BulkWriteError, items: list, where: str, dead: list[dict]) -> list[tuple]:
+    """The ``(item, write error)`` pairs refused as duplicate keys; other failures go to ``dead``."""
+    duplicates = []
+    for write_error in error.details["writeErrors"]:
+        item = items[write_error["index"]]
+        if write_error["code"] == DUPLICATE_KEY:
+            duplicates.append((item, write_error))
+        else:
+            dead.append(dead_letter(item[0], f"$merge into {where}: {write_error['errmsg']}"))
+    return duplicates
 
 
 def _is_own_write(stored: Doc, doc: Doc) -> bool:

@@ -8,6 +8,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Callable
 
@@ -85,12 +86,17 @@ def _event_position(source: Any) -> tuple[str, Any] | None:
 def message_id(doc: dict) -> str | None:
     """The same text for a document and for its replay, None without ``_stream_meta``.
 
-    A window's ``$group`` result's is the window's start and the group key (``_id``),
-    anything else's the source position of the event behind it.
+    A window's ``$group`` result's is the window's start and the group key (``_id``; when a
+    later stage removed it, a digest of the result), anything else's the source position of
+    the event behind it.
     """
     position = source_position(doc)
     if position is None:
         return None
-    if position[0] == "window":
-        return f"window:{position[1].isoformat()}:{encode_relaxed(doc.get('_id')).decode()}"
-    return f"{position[0]}:{position[1]}"
+    if position[0] != "window":
+        return f"{position[0]}:{position[1]}"
+    if "_id" in doc:
+        key = encode_relaxed(doc["_id"]).decode()
+    else:
+        key = hashlib.sha1(encode_relaxed({k: v for k, v in doc.items() if k != STREAM_META})).hexdigest()
+    return f"window:{position[1].isoformat()}:{key}"

@@ -227,20 +227,35 @@ def additive_pipeline(db_name: str) -> list:
     ]
 
 
+def expected_totals(docs: list[dict]) -> dict:
+    expected: dict = {}
+    for doc in docs:
+        total = expected.setdefault(doc["device"], {"total": 0, "count": 0})
+        total["total"] += doc["n"]
+        total["count"] += 1
+    return expected
+
+
+class Totals:
+    """What :func:`additive_pipeline` merged into ``totals`` (its probe aside)."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def read(self) -> dict:
+        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in self.db.totals.find({"_id": {"$ne": "probe"}})}
+
+    def applied(self) -> int:
+        return sum(total["count"] for total in self.read().values())
+
+
 @pytest.mark.integration
 def test_additive_merge_totals_stay_exact_across_sigkills(db, mongodb_uri, tmp_path: Path) -> None:
     count, devices = 2400, 12
     docs = [{"device": f"d{i % devices}", "n": i % 7 + 1} for i in range(count)]
-    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
-    for doc in docs:
-        expected[doc["device"]]["total"] += doc["n"]
-        expected[doc["device"]]["count"] += 1
+    expected = expected_totals(docs)
 
-    def totals() -> dict:
-        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
-
-    def applied() -> int:
-        return sum(total["count"] for total in totals().values())
+    totals, applied = Totals(db).read, Totals(db).applied
 
     flow = Flow(tmp_path, additive_pipeline(db.name), mongo(mongodb_uri)).start()
     try:
@@ -259,42 +274,35 @@ def test_additive_merge_totals_stay_exact_across_sigkills(db, mongodb_uri, tmp_p
 def test_merge_on_a_unique_field_takes_replays_without_dead_letters(db, mongodb_uri, tmp_path: Path) -> None:
     """A replayed document collides on _id and on the ``on`` index alike, whichever mongod names."""
     skus, rounds = 40, 30
-    db.stock.insert_many([{"_id": i, "sku": f"s{i}", "qty": 0} for i in range(skus)])
     db.latest.create_index("sku", unique=True)
     pipeline = {
         "name": "stock",
         "pipeline": [
-            {"$source": {"connectionName": "mongo", "db": db.name, "coll": "stock", "config": {"fullDocument": "updateLookup"}}},
-            {"$replaceRoot": {"newRoot": {"$ifNull": ["$fullDocument", {"sku": "probe"}]}}},
+            {"$source": {"connectionName": "mongo", "db": db.name, "coll": "stock"}},
+            {"$replaceRoot": {"newRoot": {
+                "_id": {"$ifNull": ["$fullDocument.skuId", "probe"]},
+                "sku": {"$ifNull": ["$fullDocument.sku", "probe"]},
+                "qty": {"$ifNull": ["$fullDocument.qty", 0]},
+            }}},
             {"$merge": {"into": {"connectionName": "mongo", "db": db.name, "coll": "latest"}, "on": "sku", "whenMatched": "merge"}},
         ],
         "options": {"dlq": {"connectionName": "mongo", "db": db.name, "coll": "dlq"}},
     }
+    docs = [{"skuId": i, "sku": f"s{i}", "qty": n} for n in range(1, rounds + 1) for i in range(skus)]
+    final = {f"s{i}": {"_id": i, "sku": f"s{i}", "qty": rounds} for i in range(skus)}
+
+    def latest() -> dict:
+        return {doc["sku"]: {k: doc[k] for k in ("_id", "sku", "qty")} for doc in db.latest.find({"sku": {"$ne": "probe"}})}
+
     flow = Flow(tmp_path, pipeline, mongo(mongodb_uri)).start()
-
-    def probe_seen() -> object:
-        db.stock.update_one({"_id": 0}, {"$inc": {"probes": 1}})
-        return db.latest.find_one({"sku": "s0"})
-
     try:
-        open_stream(flow, db.probes, probe_seen)
-
-        def run() -> None:
-            for n in range(1, rounds + 1):
-                for i in range(skus):
-                    db.stock.update_one({"_id": i}, {"$set": {"qty": n}})
-
-        writer = threading.Thread(target=run, daemon=True)
-        writer.start()
-        progress = lambda: sum(doc["qty"] for doc in db.latest.find({}, {"qty": 1}))  # noqa: E731
+        open_stream(flow, db.stock, lambda: db.latest.find_one({"sku": "probe"}))
+        writer = write_slowly(db.stock, docs)
+        progress = lambda: sum(doc["qty"] for doc in latest().values())  # noqa: E731
         kill_and_restart_at(flow, progress, [skus * rounds // 5, 2 * skus * rounds // 5])
         writer.join(timeout=120)
-        final = {f"s{i}": {"_id": i, "sku": f"s{i}", "qty": rounds} for i in range(skus)}
-
-        def latest() -> dict:
-            return {doc["sku"]: {k: doc[k] for k in ("_id", "sku", "qty")} for doc in db.latest.find()}
-
-        wait_for(lambda: latest() == final, "the target to follow every update", explain=lambda: str(latest()))
+        explain = lambda: f"{latest()}\nflow exit status {flow.proc.poll()}, output: {flow.output()[-3000:]}"  # noqa: E731
+        wait_for(lambda: latest() == final, "the target to follow every event", explain=explain)
         assert flow.stop() == 0, flow.output()
     finally:
         flow.stop()
@@ -406,10 +414,7 @@ def test_a_cluster_that_lost_a_member_restarts_whole_and_loses_nothing(db, mongo
     """The README's rule: when one member dies the others exit too, and every member restarts."""
     count, devices = 1600, 8
     docs = [{"device": f"d{i % devices}", "n": i % 5 + 1} for i in range(count)]
-    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
-    for doc in docs:
-        expected[doc["device"]]["total"] += doc["n"]
-        expected[doc["device"]]["count"] += 1
+    expected = expected_totals(docs)
     addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
     recovery = recovery_dir(tmp_path, parts=2)
     members = [
@@ -417,11 +422,7 @@ def test_a_cluster_that_lost_a_member_restarts_whole_and_loses_nothing(db, mongo
         for i in (0, 1)
     ]
 
-    def totals() -> dict:
-        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
-
-    def applied() -> int:
-        return sum(total["count"] for total in totals().values())
+    totals, applied = Totals(db).read, Totals(db).applied
 
     for member in members:
         member.start()
@@ -468,21 +469,14 @@ class Secantus:
 def test_change_stream_resumes_across_a_restarted_server(tmp_path: Path) -> None:
     count, devices = 1200, 6
     docs = [{"device": f"d{i % devices}", "n": i % 3 + 1} for i in range(count)]
-    expected = {f"d{d}": {"total": 0, "count": 0} for d in range(devices)}
-    for doc in docs:
-        expected[doc["device"]]["total"] += doc["n"]
-        expected[doc["device"]]["count"] += 1
+    expected = expected_totals(docs)
     server = Secantus(tmp_path / "db")
     server.start()
     client = connect(server.uri, serverSelectionTimeoutMS=60_000)
     db = client["restart"]
     flow = Flow(tmp_path, additive_pipeline("restart"), mongo(server.uri))
 
-    def totals() -> dict:
-        return {doc["_id"]: {"total": doc["total"], "count": doc["count"]} for doc in db.totals.find({"_id": {"$ne": "probe"}})}
-
-    def applied() -> int:
-        return sum(total["count"] for total in totals().values())
+    totals, applied = Totals(db).read, Totals(db).applied
 
     written = threading.Event()
 
