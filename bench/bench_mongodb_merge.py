@@ -14,6 +14,10 @@ resume token was taken, then read back from that token.
     over (c) is what the sink adds to the server's bulk rate.
 (f) the server's bound for the whole job: one server process both serves the change
     stream and applies the writes, so no client beats (d) followed by (c).
+(g) the replay guard: the $merge writer inserting, then updating, documents that carry a
+    change event's position (each write filtered on the stored position and recording
+    its own) against the same documents without one (unguarded), best of 3 each.
+    Goal (issue 14): the guard costs at most 10%.
 Rates are matching documents written per second of wall time (the server is the
 bottleneck, and it runs in another process). Goal (issue 4): (a) ≥ 10× (b), ≥ 80% of (c).
 
@@ -139,6 +143,37 @@ def run_merge_writer(uri: str, docs: list[dict]) -> None:
     writer.close()
 
 
+def with_positions(docs: list[dict], first: int) -> list[dict]:
+    """The documents as a change stream delivers them: each with its own, growing position."""
+    return [
+        {**doc, "_stream_meta": {"source": {"type": "atlas", "position": f"{first + n:016x}000000"}}}
+        for n, doc in enumerate(docs)
+    ]
+
+
+def run_guard_pair(uri: str, docs: list[dict]) -> dict[str, float]:
+    """Seconds to merge ``docs`` twice (inserts, then updates of every key), guarded and not."""
+    updates = [{**doc, "amount": doc["amount"] + 1} for doc in docs]
+    runs = {
+        "guarded": (with_positions(docs, 0), with_positions(updates, len(docs))),
+        "unguarded": (docs, updates),
+    }
+    best = {name: float("inf") for name in runs}
+    client = connect(uri)
+    for attempt in range(3):
+        for name, (first, second) in runs.items():
+            client.store.drop_collection("guardTarget")
+            writer = MergeWriter(uri, db="store", coll="guardTarget")
+            start = time.perf_counter()
+            for batch in (first, second):
+                for at in range(0, len(batch), 1000):
+                    writer.write([dict(doc) for doc in batch[at : at + 1000]])
+            best[name] = min(best[name], time.perf_counter() - start)
+            writer.close()
+    client.close()
+    return best
+
+
 def start_sluice(uri: str, token: dict) -> None:
     """The translated seed pipeline; its thread stays behind when the measure is done."""
     pipeline = [{"$source": {**SEED[0]["$source"], "config": {"startAfter": token}}}, *SEED[1:]]
@@ -180,6 +215,8 @@ def main() -> None:
         run_merge_writer(uri, [dict(doc) for doc in matching])
         rates["writer"] = len(matching) / (time.perf_counter() - start)
 
+        guard = run_guard_pair(uri, [dict(doc) for doc in matching])
+
         # Measured last: its flow keeps polling the server until the process exits.
         token = backlog(client, sales)
         start = time.perf_counter()
@@ -202,7 +239,11 @@ def main() -> None:
         print(f"  (f) server bound: (d) then (c)     {rates['bound']:7.0f} docs/s  {seconds['bound']:6.2f} s")
         print(f"  (a)/(b) = {rates['sluice'] / rates['option 1']:.1f}x   (goal >= 10x)")
         print(f"  (a)/(c) = {rates['sluice'] / rates['bulk']:.0%}   (goal >= 80%)")
-        print(f"  (e)/(c) = {rates['writer'] / rates['bulk']:.0%}   (a)/(f) = {rates['sluice'] / rates['bound']:.0%}", flush=True)
+        print(f"  (e)/(c) = {rates['writer'] / rates['bulk']:.0%}   (a)/(f) = {rates['sluice'] / rates['bound']:.0%}")
+        docs_written = 2 * len(matching)
+        for name in ("guarded", "unguarded"):
+            print(f"  (g) $merge {name:9} insert+update  {docs_written / guard[name]:7.0f} docs/s  {guard[name]:6.2f} s")
+        print(f"  (g) guarded/unguarded time = {guard['guarded'] / guard['unguarded']:.2f}   (goal <= 1.10)", flush=True)
     finally:
         if server is not None:
             server.kill()

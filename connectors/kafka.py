@@ -2,9 +2,9 @@
 
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache-kafka-broker
 
-The source subclasses Bytewax's ``KafkaSource`` and keeps its topic listing, its
-partition naming (``"<partition>-<topic>"``) and its resume state (the next offset), so
-snapshots stay compatible with it. It builds its own partition, because Bytewax's:
+The source subclasses Bytewax's ``KafkaSource`` and keeps its topic listing and its
+partition naming (``"<partition>-<topic>"``); its resume state is the next offset and the
+topic's id (a bare offset, as Bytewax's, is still read). It builds its own partition, because Bytewax's:
 yields one ``KafkaSourceMessage`` dataclass per message (about 2 µs each, where a plain
 consume-decode-produce loop spends 4-7 µs per message) and sluice needs one chunk of
 decoded documents per batch;
@@ -29,7 +29,17 @@ from typing import Any
 from bytewax.connectors.kafka import KafkaSource as _BytewaxKafkaSource
 from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
 from connectors.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
@@ -45,7 +55,7 @@ from connectors.kafka_formats import (
     value_encoder,
 )
 from connectors.stop import end_partition_if_stopping
-from connectors.stream_meta import STREAM_META, chunks
+from connectors.stream_meta import STREAM_META, chunks, message_id
 from runtime.stats import active_worker
 
 __all__ = [
@@ -84,7 +94,12 @@ _SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_
 _DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's message.max.bytes
 _FRAMING_BYTES = 1024
 _REFUSED_PREFIX_CHARS = 4096
+# On every message $emit produces from a document with _stream_meta: the same value for a
+# replayed copy (connectors.stream_meta.message_id), so consumers can drop copies.
+MESSAGE_ID_HEADER = "sluice-id"
 _EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
+_METADATA_TIMEOUT = 30.0
+_FIRST_OFFSET = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 _FLUSH_STEP_SECONDS = 1.0
 
 
@@ -244,6 +259,10 @@ class KafkaSource(_BytewaxKafkaSource):
             auto_offset_reset: where a first start without committed offsets begins:
                 ``earliest``/``beginning``/``smallest`` or ``latest``/``largest``/``end``;
                 when None, the connection's ``auto.offset.reset``, else ``latest`` as in Atlas.
+                Given here or in the connection, it is also the policy when a resumed
+                offset lies outside its partition (log truncated, topic re-created): the
+                partition jumps there with a warning. Without it, the source stops with
+                an error naming the partition and the offsets: never a silent gap.
             key_format: how keys are decoded into ``_stream_meta.source.key``.
             key_format_error: ``dlq`` sends a message whose key does not decode to the
                 DLQ; ``passThrough`` keeps the raw key bytes.
@@ -273,10 +292,14 @@ class KafkaSource(_BytewaxKafkaSource):
         shared_config = dict(config)
         brokers = shared_config.pop("bootstrap.servers", "").split(",")
         super().__init__(brokers, topic_list, tail=tail, add_config=shared_config, batch_size=batch_size)
-        # Offsets move only through snapshots; the group just records progress.
+        # Offsets move only through snapshots; the group just records progress. Without a
+        # chosen policy, librdkafka must not reset an offset it finds out of range.
+        chosen = auto_offset_reset or config.get("auto.offset.reset")
+        self._first_start = normalize_offset_reset(chosen or "latest")
+        self._out_of_range_policy = normalize_offset_reset(chosen) if chosen else None
         self._consumer_overrides = {
             "group.id": group_id,
-            "auto.offset.reset": normalize_offset_reset(auto_offset_reset or config.get("auto.offset.reset", "latest")),
+            "auto.offset.reset": self._out_of_range_policy or "error",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": not tail,
@@ -288,26 +311,64 @@ class KafkaSource(_BytewaxKafkaSource):
         self._time_field = time_field
         self._ts_field_name = ts_field_name
         self.activity = PartitionActivity(partition_idle_timeout)
+        self._topic_ids: dict[str, str | None] = {}
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
-        """Resume at the snapshotted offset, or at the group's position on a first start."""
+    def build_part(self, step_id: str, for_part: str, resume_state: dict | int | None) -> _KafkaPartition:
+        """Resume at the snapshotted offset, checked against the partition, or start from the group."""
         index, topic = for_part.split("-", 1)
         if topic not in self._topics:
             msg = f"kafka $source: recovery state names topic {topic!r}; the pipeline reads {self._topics}"
             raise ValueError(msg)
         config = {"bootstrap.servers": ",".join(self._brokers), **self._add_config, **self._consumer_overrides}
         self.activity.register(for_part)
-        return _KafkaPartition(
-            self,
-            for_part,
-            Consumer(config),
-            TopicPartition(topic, int(index), OFFSET_STORED if resume_state is None else resume_state),
-        )
+        consumer = Consumer(config)
+        start = TopicPartition(topic, int(index))
+        topic_id = self._topic_id(topic)
+        if isinstance(resume_state, int):  # snapshots before topic ids were kept
+            resume_state = {"offset": resume_state, "topicId": topic_id}
+        if resume_state is None or resume_state["offset"] is None:
+            committed = consumer.committed([start], timeout=_METADATA_TIMEOUT)[0].offset
+            start.offset = committed if committed >= 0 else _FIRST_OFFSET[self._first_start]
+        else:
+            start.offset = self._checked_resume(consumer, start, resume_state, topic_id)
+        return _KafkaPartition(self, for_part, consumer, start, topic_id)
+
+    def _topic_id(self, topic: str) -> str | None:
+        """The broker's id of ``topic`` (it changes when the topic is re-created); None if unknown."""
+        if topic not in self._topic_ids:
+            admin = AdminClient({"bootstrap.servers": ",".join(self._brokers), **self._add_config})
+            try:
+                description = admin.describe_topics(TopicCollection([topic]))[topic].result(_METADATA_TIMEOUT)
+                self._topic_ids[topic] = str(description.topic_id) if description.topic_id else None
+            except KafkaException as exc:
+                log.warning("kafka $source %s: cannot read the topic id: %s", topic, exc)
+                self._topic_ids[topic] = None
+        return self._topic_ids[topic]
+
+    def _checked_resume(self, consumer: Consumer, start: TopicPartition, state: dict, topic_id: str | None) -> int:
+        """The snapshotted offset if the partition still holds it; else the policy's, or an error."""
+        offset = state["offset"]
+        low, high = consumer.get_watermark_offsets(start, timeout=_METADATA_TIMEOUT)
+        where = f"kafka $source {start.topic}[{start.partition}]"
+        if state.get("topicId") and topic_id and state["topicId"] != topic_id:
+            problem = f"the topic was re-created (id {state['topicId']} is now {topic_id}); resume offset {offset}"
+        elif not low <= offset <= high:
+            problem = f"resume offset {offset} lies outside the partition's offsets {low}..{high} (log truncated or topic re-created)"
+        else:
+            return offset
+        policy = self._out_of_range_policy
+        if policy is None:
+            msg = f"{where}: {problem}; resuming would skip messages silently, so the source stops (set config.auto_offset_reset to earliest or latest to move on)"
+            raise RuntimeError(msg)
+        jump = low if policy == "earliest" else high
+        log.warning("%s: %s; auto_offset_reset %s: resuming at offset %d", where, problem, policy, jump)
+        return jump
 
 
-class _KafkaPartition(StatefulSourcePartition[list, int | None]):
-    def __init__(self, source: KafkaSource, name: str, consumer: Consumer, start: TopicPartition):
+class _KafkaPartition(StatefulSourcePartition[list, dict]):
+    def __init__(self, source: KafkaSource, name: str, consumer: Consumer, start: TopicPartition, topic_id: str | None):
         consumer.assign([start])
+        self._topic_id = topic_id
         self._consumer = consumer
         self._source = source
         self._name = name
@@ -420,7 +481,9 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             self._offsets[2] = high
 
     def _consumer_error(self, error: KafkaError) -> None:
-        if error.fatal():
+        if error.fatal() or error.code() == KafkaError._AUTO_OFFSET_RESET:
+            # _AUTO_OFFSET_RESET: the offset left the partition while running, and no
+            # auto_offset_reset policy lets librdkafka move on.
             msg = f"kafka $source {self._topic}[{self._partition}]: {error.str()}"
             raise RuntimeError(msg)
         # Transient (broker restarts, rebalancing leaders): librdkafka retries by itself.
@@ -430,14 +493,15 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         # An empty poll backs off a little so idle partitions do not spin a core.
         return datetime.now(timezone.utc) + _EMPTY_POLL_BACKOFF if self._empty else None
 
-    def snapshot(self) -> int | None:
+    def snapshot(self) -> dict:
+        """The next offset and the topic's id, so a resume can tell a re-created topic."""
         # Bytewax only asks for this snapshot once the previous one is durable, so the
         # previous one is what the group may safely record.
         self._commit(self._previous_snapshot)
         self._previous_snapshot = self._next_offset
         if self._offsets is not None:
             self._offsets[1] = self._next_offset
-        return self._next_offset
+        return {"offset": self._next_offset, "topicId": self._topic_id}
 
     def _commit(self, offset: int | None) -> None:
         if offset is None or offset == self._committed or not self._source._commit_offsets:
@@ -458,7 +522,8 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
 class KafkaSink(FixedPartitionedSink[list, None]):
     """``$emit`` to Kafka: documents in, one message each, produced asynchronously.
 
-    Delivery: at-least-once. ``snapshot()`` flushes the producer and waits for every
+    Delivery: at-least-once, with a ``sluice-id`` header a consumer can de-duplicate on
+    (see :data:`MESSAGE_ID_HEADER`). ``snapshot()`` flushes the producer and waits for every
     acknowledgement, and Bytewax commits an epoch only after its sink snapshots, so
     input acknowledged by recovery is never lost; output since the last snapshot is
     produced again after a crash. A message the broker rejects becomes a DLQ record for
@@ -595,7 +660,10 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                     key = None if key_of is None else key_of(doc)
                     if key is not None:
                         key = encode_key(key)
-                    headers = None if headers_of is None else headers_from_value(headers_of(doc))
+                    headers = [] if headers_of is None else headers_from_value(headers_of(doc))
+                    replay_id = message_id(doc)
+                    if replay_id is not None:
+                        headers.append((MESSAGE_ID_HEADER, replay_id.encode()))
                     value = None if tombstone_when is not None and tombstone_when(doc) else encode_value(doc)
                     if value is not None and len(value) > MAX_DOCUMENT_BYTES:
                         raise ValueError(size_error(len(value)))

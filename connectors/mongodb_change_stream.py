@@ -42,7 +42,8 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
 
     A reader thread per partition fetches events ahead; each item is a chunk of every
     event fetched when Bytewax asked (``next_batch`` never waits), shaped as Atlas does (the event, or its ``fullDocument`` with ``full_document_only``)
-    plus ``_ts`` and ``_stream_meta.source``. A chunk of records whose ``time_field``
+    plus ``_ts`` and ``_stream_meta.source`` (whose ``position``, the cluster time and the
+    event's number within it as sortable hex, lets ``$merge`` skip replayed events). A chunk of records whose ``time_field``
     failed follows as :class:`DeadLetters`.
 
     Delivery: a partition's snapshot is the resume token after the last emitted event,
@@ -199,6 +200,8 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         self._queue: deque[tuple[dict | None, dict | None]] = deque()
         self._failure: BaseException | None = None
         self._awake_at: datetime | None = None
+        self._last_cluster_time: Timestamp | None = None  # of the last event shaped, and its
+        self._sequence = 0  # number among the events sharing that cluster time
         self._stop = threading.Event()
         self._stats = active_worker()
         self._reader = threading.Thread(target=self._read, name=f"change stream {self._where}", daemon=True)
@@ -426,8 +429,12 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         ts_field_name = source._ts_field_name
         docs: list[dict] = []
         failed = DeadLetters()
-        metas: dict[tuple, dict] = {}  # stages never update embedded documents: share them
+        last_time, sequence = self._last_cluster_time, self._sequence
         for event in events:
+            cluster_time = event["clusterTime"]
+            # The events of one transaction share a cluster time: number them within it.
+            sequence = sequence + 1 if cluster_time == last_time else 0
+            last_time = cluster_time
             if full_document_only:
                 doc = event.get("fullDocument")
                 if doc is None:
@@ -435,15 +442,17 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             else:
                 doc = event
             ns = event.get("ns") or {}
-            where = (ns.get("db"), ns.get("coll"), event["operationType"])
-            meta = metas.get(where)
-            if meta is None:
-                meta = metas[where] = {
-                    "source": {"type": SOURCE_TYPE, "db": where[0], "coll": where[1], "operationType": where[2]}
+            doc[STREAM_META] = {
+                "source": {
+                    "type": SOURCE_TYPE,
+                    "db": ns.get("db"),
+                    "coll": ns.get("coll"),
+                    "operationType": event["operationType"],
+                    "position": f"{cluster_time.time:08x}{cluster_time.inc:08x}{sequence:06x}",
                 }
-            doc[STREAM_META] = meta
+            }
             if time_field is None:
-                doc[ts_field_name] = event.get("wallTime") or event["clusterTime"].as_datetime()
+                doc[ts_field_name] = event.get("wallTime") or cluster_time.as_datetime()
             else:
                 try:
                     ts = time_field(doc)
@@ -452,4 +461,5 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
                     continue
                 doc[ts_field_name] = ts
             docs.append(doc)
+        self._last_cluster_time, self._sequence = last_time, sequence
         return chunks(docs, failed)

@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError
 
 from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
 from connectors.mongodb_support import DUPLICATE_KEY, connect, hashable, redact, retry_transient, valid_name
+from connectors.stream_meta import source_position
 from connectors.writer_sink import WriterSink
 
 __all__ = ["MergeSink", "MergeWriter"]
@@ -32,6 +33,7 @@ WHEN_NOT_MATCHED = ("insert", "discard", "fail")
 _UPSERT_ABOVE = 0.5
 _MAX_IN_VALUES = 256
 _MISSING = object()
+POSITIONS = "_sluicePositions"  # on target documents: source partition -> last applied position
 
 Doc = dict
 WhenMatched = Union[str, list]
@@ -40,12 +42,15 @@ WhenMatched = Union[str, list]
 class MergeSink(WriterSink):
     """Merge chunks of documents into a collection, fixed or chosen per document.
 
-    Delivery is at-least-once, made idempotent by the write strategy: documents are
-    inserted first and, where the ``on`` key already exists, the ``whenMatched`` action
-    runs instead, so a replay after recovery rewrites the same documents rather than
-    adding copies (``keepExisting``, ``replace``, ``merge`` and pipelines are
-    idempotent; ``fail`` treats an identical existing document as already written;
-    ``delete`` is not idempotent by nature). A document whose write fails (too large,
+    Delivery is effectively exactly-once in every mode, additive pipelines included:
+    each written document records, under ``_sluicePositions.<source partition>``, the
+    source position of the event that last changed it (:func:`source_position`: a
+    Kafka offset, a change event's cluster time, a window's start), and every update,
+    replace and delete is filtered on that position being older, in the same single
+    write. A replay after recovery therefore applies nothing twice. Documents inserted
+    first and, where the ``on`` key already exists, the ``whenMatched`` action runs
+    instead. A document without ``_stream_meta`` (removed by the pipeline) carries no
+    position and is written at-least-once. A document whose write fails (too large,
     duplicate on another unique index, a dynamic name that does not evaluate) becomes
     a DLQ record; a lost connection retries with backoff. A :class:`DeadLetters` chunk
     reaching the sink goes to the DLQ too.
@@ -246,6 +251,16 @@ class MergeWriter:
     def _filter(self, doc: Doc) -> dict:
         return {field: _get(doc, path) for field, path in zip(self._on, self._on_paths)}
 
+    def _guarded(self, doc: Doc) -> tuple[dict, dict]:
+        """The ``on`` filter, matching only while the stored position is older; the position to set."""
+        where = self._filter(doc)
+        position = source_position(doc)
+        if position is None:
+            return where, {}
+        field = f"{POSITIONS}.{position[0]}"
+        where[field] = {"$not": {"$gte": position[1]}}
+        return where, {field: position[1]}
+
     def _by_action(self, items: list[tuple[Doc, Any]], dead: list[dict]) -> dict[tuple, list]:
         groups: dict[tuple, list] = defaultdict(list)
         when_matched, when_not_matched = self._when_matched, self._when_not_matched
@@ -287,44 +302,61 @@ class MergeWriter:
         keyed = all(key is not None for _, key in items)
         if self._prefer_upsert.get(upsert_key) and keyed and matched in _UPSERTS:
             return self._upsert(collection, where, matched, items, upsert_key)
-        docs = [doc for doc, _ in items]
-        # The driver gives an _id-less document a fresh _id. When it matches on other
-        # fields, the update must keep the stored _id, so the fresh one is taken back.
-        fresh_ids = [doc for doc in docs if "_id" not in doc] if self._on != ("_id",) else []
+        # Copies carry the position; the driver gives an _id-less copy a fresh _id, which an
+        # update matching on other fields must not take: the documents themselves keep none.
+        docs = [_marked(doc) for doc, _ in items]
         dead: list[dict] = []
-        existing: list = []
+        duplicates: list = []
         try:
             collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            for error in exc.details["writeErrors"]:
-                item = items[error["index"]]
-                if error["code"] == DUPLICATE_KEY and self._is_on_duplicate(error):
-                    existing.append(item)
-                else:
-                    dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
+            duplicates = _duplicates(exc, items, where, dead)
         except (InvalidDocument, RecursionError) as exc:  # RecursionError: nested too deep to encode
             # The driver refused the whole batch: set aside what cannot be encoded, redo the rest.
-            for doc in fresh_ids:
-                doc.pop("_id", None)
             return self._without_unencodable(
                 exc, items, where, lambda rest: self._insert_first(collection, where, matched, rest)
             )
-        if fresh_ids and existing:
-            matched_ids = {id(doc) for doc, _ in existing}
-            for doc in fresh_ids:
-                if id(doc) in matched_ids:
-                    del doc["_id"]
+        existing = self._already_there(collection, where, duplicates, dead)
         if upsert_key is not None and matched in _UPSERTS:
             self._prefer_upsert[upsert_key] = len(existing) > _UPSERT_ABOVE * len(items)
         return dead + self._on_matched(collection, where, matched, existing, None)
 
+    def _already_there(self, collection: Collection, where: str, duplicates: list, dead: list[dict]) -> list:
+        """Of the inserts refused as duplicates, those whose ``on`` key is stored; the rest are dead.
+
+        mongod names one index per error, and a re-delivered document collides on ``_id`` and
+        on the ``on`` index alike, so a duplicate on another index is checked by one query.
+        """
+        if not duplicates:
+            return []
+        on = set(self._on)
+        stored = {}
+        if any(set(error.get("keyPattern") or ()) != on for _, error in duplicates):
+            stored = self._existing(collection, [item for item, _ in duplicates])
+        found = []
+        for item, error in duplicates:
+            if set(error.get("keyPattern") or ()) == on or item[1] in stored:
+                found.append(item)
+            else:
+                dead.append(dead_letter(item[0], f"$merge into {where}: {error['errmsg']}"))
+        return found
+
     def _upsert(self, collection: Collection, where: str, matched: str, items: list, upsert_key: tuple) -> list[dict]:
+        """One upsert per document; a duplicate means the guard saw a replay (or a real clash)."""
         make = _UPSERTS[matched]
-        ops = [make(self._filter(doc), doc) for doc, _ in items]
-        result, dead = self._bulk(collection, where, ops, items)
-        if result is not None:
-            self._prefer_upsert[upsert_key] = result.upserted_count < (1 - _UPSERT_ABOVE) * len(items)
-        return dead
+        ops = [make(*self._guarded(doc), doc) for doc, _ in items]
+        try:
+            result = collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            dead: list[dict] = []
+            self._already_there(collection, where, _duplicates(exc, items, where, dead), dead)
+            return dead
+        except InvalidDocument as exc:
+            return self._without_unencodable(
+                exc, items, where, lambda rest: self._upsert(collection, where, matched, rest, upsert_key)
+            )
+        self._prefer_upsert[upsert_key] = result.upserted_count < (1 - _UPSERT_ABOVE) * len(items)
+        return []
 
     def _on_matched(self, collection: Collection, where: str, matched: Any, items: list, existing: dict | None) -> list[dict]:
         """Apply ``whenMatched`` to documents whose key exists (or may exist, for discard)."""
@@ -333,20 +365,21 @@ class MergeWriter:
         if matched == "fail":
             if existing is None:
                 existing = self._existing(collection, items)
-            # A document identical to the stored one is a replay of our own earlier write.
             return [
                 dead_letter(doc, f"$merge into {where}: a document matched on {list(self._on)} and whenMatched is fail")
                 for doc, key in items
-                if key in existing and existing[key] != doc
+                if key in existing and not _is_own_write(existing[key], doc)
             ]
+        guarded = [self._guarded(doc) for doc, _ in items]
+        docs = [doc for doc, _ in items]
         if matched == "replace":
-            ops = [ReplaceOne(self._filter(doc), doc) for doc, _ in items]
+            ops = [ReplaceOne(at, _marked(doc)) for (at, _), doc in zip(guarded, docs)]
         elif matched == "merge":
-            ops = [UpdateOne(self._filter(doc), {"$set": doc}) for doc, _ in items]
+            ops = [UpdateOne(at, {"$set": {**doc, **mark}}) for (at, mark), doc in zip(guarded, docs)]
         elif matched == "delete":
-            ops = [DeleteOne(self._filter(doc)) for doc, _ in items]
+            ops = [DeleteOne(at) for at, _ in guarded]
         else:
-            ops = [UpdateOne(self._filter(doc), matched.render(doc)) for doc, _ in items]
+            ops = [UpdateOne(at, _then_mark(matched.render(doc), mark)) for (at, mark), doc in zip(guarded, docs)]
         return self._bulk(collection, where, ops, items)[1]
 
     def _bulk(self, collection: Collection, where: str, ops: list, items: list) -> tuple[Any, list[dict]]:
@@ -392,12 +425,6 @@ class MergeWriter:
                 found[tuple(hashable(_get(stored, path)) for path in self._on_paths)] = stored
         return found
 
-    def _is_on_duplicate(self, error: dict) -> bool:
-        pattern = error.get("keyPattern")
-        if pattern is not None:
-            return set(pattern) == set(self._on)
-        return self._on == ("_id",) and " index: _id_ " in error.get("errmsg", "")
-
     def _has_unique_index(self, collection: Collection, namespace: tuple[str, str]) -> bool:
         if namespace not in self._unique_index_ok:
             wanted = set(self._on)
@@ -441,10 +468,47 @@ def _compile_template(node: Any, names: frozenset[str]) -> Callable[[dict], Any]
     return lambda bound: node
 
 
-_UPSERTS: dict[str, Callable[[dict, Doc], Any]] = {
-    "replace": lambda where, doc: ReplaceOne(where, doc, upsert=True),
-    "merge": lambda where, doc: UpdateOne(where, {"$set": doc}, upsert=True),
-    "keepExisting": lambda where, doc: UpdateOne(where, {"$setOnInsert": doc}, upsert=True),
+def _duplicates(error: BulkWriteError, items: list, where: str, dead: list[dict]) -> list[tuple]:
+    """The ``(item, write error)`` pairs refused as duplicate keys; other failures go to ``dead``."""
+    duplicates = []
+    for write_error in error.details["writeErrors"]:
+        item = items[write_error["index"]]
+        if write_error["code"] == DUPLICATE_KEY:
+            duplicates.append((item, write_error))
+        else:
+            dead.append(dead_letter(item[0], f"$merge into {where}: {write_error['errmsg']}"))
+    return duplicates
+
+
+def _is_own_write(stored: Doc, doc: Doc) -> bool:
+    """Whether ``stored`` is this very document, written before a replay.
+
+    By position when the document has one, else by equality (the stored ``_id`` aside
+    when the document has none).
+    """
+    position = source_position(doc)
+    if position is not None:
+        applied = (stored.get(POSITIONS) or {}).get(position[0])
+        return applied is not None and applied >= position[1]
+    rest = {key: value for key, value in stored.items() if key != POSITIONS and (key != "_id" or "_id" in doc)}
+    return rest == doc
+
+
+def _marked(doc: Doc) -> Doc:
+    """A copy of ``doc`` recording its source position, for inserts and replacements."""
+    position = source_position(doc)
+    return doc.copy() if position is None else {**doc, POSITIONS: {position[0]: position[1]}}
+
+
+def _then_mark(pipeline: list, mark: dict) -> list:
+    """A ``whenMatched`` pipeline that also records the position it applies."""
+    return pipeline + [{"$set": {field: {"$literal": value} for field, value in mark.items()}}] if mark else pipeline
+
+
+_UPSERTS: dict[str, Callable[[dict, dict, Doc], Any]] = {
+    "replace": lambda where, _mark, doc: ReplaceOne(where, _marked(doc), upsert=True),
+    "merge": lambda where, mark, doc: UpdateOne(where, {"$set": {**doc, **mark}}, upsert=True),
+    "keepExisting": lambda where, _mark, doc: UpdateOne(where, {"$setOnInsert": _marked(doc)}, upsert=True),
 }
 
 

@@ -9,7 +9,8 @@ sinks write and close (flushing), and the run returns. Window engines keep their
 for the next run instead of closing them early (:func:`stopping`). A second signal exits at
 once.
 
-Exit status: 0 after SIGTERM, 130 after SIGINT (``sluice process`` raises KeyboardInterrupt,
+A member of a cluster whose peer died exits 1 with one line (every member must then restart,
+see the README). Exit status: 0 after SIGTERM, 130 after SIGINT (``sluice process`` raises KeyboardInterrupt,
 ``python -m bytewax.run`` gets it through :func:`install`'s exit hook).
 """
 
@@ -71,11 +72,23 @@ def _exit_130_after_interrupt() -> None:
         os._exit(130)
 
 
+def _report_lost_peer(kind: type, error: BaseException, trace: object) -> None:
+    """sys.excepthook: a cluster member that lost a peer says so in one line and exits 1."""
+    if "Send thread panic" in str(error) or "Receive thread panic" in str(error):
+        print(
+            "sluice: lost a member of the cluster; stopping: restart every member, they resume from the recovery store",
+            file=sys.stderr,
+        )
+        return
+    sys.__excepthook__(kind, error, trace)
+
+
 def install() -> None:
     """Handle SIGTERM and SIGINT for the rest of this process (``python -m bytewax.run``)."""
     for signum in _SIGNALS:
         signal.signal(signum, _on_signal)
     atexit.register(_exit_130_after_interrupt)
+    sys.excepthook = _report_lost_peer
 
 
 @contextlib.contextmanager

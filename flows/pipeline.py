@@ -11,16 +11,18 @@ import os
 from pathlib import Path
 
 from connectors import stop
-from connectors.redaction import install_log_redaction
-from instance.sample import SampleTap
-from translator import translate
-from translator.connections import load_registry
-from translator.parse import load_pipeline
+
+stop.install()  # first: a signal during the imports below must already stop cleanly
+
+from connectors.redaction import install_log_redaction  # noqa: E402
+from instance.sample import SampleTap  # noqa: E402
+from translator import translate  # noqa: E402
+from translator.connections import load_registry  # noqa: E402
+from translator.parse import load_pipeline  # noqa: E402
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "solar.json"
 
 install_log_redaction()
-stop.install()
 _connections = os.environ.get("SLUICE_CONNECTIONS")
 _samples = os.environ.get("SLUICE_SAMPLE_DIR")
 flow = translate(

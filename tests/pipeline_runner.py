@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import ejson
+from connectors.mongodb_merge import POSITIONS
 from translator import process
 from translator.connections import Registry
 from translator.parse import parse_pipeline
 
-STREAM_FIELDS = ("_ts", "_stream_meta")
+STREAM_FIELDS = ("_ts", "_stream_meta", POSITIONS)
 
 
 @dataclass
@@ -51,7 +52,7 @@ def run_pipeline(pipeline: list | dict, registry: Registry | None = None, keep_s
 
 
 def without_stream_fields(doc: dict) -> dict:
-    """The document without what sources add (``_ts``, ``_stream_meta``), for comparisons."""
+    """The document without what sources and ``$merge`` add (``_ts``, ``_stream_meta``, positions), for comparisons."""
     return {key: value for key, value in doc.items() if key not in STREAM_FIELDS}
 
 

@@ -195,9 +195,14 @@ def test_change_stream_drains_available_events_into_few_chunks(db, mongodb_uri):
     assert len(chunks) <= 5, "events already available must come out together, not one item each"
     first = docs[0]
     assert first["operationType"] == "insert"
+    position = first["_stream_meta"]["source"].pop("position")
     assert first["_stream_meta"] == {
         "source": {"type": "atlas", "db": db.name, "coll": "sales", "operationType": "insert"}
     }
+    assert position == f"{first['clusterTime'].time:08x}{first['clusterTime'].inc:08x}000000"
+    assert sorted(doc["_stream_meta"]["source"]["position"] for doc in docs[1:]) == [
+        doc["_stream_meta"]["source"]["position"] for doc in docs[1:]
+    ], "positions grow with the stream"
     assert first["_ts"] == first["wallTime"] and first["_ts"].tzinfo is not None
 
 

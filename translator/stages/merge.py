@@ -81,7 +81,10 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
     description = (
         f"merge into {target} on {options['on']} (whenMatched: {_shown(matched)}, "
         f"whenNotMatched: {_shown(spec.get('whenNotMatched', 'insert'))}); insert first, "
-        "update existing keys, unordered bulk writes per batch; at-least-once, idempotent on replay"
+        "update existing keys, unordered bulk writes per batch; effectively exactly-once: each target document "
+        "records the last source position applied per source partition (_sluicePositions) and every write "
+        "is filtered on it, so a replayed event is never applied twice (at-least-once for documents "
+        "whose _stream_meta was removed)"
     )
     if parallelism > 1:
         description += f"; parallelism {parallelism}: up to {parallelism} bulk writes at once, spread by key (one key's writes keep their order)"
