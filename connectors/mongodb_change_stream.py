@@ -431,10 +431,11 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         failed = DeadLetters()
         last_time, sequence = self._last_cluster_time, self._sequence
         for event in events:
-            cluster_time = event["clusterTime"]
-            # The events of one transaction share a cluster time: number them within it.
-            sequence = sequence + 1 if cluster_time == last_time else 0
-            last_time = cluster_time
+            cluster_time = event.get("clusterTime")  # None for a document initialSync copied
+            if cluster_time is not None:
+                # The events of one transaction share a cluster time: number them within it.
+                sequence = sequence + 1 if cluster_time == last_time else 0
+                last_time = cluster_time
             if full_document_only:
                 doc = event.get("fullDocument")
                 if doc is None:
@@ -442,15 +443,10 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             else:
                 doc = event
             ns = event.get("ns") or {}
-            doc[STREAM_META] = {
-                "source": {
-                    "type": SOURCE_TYPE,
-                    "db": ns.get("db"),
-                    "coll": ns.get("coll"),
-                    "operationType": event["operationType"],
-                    "position": f"{cluster_time.time:08x}{cluster_time.inc:08x}{sequence:06x}",
-                }
-            }
+            meta = {"type": SOURCE_TYPE, "db": ns.get("db"), "coll": ns.get("coll"), "operationType": event["operationType"]}
+            if cluster_time is not None:  # a copied document has no position: $merge writes it unguarded
+                meta["position"] = f"{cluster_time.time:08x}{cluster_time.inc:08x}{sequence:06x}"
+            doc[STREAM_META] = {"source": meta}
             if time_field is None:
                 doc[ts_field_name] = event.get("wallTime") or cluster_time.as_datetime()
             else:
