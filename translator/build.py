@@ -17,10 +17,11 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
-from connectors.dead_letters import DeadLetters, DeadLetterSink, dead_letter
+from connectors.dead_letters import DeadLetters, DeadLetterSink
 from translator.dlq import WriterFactory
-from translator.errors import ExpressionError, UnsupportedFeatureError
+from translator.errors import UnsupportedFeatureError
 from translator.plan import FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
+from translator.segment import compile_segment, failure
 
 DLQ_STEP = "dlq"
 
@@ -57,10 +58,6 @@ def fused_step_id(group: list[StagePlan]) -> str:
     return "+".join(plan.stage.step_id for plan in group)
 
 
-def _describe(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
-
-
 def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     """Run one stateless stage over a chunk; a document that fails goes to the dead letters.
 
@@ -68,10 +65,10 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     map stages update the documents they own in place: nothing is ever run twice.
     """
     fn, kind = plan.doc_fn, plan.kind
-    where = f"{plan.stage.name} (stage {plan.stage.index})"
+    record = failure(plan)
 
     def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:
-        dead.append(dead_letter(doc, f"{where}: {_describe(exc)}"))
+        dead.append(record(doc, exc))
 
     if kind == FILTER:
 
@@ -113,7 +110,11 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
 
 
 def fuse(group: list[StagePlan]) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out."""
+    """One batch function for a run of stateless stages: chunks in, chunks out.
+
+    The reference for ``translator.segment.compile_segment``, which the flows run: one
+    closure call per stage and document, which the differential tests compare it against.
+    """
     runners = [_runner(plan) for plan in group]
 
     def run_chunks(chunks: list) -> list:
@@ -141,7 +142,7 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         head = group[0]
         if head.role == STATELESS:
             step_id = fused_step_id(group)
-            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, fuse(group)))
+            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, compile_segment(group)))
             continue
         if head.build is None:
             msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"

@@ -1,0 +1,236 @@
+"""One generated Python function per run of fused stateless stages: the hot path.
+
+``build.fuse`` runs a segment as a chain of per-stage runners, each calling its stage's
+compiled closure once per document. Here the segment becomes one loop over each chunk,
+written once per pipeline from the plan: the common closure shapes (a field against a
+number, ``$a.b`` lookups, ``$field * constant``, an inclusion projection, ``$addFields``)
+are inlined, their type checks first and the compiled closure as the fallback for every
+other value, so what runs is what the closures compute, in fewer calls.
+
+The generated source never holds anything from the pipeline: field names, literals and
+closures are bound to generated identifiers, so a pipeline cannot inject code. Compiled
+closures describe the shapes they stand for with an ``inline`` attribute, a tuple whose
+first element names the shape (see ``_expression`` and ``_stage``).
+"""
+
+from __future__ import annotations
+
+import operator
+from itertools import count
+from typing import Any, Callable
+
+from connectors.dead_letters import DeadLetters, dead_letter
+from translator._types import MISSING, NO_VARS
+from translator.errors import ExpressionError
+from translator.plan import FILTER, MAP, StagePlan
+
+# Operators the closures call, written as Python operators in the generated source.
+_SYMBOLS = {
+    operator.gt: ">",
+    operator.ge: ">=",
+    operator.lt: "<",
+    operator.le: "<=",
+    operator.eq: "==",
+    operator.ne: "!=",
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+}
+_SHAPE_CACHE_LIMIT = 256  # input shapes remembered per projection; past that, planned per document
+
+
+def describe(exc: Exception) -> str:
+    """The DLQ reason for a stage's failure: an expression error as mongod words it."""
+    return str(exc) if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
+
+
+def failure(plan: StagePlan) -> Callable[[dict, Exception], dict]:
+    """The DLQ record of a document ``plan``'s stage failed on."""
+    where = f"{plan.stage.name} (stage {plan.stage.index})"
+    return lambda doc, exc: dead_letter(doc, f"{where}: {describe(exc)}")
+
+
+class _Source:
+    """The generated function's lines, and the objects its identifiers stand for."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.bound: dict[str, Any] = {}
+        self._names = count()
+
+    def bind(self, value: Any) -> str:
+        name = f"c{next(self._names)}"
+        self.bound[name] = value
+        return name
+
+    def temp(self) -> str:
+        return f"t{next(self._names)}"
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+
+def _expression(src: _Source, depth: int, fn: Callable, doc: str) -> str:
+    """Emit the statements computing ``fn(doc, NO_VARS)``; return the name holding its value."""
+    shape = getattr(fn, "inline", None)
+    value = src.temp()
+    call = f"{src.bind(fn)}({doc}, NO_VARS)"
+    field = getattr(fn, "field", None)
+    if field is not None:
+        src.emit(depth, f"{value} = {doc}.get({src.bind(field)}, MISSING)")
+    elif hasattr(fn, "constant"):
+        return src.bind(fn.constant)
+    elif shape is not None and shape[0] == "nested_field":
+        _, outer, inner = shape
+        parent = src.temp()
+        src.emit(depth, f"{parent} = {doc}.get({src.bind(outer)}, MISSING)")
+        src.emit(depth, f"{value} = {parent}.get({src.bind(inner)}, MISSING) if type({parent}) is dict else {call}")
+    elif shape is not None and shape[0] in ("field_number_op", "field_compare_number", "field_int_op"):
+        kind, key, operation, constant = shape[:4]
+        a, t = src.temp(), src.temp()
+        b = src.bind(constant)
+        result = f"{a} {_SYMBOLS[operation]} {b}" if operation in _SYMBOLS else f"{src.bind(operation)}({a}, {b})"
+        src.emit(depth, f"{a} = {doc}.get({src.bind(key)}, MISSING)")
+        src.emit(depth, f"{t} = type({a})")
+        if kind == "field_number_op":
+            src.emit(depth, f"{value} = {result} if {t} is float or {t} is int else {call}")
+        elif kind == "field_compare_number":
+            src.emit(depth, f"{value} = {result} if {t} is int or ({t} is float and {a} == {a}) else {call}")
+        else:
+            low, high, widen = (src.bind(v) for v in shape[4:])
+            src.emit(depth, f"if {t} is int and {low} <= {a} <= {high}:")
+            src.emit(depth + 1, f"{value} = {widen}({result})")
+            src.emit(depth, "else:")
+            src.emit(depth + 1, f"{value} = {result} if {t} is float else {call}")
+    else:
+        src.emit(depth, f"{value} = {call}")
+    return value
+
+
+def _predicate(src: _Source, depth: int, fn: Callable) -> None:
+    """Emit ``continue`` for a document the compiled query ``fn`` rejects."""
+    shape = getattr(fn, "inline", None)
+    if shape is not None and shape[0] == "all_of":
+        for clause in shape[1]:
+            _predicate(src, depth, clause)
+        return
+    if shape is not None and shape[0] == "field_native":
+        _, key, accept, literal, kinds = shape
+        value, kind = src.temp(), src.temp()
+        checks = " or ".join(f"{kind} is {src.bind(k)}" for k in sorted(kinds, key=lambda k: k.__name__))
+        test = f"{value} {_SYMBOLS[accept]} {src.bind(literal)}" if accept in _SYMBOLS else f"{src.bind(accept)}({value}, {src.bind(literal)})"
+        src.emit(depth, f"{value} = doc.get({src.bind(key)}, MISSING)")
+        src.emit(depth, f"{kind} = type({value})")
+        src.emit(depth, f"if not ({test} if {checks} else {src.bind(fn)}(doc)):")
+    else:
+        src.emit(depth, f"if not {src.bind(fn)}(doc):")
+    src.emit(depth + 1, "continue")
+
+
+def _set_computed(src: _Source, depth: int, computed: tuple, read: str, write: str) -> None:
+    """Every computed field's value read from ``read``, then set on ``write`` (MISSING removes it)."""
+    values = [(key, _expression(src, depth, fn, read)) for key, fn in computed]
+    for key, value in values:
+        name = src.bind(key)
+        src.emit(depth, f"if {value} is MISSING:")
+        src.emit(depth + 1, f"{write}.pop({name}, None)")
+        src.emit(depth, "else:")
+        src.emit(depth + 1, f"{write}[{name}] = {value}")
+
+
+def _shape_planner(kept: frozenset) -> Callable[[tuple], tuple]:
+    """Per input shape (its keys, in order), the keys an inclusion projection drops, memoised."""
+    plans: dict[tuple, tuple] = {}
+
+    def plan_for(shape: tuple) -> tuple:
+        dropped = tuple(key for key in shape if key not in kept)
+        if len(plans) < _SHAPE_CACHE_LIMIT:
+            plans[shape] = dropped
+        return dropped
+
+    plan_for.plans = plans  # type: ignore[attr-defined]
+    return plan_for
+
+
+def _map(src: _Source, depth: int, fn: Callable) -> None:
+    """Emit the statements setting ``new`` to ``fn(doc)`` (which may update ``doc`` in place)."""
+    shape = getattr(fn, "inline", None)
+    if shape is not None and shape[0] == "flat_inclusion":
+        # The stage owns ``doc``: dropping the other keys keeps the included ones in input
+        # order, as the closure's copy does, without building a new document.
+        _, kept, computed = shape
+        planner = _shape_planner(kept)
+        plans, plan_for, shape_of, dropped, each = src.bind(planner.plans), src.bind(planner), src.temp(), src.temp(), src.temp()
+        src.emit(depth, f"{shape_of} = tuple(doc)")
+        src.emit(depth, f"{dropped} = {plans}.get({shape_of})")
+        src.emit(depth, f"if {dropped} is None:")
+        src.emit(depth + 1, f"{dropped} = {plan_for}({shape_of})")
+        values = [(key, _expression(src, depth, fn, "doc")) for key, fn in computed]  # read before any key goes
+        src.emit(depth, f"for {each} in {dropped}:")
+        src.emit(depth + 1, f"del doc[{each}]")
+        for name, value in values:
+            src.emit(depth, f"if {value} is not MISSING:")
+            src.emit(depth + 1, f"doc[{src.bind(name)}] = {value}")
+        src.emit(depth, "new = doc")
+    elif shape is not None and shape[0] == "add_fields":
+        _set_computed(src, depth, shape[1], "doc", "doc")
+        src.emit(depth, "new = doc")
+    else:
+        src.emit(depth, f"new = {src.bind(fn)}(doc)")
+
+
+def _stages(src: _Source, depth: int, group: list[StagePlan]) -> None:
+    """The loop body: each stage in its own ``try``, so a failure names its stage and its input."""
+    for position, plan in enumerate(group):
+        fail = src.bind(failure(plan))
+        src.emit(depth, "try:")
+        if plan.kind == FILTER:
+            _predicate(src, depth + 1, plan.doc_fn)
+        elif plan.kind == MAP:
+            _map(src, depth + 1, plan.doc_fn)
+        else:
+            src.emit(depth + 1, f"new = {src.bind(plan.doc_fn)}(doc)")
+        src.emit(depth, "except Exception as exc:  # one document's failure must not stop the stream")
+        src.emit(depth + 1, f"failed.append(({position}, {fail}(doc, exc)))")
+        src.emit(depth + 1, "continue")
+        if plan.kind == FILTER:
+            continue
+        if plan.kind == MAP:
+            src.emit(depth, "doc = new")
+            continue
+        src.emit(depth, "for doc in new:")  # a flat map: the later stages run per produced document
+        depth += 1
+    src.emit(depth, "append(doc)")
+
+
+def _dead_letters(failed: list) -> DeadLetters:
+    """Records in the per-stage runners' order: by stage, then by document."""
+    return DeadLetters(record for _, record in sorted(failed, key=operator.itemgetter(0)))
+
+
+def compile_segment(group: list[StagePlan]) -> Callable[[list], list]:
+    """The batch function of one run of stateless stages: chunks in, chunks out, as ``build.fuse``."""
+    src = _Source()
+    src.bound.update(MISSING=MISSING, NO_VARS=NO_VARS, dead_letters=_dead_letters)
+    _stages(src, 3, group)
+    body, src.lines = src.lines, []
+    src.emit(0, "def run_chunks(chunks):")
+    for name in src.bound:  # globals read once per call, locals afterwards
+        src.emit(1, f"{name} = {name}_")
+    src.emit(1, "out = []")
+    src.emit(1, "for docs in chunks:")
+    src.emit(2, "kept = []")
+    src.emit(2, "append = kept.append")
+    src.emit(2, "failed = []")
+    src.emit(2, "for doc in docs:")
+    src.lines += body
+    src.emit(2, "if kept:")
+    src.emit(3, "out.append(kept)")
+    src.emit(2, "if failed:")
+    src.emit(3, "out.append(dead_letters(failed))")
+    src.emit(1, "return out")
+    namespace = {f"{name}_": value for name, value in src.bound.items()}
+    exec(compile("\n".join(src.lines), f"<segment {'+'.join(plan.stage.step_id for plan in group)}>", "exec"), namespace)  # noqa: S102
+    run_chunks = namespace["run_chunks"]
+    run_chunks.source = "\n".join(src.lines)
+    return run_chunks
