@@ -56,6 +56,7 @@ class _Source:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.bound: dict[str, Any] = {}
+        self.reads: dict[str, str] = {}  # field → the name holding ``doc.get(field, MISSING)``, per stage
         self._names = count()
 
     def bind(self, value: Any) -> str:
@@ -69,28 +70,34 @@ class _Source:
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
 
+    def read(self, depth: int, key: str) -> str:
+        """The name holding ``doc.get(key, MISSING)``: a stage reads each field once, as ``doc``
+        changes only after its reads."""
+        if key not in self.reads:
+            self.reads[key] = self.temp()
+            self.emit(depth, f"{self.reads[key]} = doc.get({self.bind(key)}, MISSING)")
+        return self.reads[key]
 
-def _expression(src: _Source, depth: int, fn: Callable, doc: str) -> str:
+
+def _expression(src: _Source, depth: int, fn: Callable) -> str:
     """Emit the statements computing ``fn(doc, NO_VARS)``; return the name holding its value."""
-    shape = getattr(fn, "inline", None)
-    value = src.temp()
-    call = f"{src.bind(fn)}({doc}, NO_VARS)"
     field = getattr(fn, "field", None)
     if field is not None:
-        src.emit(depth, f"{value} = {doc}.get({src.bind(field)}, MISSING)")
-    elif hasattr(fn, "constant"):
+        return src.read(depth, field)
+    if hasattr(fn, "constant"):
         return src.bind(fn.constant)
-    elif shape is not None and shape[0] == "nested_field":
+    shape = getattr(fn, "inline", None)
+    value = src.temp()
+    call = f"{src.bind(fn)}(doc, NO_VARS)"
+    if shape is not None and shape[0] == "nested_field":
         _, outer, inner = shape
-        parent = src.temp()
-        src.emit(depth, f"{parent} = {doc}.get({src.bind(outer)}, MISSING)")
+        parent = src.read(depth, outer)
         src.emit(depth, f"{value} = {parent}.get({src.bind(inner)}, MISSING) if type({parent}) is dict else {call}")
     elif shape is not None and shape[0] in ("field_number_op", "field_compare_number", "field_int_op"):
         kind, key, operation, constant = shape[:4]
-        a, t = src.temp(), src.temp()
+        a, t = src.read(depth, key), src.temp()
         b = src.bind(constant)
         result = f"{a} {_SYMBOLS[operation]} {b}" if operation in _SYMBOLS else f"{src.bind(operation)}({a}, {b})"
-        src.emit(depth, f"{a} = {doc}.get({src.bind(key)}, MISSING)")
         src.emit(depth, f"{t} = type({a})")
         if kind == "field_number_op":
             src.emit(depth, f"{value} = {result} if {t} is float or {t} is int else {call}")
@@ -116,10 +123,9 @@ def _predicate(src: _Source, depth: int, fn: Callable) -> None:
         return
     if shape is not None and shape[0] == "field_native":
         _, key, accept, literal, kinds = shape
-        value, kind = src.temp(), src.temp()
+        value, kind = src.read(depth, key), src.temp()
         checks = " or ".join(f"{kind} is {src.bind(k)}" for k in sorted(kinds, key=lambda k: k.__name__))
         test = f"{value} {_SYMBOLS[accept]} {src.bind(literal)}" if accept in _SYMBOLS else f"{src.bind(accept)}({value}, {src.bind(literal)})"
-        src.emit(depth, f"{value} = doc.get({src.bind(key)}, MISSING)")
         src.emit(depth, f"{kind} = type({value})")
         src.emit(depth, f"if not ({test} if {checks} else {src.bind(fn)}(doc)):")
     else:
@@ -127,15 +133,15 @@ def _predicate(src: _Source, depth: int, fn: Callable) -> None:
     src.emit(depth + 1, "continue")
 
 
-def _set_computed(src: _Source, depth: int, computed: tuple, read: str, write: str) -> None:
-    """Every computed field's value read from ``read``, then set on ``write`` (MISSING removes it)."""
-    values = [(key, _expression(src, depth, fn, read)) for key, fn in computed]
+def _add_fields(src: _Source, depth: int, computed: tuple) -> None:
+    """Every computed field's value, then each set on ``doc`` (MISSING removes it)."""
+    values = [(key, _expression(src, depth, fn)) for key, fn in computed]
     for key, value in values:
         name = src.bind(key)
         src.emit(depth, f"if {value} is MISSING:")
-        src.emit(depth + 1, f"{write}.pop({name}, None)")
+        src.emit(depth + 1, f"doc.pop({name}, None)")
         src.emit(depth, "else:")
-        src.emit(depth + 1, f"{write}[{name}] = {value}")
+        src.emit(depth + 1, f"doc[{name}] = {value}")
 
 
 def _shape_planner(kept: frozenset) -> Callable[[tuple], tuple]:
@@ -152,8 +158,9 @@ def _shape_planner(kept: frozenset) -> Callable[[tuple], tuple]:
     return plan_for
 
 
-def _map(src: _Source, depth: int, fn: Callable) -> None:
-    """Emit the statements setting ``new`` to ``fn(doc)`` (which may update ``doc`` in place)."""
+def _map(src: _Source, depth: int, fn: Callable) -> bool:
+    """Emit the statements computing ``fn(doc)``: True when they update ``doc`` in place, False
+    when they set ``new``."""
     shape = getattr(fn, "inline", None)
     if shape is not None and shape[0] == "flat_inclusion":
         # The stage owns ``doc``: dropping the other keys keeps the included ones in input
@@ -165,35 +172,37 @@ def _map(src: _Source, depth: int, fn: Callable) -> None:
         src.emit(depth, f"{dropped} = {plans}.get({shape_of})")
         src.emit(depth, f"if {dropped} is None:")
         src.emit(depth + 1, f"{dropped} = {plan_for}({shape_of})")
-        values = [(key, _expression(src, depth, fn, "doc")) for key, fn in computed]  # read before any key goes
+        values = [(key, _expression(src, depth, fn)) for key, fn in computed]  # read before any key goes
         src.emit(depth, f"for {each} in {dropped}:")
         src.emit(depth + 1, f"del doc[{each}]")
         for name, value in values:
             src.emit(depth, f"if {value} is not MISSING:")
             src.emit(depth + 1, f"doc[{src.bind(name)}] = {value}")
-        src.emit(depth, "new = doc")
-    elif shape is not None and shape[0] == "add_fields":
-        _set_computed(src, depth, shape[1], "doc", "doc")
-        src.emit(depth, "new = doc")
-    else:
-        src.emit(depth, f"new = {src.bind(fn)}(doc)")
+        return True
+    if shape is not None and shape[0] == "add_fields":
+        _add_fields(src, depth, shape[1])
+        return True
+    src.emit(depth, f"new = {src.bind(fn)}(doc)")
+    return False
 
 
 def _stages(src: _Source, depth: int, group: list[StagePlan]) -> None:
     """The loop body: each stage in its own ``try``, so a failure names its stage and its input."""
     for position, plan in enumerate(group):
         fail = src.bind(failure(plan))
+        src.reads = {}
         src.emit(depth, "try:")
+        in_place = False
         if plan.kind == FILTER:
             _predicate(src, depth + 1, plan.doc_fn)
         elif plan.kind == MAP:
-            _map(src, depth + 1, plan.doc_fn)
+            in_place = _map(src, depth + 1, plan.doc_fn)
         else:
             src.emit(depth + 1, f"new = {src.bind(plan.doc_fn)}(doc)")
         src.emit(depth, "except Exception as exc:  # one document's failure must not stop the stream")
         src.emit(depth + 1, f"failed.append(({position}, {fail}(doc, exc)))")
         src.emit(depth + 1, "continue")
-        if plan.kind == FILTER:
+        if plan.kind == FILTER or in_place:
             continue
         if plan.kind == MAP:
             src.emit(depth, "doc = new")
