@@ -112,8 +112,9 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
 def fuse(group: list[StagePlan]) -> Callable[[list], list]:
     """One batch function for a run of stateless stages: chunks in, chunks out.
 
-    The reference for ``translator.segment.compile_segment``, which the flows run: one
-    closure call per stage and document, which the differential tests compare it against.
+    One closure call per stage and document: the reference the differential tests hold
+    ``translator.segment.compile_segment`` (which the dataflow's fused steps run) to, and what
+    window stages run their inner stages with.
     """
     runners = [_runner(plan) for plan in group]
 

@@ -10,7 +10,10 @@ other value, so what runs is what the closures compute, in fewer calls.
 The generated source never holds anything from the pipeline: field names, literals and
 closures are bound to generated identifiers, so a pipeline cannot inject code. Compiled
 closures describe the shapes they stand for with an ``inline`` attribute, a tuple whose
-first element names the shape (see ``_expression`` and ``_stage``).
+first element names the shape (see ``_expression``, ``_predicate`` and ``_map``).
+It updates the documents it is given in place (the step owns them), so it serves the
+dataflow's fused steps; window stages, which may run their inner stages over one document
+once per window, keep ``build.fuse``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,12 @@ class _Source:
         return self.reads[key]
 
 
+def _apply(src: _Source, operation: Callable, a: str, b: str) -> str:
+    """``operation(a, b)`` as source: a Python operator when it is one."""
+    symbol = _SYMBOLS.get(operation)
+    return f"{a} {symbol} {b}" if symbol is not None else f"{src.bind(operation)}({a}, {b})"
+
+
 def _expression(src: _Source, depth: int, fn: Callable) -> str:
     """Emit the statements computing ``fn(doc, NO_VARS)``; return the name holding its value."""
     field = getattr(fn, "field", None)
@@ -96,8 +105,7 @@ def _expression(src: _Source, depth: int, fn: Callable) -> str:
     elif shape is not None and shape[0] in ("field_number_op", "field_compare_number", "field_int_op"):
         kind, key, operation, constant = shape[:4]
         a, t = src.read(depth, key), src.temp()
-        b = src.bind(constant)
-        result = f"{a} {_SYMBOLS[operation]} {b}" if operation in _SYMBOLS else f"{src.bind(operation)}({a}, {b})"
+        result = _apply(src, operation, a, src.bind(constant))
         src.emit(depth, f"{t} = type({a})")
         if kind == "field_number_op":
             src.emit(depth, f"{value} = {result} if {t} is float or {t} is int else {call}")
@@ -125,7 +133,7 @@ def _predicate(src: _Source, depth: int, fn: Callable) -> None:
         _, key, accept, literal, kinds = shape
         value, kind = src.read(depth, key), src.temp()
         checks = " or ".join(f"{kind} is {src.bind(k)}" for k in sorted(kinds, key=lambda k: k.__name__))
-        test = f"{value} {_SYMBOLS[accept]} {src.bind(literal)}" if accept in _SYMBOLS else f"{src.bind(accept)}({value}, {src.bind(literal)})"
+        test = _apply(src, accept, value, src.bind(literal))
         src.emit(depth, f"{kind} = type({value})")
         src.emit(depth, f"if not ({test} if {checks} else {src.bind(fn)}(doc)):")
     else:
@@ -167,7 +175,8 @@ def _map(src: _Source, depth: int, fn: Callable) -> bool:
         # order, as the closure's copy does, without building a new document.
         _, kept, computed = shape
         planner = _shape_planner(kept)
-        plans, plan_for, shape_of, dropped, each = src.bind(planner.plans), src.bind(planner), src.temp(), src.temp(), src.temp()
+        plans, plan_for = src.bind(planner.plans), src.bind(planner)
+        shape_of, dropped, each = src.temp(), src.temp(), src.temp()
         src.emit(depth, f"{shape_of} = tuple(doc)")
         src.emit(depth, f"{dropped} = {plans}.get({shape_of})")
         src.emit(depth, f"if {dropped} is None:")
@@ -239,7 +248,9 @@ def compile_segment(group: list[StagePlan]) -> Callable[[list], list]:
     src.emit(3, "out.append(dead_letters(failed))")
     src.emit(1, "return out")
     namespace = {f"{name}_": value for name, value in src.bound.items()}
-    exec(compile("\n".join(src.lines), f"<segment {'+'.join(plan.stage.step_id for plan in group)}>", "exec"), namespace)  # noqa: S102
+    source = "\n".join(src.lines)
+    name = f"<segment {'+'.join(plan.stage.step_id for plan in group)}>"
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102  # generated above, from no pipeline text
     run_chunks = namespace["run_chunks"]
-    run_chunks.source = "\n".join(src.lines)
+    run_chunks.source = source  # what ran, for tests and debugging
     return run_chunks
