@@ -12,6 +12,7 @@ from typing import TextIO
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import ejson
+from runtime.stats import active_worker
 
 __all__ = ["ConsoleSink", "ConsoleDeadLetterWriter"]
 _LOCK = threading.Lock()  # workers are threads: one line must never interleave with another
@@ -20,11 +21,15 @@ _LOCK = threading.Lock()  # workers are threads: one line must never interleave 
 class _ConsolePartition(StatelessSinkPartition):
     def __init__(self, stream: TextIO):
         self._stream = stream
+        self._stats = active_worker()
 
     def write_batch(self, chunks: list) -> None:
         lines = [ejson.encode_relaxed(doc) for chunk in chunks for doc in chunk]
         if lines:
-            text = b"\n".join(lines).decode() + "\n"
+            data = b"\n".join(lines)
+            if self._stats is not None:
+                self._stats.wrote(len(lines), len(data) + 1)
+            text = data.decode() + "\n"
             with _LOCK:
                 self._stream.write(text)
                 self._stream.flush()

@@ -11,6 +11,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from connectors.stream_meta import TimeField, chunks, stamp
+from runtime.stats import active_worker, sampled_size
 
 __all__ = ["DocumentsSource"]
 SOURCE_META = {"type": "generated"}
@@ -23,6 +24,7 @@ class _DocumentsPartition(StatefulSourcePartition):
         self._batch_size = batch_size
         self._time_field = time_field
         self._ts_field_name = ts_field_name
+        self._stats = active_worker()
 
     def next_batch(self) -> list:
         if self._position >= len(self._docs):
@@ -32,6 +34,8 @@ class _DocumentsPartition(StatefulSourcePartition):
         # stay as written (a replay, or a second run of the same pipeline, reads them again).
         batch = list(map(dict, self._docs[self._position : end]))
         self._position = min(end, len(self._docs))
+        if self._stats is not None:
+            self._stats.input_bytes += sampled_size(batch)
         docs, dead = stamp(batch, SOURCE_META, datetime.now(timezone.utc), self._time_field, self._ts_field_name)
         return chunks(docs, dead)
 

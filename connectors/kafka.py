@@ -45,6 +45,7 @@ from connectors.kafka_formats import (
     value_encoder,
 )
 from connectors.stream_meta import STREAM_META, chunks
+from runtime.stats import active_worker
 
 __all__ = [
     "KafkaDeadLetterWriter",
@@ -312,12 +313,20 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         self._committed: int | None = None
         self._empty = False
         self._at_end = False
+        self._stats = active_worker()
+        # [currentOffset, checkpointOffset, high watermark] for the processor's stats; a resumed
+        # partition starts at its recovered snapshot.
+        self._offsets = self._stats.kafka_partition(start.topic, start.partition) if self._stats is not None else None
+        if self._offsets is not None and self._next_offset is not None:
+            self._offsets[0] = self._offsets[1] = self._next_offset
 
     def next_batch(self) -> list[list]:
         if self._at_end:
             raise StopIteration
         messages = self._consumer.consume(self._source._batch_size, 0)
         self._empty = not messages
+        if self._stats is not None:
+            self._count(messages)
         if not messages:
             return []
         source = self._source
@@ -395,9 +404,18 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
             docs.append(doc)
         if offset is not None:
             self._next_offset = offset + 1
+            if self._offsets is not None:
+                self._offsets[0] = self._next_offset
         if latest_ts is not None:
             source.activity.record(self._name, latest_ts)
         return chunks(docs, dead)
+
+    def _count(self, messages: list) -> None:
+        """Bytes received, and the partition's end as last fetched (no request to the broker)."""
+        self._stats.input_bytes += sum(len(m.value() or b"") for m in messages if m.error() is None)
+        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
+        if high >= 0:
+            self._offsets[2] = high
 
     def _consumer_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -415,6 +433,8 @@ class _KafkaPartition(StatefulSourcePartition[list, int | None]):
         # previous one is what the group may safely record.
         self._commit(self._previous_snapshot)
         self._previous_snapshot = self._next_offset
+        if self._offsets is not None:
+            self._offsets[1] = self._next_offset
         return self._next_offset
 
     def _commit(self, offset: int | None) -> None:
@@ -536,6 +556,7 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
         self._dead = DeadLetters()
         factory = sink._dead_letter_writer_factory
         self._dead_letter_writer = factory() if factory is not None else None
+        self._stats = active_worker()
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is None:
@@ -555,10 +576,12 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
         encode_key, encode_value, tombstone_when = sink._encode_key, sink._encode_value, sink._tombstone_when
         produce = self._producer.produce
         dead = self._dead
+        received = written = 0
         for chunk in values:
             if isinstance(chunk, DeadLetters):
                 dead.extend(chunk)
                 continue
+            received += len(chunk)
             for doc in chunk:
                 try:
                     topic = fixed_topic or topic_of(doc)
@@ -573,10 +596,13 @@ class _KafkaSinkPartition(StatefulSinkPartition[list, None]):
                 except Exception as exc:  # a failing expression costs only this document
                     dead.append(dead_letter(doc, f"kafka $emit: {exc}"))
                     continue
+                written += len(value) if value is not None else 0
                 try:
                     produce(topic, value, key, headers=headers)
                 except (BufferError, KafkaException):
                     self._produce(topic, value, key, headers, doc)
+        if self._stats is not None:
+            self._stats.wrote(received, written)
         self._producer.poll(0)
         self._drain()
 

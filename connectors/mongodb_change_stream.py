@@ -12,6 +12,7 @@ from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional, Sequence
 
+import bson
 from bson.timestamp import Timestamp
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from pymongo.change_stream import ChangeStream
@@ -20,6 +21,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from connectors.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_support import connect, is_transient, redact
 from connectors.stream_meta import STREAM_META, chunks
+from runtime.stats import active_worker
 
 __all__ = ["ChangeStreamSource"]
 
@@ -174,6 +176,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         self._failure: BaseException | None = None
         self._awake_at: datetime | None = None
         self._stop = threading.Event()
+        self._stats = active_worker()
         self._reader = threading.Thread(target=self._read, name=f"change stream {self._where}", daemon=True)
         self._reader.start()
 
@@ -193,7 +196,16 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         if failure is not None and not events and not queue:
             raise failure
         self._awake_at = None if queue else datetime.now(timezone.utc) + source._idle_poll
+        if events and self._stats is not None:
+            self._count(events)
         return self._shape(events) if events else []
+
+    def _count(self, events: list[dict]) -> None:
+        """Bytes received (each event's BSON size) and how far behind the last event is."""
+        self._stats.input_bytes += sum(len(bson.encode(event)) for event in events)
+        last = events[-1]
+        happened = last.get("wallTime") or last["clusterTime"].as_datetime()
+        self._stats.change_stream_lag = max((datetime.now(timezone.utc) - happened).total_seconds(), 0.0)
 
     def next_awake(self) -> datetime | None:
         """When the queue ran dry, poll it again shortly."""

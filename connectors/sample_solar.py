@@ -15,6 +15,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from connectors.stream_meta import TimeField, chunks, stamp
+from runtime.stats import active_worker, sampled_size
 
 __all__ = ["SolarSource"]
 SOURCE_META = {"type": "generated"}
@@ -42,6 +43,7 @@ class _SolarPartition(StatefulSourcePartition):
     def __init__(self, source: SolarSource, emitted: int):
         self._source = source
         self._emitted = emitted
+        self._stats = active_worker()
         self._started = time.monotonic()
         self._start_count = emitted
 
@@ -58,6 +60,8 @@ class _SolarPartition(StatefulSourcePartition):
         now = datetime.now(timezone.utc)
         readings = [solar_reading(source.seed, n, now) for n in range(self._emitted, self._emitted + due)]
         self._emitted += due
+        if self._stats is not None:
+            self._stats.input_bytes += sampled_size(readings)
         docs, dead = stamp(readings, SOURCE_META, now, source.time_field, source.ts_field_name)
         return chunks(docs, dead)
 

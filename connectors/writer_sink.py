@@ -11,6 +11,7 @@ from typing import Callable, Protocol
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.dead_letters import DeadLetters, DeadLetterWriter
+from runtime.stats import active_worker, sampled_size
 
 
 class DocumentWriter(Protocol):
@@ -26,6 +27,7 @@ class DocumentWriter(Protocol):
 class WriterPartition(StatelessSinkPartition):
     def __init__(self, writer: DocumentWriter) -> None:
         self._writer = writer
+        self._stats = active_worker()
 
     def write_batch(self, chunks: list) -> None:
         docs: list = []
@@ -35,6 +37,8 @@ class WriterPartition(StatelessSinkPartition):
             else:
                 docs.extend(chunk)
         if docs:
+            if self._stats is not None:  # before the write: writers may update what they are given
+                self._stats.wrote(len(docs), sampled_size(docs))
             self._writer.write(docs)
 
     def close(self) -> None:

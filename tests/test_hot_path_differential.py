@@ -2,7 +2,8 @@
 
 Random documents (arrays, nested documents, missing fields, mixed types, any field order)
 run through random ``$match``/``$project``/``$addFields``/``$unwind``/``$unset`` pipelines
-both ways; documents, their field order, and dead letters must come out the same.
+both ways; documents, their field order, and dead letters must come out the same, and with
+stats on, so must every stage's counters.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import pytest
 from bson import Decimal128, Int64
 
+from runtime.stats import FlowStats, StageInfo
 from translator import plan
 from translator.build import fuse
 from translator.parse import parse_pipeline
@@ -102,10 +104,10 @@ def comparable(chunks: list) -> str:
     return repr([[{k: v for k, v in item.items() if k != "dlqTime"} for item in chunk] for chunk in chunks])
 
 
-def test_generated_segments_match_the_closures():
-    rng = random.Random(16)
-    compared = specialised = 0
-    for _ in range(600):
+def random_cases(seed: int, count: int):
+    """``(stages, plans, chunks)``: random pipelines (source left out) and two chunks for each."""
+    rng = random.Random(seed)
+    for _ in range(count):
         stages = [random_stage(rng) for _ in range(rng.randrange(1, 5))]
         try:
             plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, *stages], "differential"))[1:]
@@ -113,7 +115,12 @@ def test_generated_segments_match_the_closures():
             continue
         docs = [random_document(rng) for _ in range(rng.randrange(1, 40))]
         cut = rng.randrange(len(docs) + 1)
-        chunks = [docs[:cut], docs[cut:]]
+        yield stages, plans, [docs[:cut], docs[cut:]]
+
+
+def test_generated_segments_match_the_closures():
+    compared = specialised = 0
+    for stages, plans, chunks in random_cases(16, 600):
         generated = compile_segment(plans)
         expected = comparable(fuse(plans)(copy.deepcopy(chunks)))
         assert comparable(generated(copy.deepcopy(chunks))) == expected, (stages, generated.source)
@@ -134,3 +141,30 @@ def test_generated_segments_match_the_closures():
 def test_common_stages_are_inlined(stage, inlined):
     plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, stage], "inlined"))[1:]
     assert inlined in compile_segment(plans).source
+
+
+def flow_stats(plans: list) -> FlowStats:
+    """Counters for the source (position 0, never counted here) and ``plans``."""
+    stages = [StageInfo(0, "$source", "source", "source"), *(StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans)]
+    return FlowStats("differential", stages)
+
+
+def counters(stats: FlowStats) -> tuple:
+    (worker,) = stats.workers()
+    return worker.into, worker.out, worker.dlq, worker.dlq_bytes, worker.state
+
+
+def test_generated_segments_count_as_the_closures():
+    compared = 0
+    for stages, plans, chunks in random_cases(12, 400):
+        generated_stats, reference_stats = flow_stats(plans), flow_stats(plans)
+        generated = compile_segment(plans, generated_stats)
+        expected = comparable(fuse(plans, reference_stats)(copy.deepcopy(chunks)))
+        assert comparable(generated(copy.deepcopy(chunks))) == expected, (stages, generated.source)
+        assert counters(generated_stats) == counters(reference_stats), (stages, generated.source)
+        (worker,) = generated_stats.workers()
+        # Each chunk's time goes to the stages in proportion to the documents they received.
+        assert worker.seconds[0] == 0
+        assert [seconds > 0 for seconds in worker.seconds[1:]] == [received > 0 for received in worker.into[1:]]
+        compared += 1
+    assert compared > 300

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
@@ -21,11 +21,15 @@ from bytewax._bytewax import cli_main
 from bytewax.errors import BytewaxRuntimeError
 
 from connectors.console import ConsoleSink
+from connectors.mongodb_support import redact
+from runtime.logs import configure_logging
+from runtime.report import interrupted, report_every, report_from_environment
+from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
 from translator.build import BuildContext, build_dataflow
 from translator.connections import Registry
 from translator.dlq import check_dlq_options, dlq_writer_factory
-from translator.errors import PipelineValidationError, Problem, SpecError
+from translator.errors import PipelineValidationError, Problem, SettingError, SpecError
 from translator.parse import Pipeline
 from translator.plan import PlanContext, StagePlan
 from translator.validate import plan_pipeline
@@ -36,6 +40,7 @@ class Translation:
     pipeline: Pipeline
     plans: list
     flow: Dataflow | None
+    stats: FlowStats | None = None
 
 
 def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
@@ -52,12 +57,14 @@ def translate(
     registry: Registry | None = None,
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
+    stats: bool = True,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow.
 
     Without a ``$merge``/``$emit``, documents go to ``output``: a text stream (default stdout)
     or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
-    (default stderr).
+    (default stderr). The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
+    ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them.
     """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
     plans = plan(pipeline, registry)
@@ -67,8 +74,19 @@ def translate(
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
     flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline.name)  # Bytewax ids may not contain dots
     sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output)
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink)
-    return Translation(pipeline, plans, build_dataflow(plans, ctx))
+    counters = None
+    try:
+        configure_logging(pipeline.name, redact)
+        if stats:
+            stages = [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans]
+            ts_field = plans[0].stage.spec.get("tsFieldName") if plans else None
+            counters = FlowStats(pipeline.name, stages, ts_field if type(ts_field) is str else "_ts")
+            report_from_environment(counters)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+    activate(counters)
+    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters)
+    return Translation(pipeline, plans, build_dataflow(plans, ctx), counters)
 
 
 def process(
@@ -76,25 +94,30 @@ def process(
     registry: Registry | None = None,
     output: TextIO | DynamicSink | None = None,
     dlq_output: TextIO | None = None,
+    on_stats: Callable[[dict], None] | None = None,
+    stats_interval: float | None = None,
 ) -> None:
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
     Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses), which stops cleanly on
-    Ctrl-C; that arrives here as KeyboardInterrupt.
+    Ctrl-C; that arrives here as KeyboardInterrupt. ``on_stats`` gets the stats document when
+    the run ends, and every ``stats_interval`` seconds while it runs, if given.
     """
-    flow = translate(pipeline, registry, output, dlq_output).flow
+    translation = translate(pipeline, registry, output, dlq_output)
+    if on_stats is not None:
+        report_every(translation.stats, stats_interval, on_stats)
+    status = "error"
     try:
-        cli_main(flow)
+        cli_main(translation.flow)
+        status = "stopped"
     except BytewaxRuntimeError as exc:
-        if _interrupted(exc):
+        if interrupted(exc):
+            status = "stopped"
             raise KeyboardInterrupt from None
         raise
+    except KeyboardInterrupt:
+        status = "stopped"
+        raise
+    finally:
+        translation.stats.finish(status)
 
-
-def _interrupted(exc: BaseException | None) -> bool:
-    """Ctrl-C, seen by Bytewax itself or raised inside one of our callbacks."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt) or "signal received" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

@@ -10,7 +10,9 @@ place, so a step that keeps a document in its state emits a copy, never the docu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Callable
 
 import bytewax.operators as op
@@ -18,10 +20,11 @@ from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
 from connectors.dead_letters import DeadLetters, DeadLetterSink
+from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.dlq import WriterFactory
 from translator.errors import UnsupportedFeatureError
 from translator.plan import FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
-from translator.segment import compile_segment, failure
+from translator.segment import compile_segment, failure, generates
 
 DLQ_STEP = "dlq"
 
@@ -35,12 +38,60 @@ class BuildContext:
     dlq_writer_factory: WriterFactory
     output_sink: Any = None  # where documents go when the pipeline has no sink (default: stdout)
     dead_letters: list = field(default_factory=list)
+    stats: FlowStats | None = None  # None: nothing counted (benches compare both)
 
     def split_dead_letters(self, step_id: str, up: Stream) -> Stream:
-        """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks."""
-        branch = op.branch(f"{step_id}_dead_letters", up, lambda chunk: type(chunk) is DeadLetters)
+        """Route DeadLetters chunks of ``up`` to the DLQ; return the document chunks.
+
+        The split also counts, per chunk, what the stage ``step_id`` passed on and dead-lettered.
+        """
+        position = self.stats.position(step_id) if self.stats is not None else None
+        if position is None:
+            is_dead = _is_dead_letters
+        else:
+            is_dead = _counting_split(self.stats, position)
+        branch = op.branch(f"{step_id}_dead_letters", up, is_dead)
         self.dead_letters.append(branch.trues)
         return branch.falses
+
+
+def _is_dead_letters(chunk: list) -> bool:
+    return type(chunk) is DeadLetters
+
+
+def _counting_split(stats: FlowStats, position: int) -> Callable[[list], bool]:
+    if position == 0:
+        return _counting_source_split(stats)
+
+    def is_dead(chunk: list) -> bool:
+        worker = stats.worker()
+        if type(chunk) is DeadLetters:
+            worker.dead_letters(position, chunk)
+            return True
+        worker.out[position] += len(chunk)
+        return False
+
+    return is_dead
+
+
+def _counting_source_split(stats: FlowStats) -> Callable[[list], bool]:
+    """The source's split counts what it received, good or not, and keeps the latest event time
+    of each chunk's last document: the watermark of a pipeline without windows."""
+    ts_field = stats.ts_field
+
+    def is_dead(chunk: list) -> bool:
+        worker = stats.worker()
+        worker.into[0] += len(chunk)
+        if type(chunk) is DeadLetters:
+            worker.dead_letters(0, chunk)
+            return True
+        worker.out[0] += len(chunk)
+        ts = chunk[-1].get(ts_field)
+        if type(ts) is datetime and (worker.watermark[0] is None or ts > worker.watermark[0]):
+            worker.watermark[0] = ts
+        return False
+
+    return is_dead
 
 
 def segments(plans: list[StagePlan]) -> list[list[StagePlan]]:
@@ -109,14 +160,35 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     return run_flat_map
 
 
-def fuse(group: list[StagePlan]) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out.
+def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats: FlowStats) -> Callable[[list, DeadLetters], list]:
+    """``runner``, counting per chunk the stage's documents in, out and dead-lettered, and its time."""
+    clock = time.perf_counter
+
+    def run_counted(docs: list, dead: DeadLetters) -> list:
+        worker = stats.worker()
+        failed = len(dead)
+        started = clock()
+        out = runner(docs, dead)
+        worker.seconds[position] += clock() - started
+        worker.into[position] += len(docs)
+        worker.out[position] += len(out)
+        if len(dead) != failed:
+            worker.dead_letters(position, dead[failed:])
+        return out
+
+    return run_counted
+
+
+def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
+    """One batch function for a run of stateless stages: chunks in, chunks out (counted with ``stats``).
 
     One closure call per stage and document: the reference the differential tests hold
-    ``translator.segment.compile_segment`` (which the dataflow's fused steps run) to, and what
-    window stages run their inner stages with.
+    ``translator.segment.compile_segment`` (which the dataflow's fused steps run) to, what
+    window stages run their inner stages with, and what runs stages the generator leaves out.
     """
     runners = [_runner(plan) for plan in group]
+    if stats is not None:
+        runners = [_counting(plan.stage.index, runner, stats) for plan, runner in zip(group, runners)]
 
     def run_chunks(chunks: list) -> list:
         out = []
@@ -143,7 +215,8 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         head = group[0]
         if head.role == STATELESS:
             step_id = fused_step_id(group)
-            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, compile_segment(group)))
+            run = compile_segment(group, ctx.stats) if generates(group) else fuse(group, ctx.stats)
+            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, run))
             continue
         if head.build is None:
             msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"
@@ -151,12 +224,16 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         if head.role == SOURCE:
             stream = ctx.split_dead_letters(head.stage.step_id, head.build(ctx.flow, ctx))
         elif head.role == SINK:
-            head.build(stream, ctx)
+            sink_ctx = ctx
+            if ctx.stats is not None:  # the sink's own dead letters count for its stage
+                sink_ctx = replace(ctx, dlq_writer_factory=counting_writers(ctx.dlq_writer_factory, ctx.stats, head.stage.index))
+            head.build(stream, sink_ctx)
             sunk = True
         else:
             stream = head.build(stream, ctx)
     if not sunk:
         op.output("output", stream, ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)
-    op.output(DLQ_STEP, dead, DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name))
+    dead_letter_sink = DeadLetterSink(ctx.dlq_writer_factory, ctx.processor_name)
+    op.output(DLQ_STEP, dead, WorkerBinding(dead_letter_sink, ctx.stats) if ctx.stats is not None else dead_letter_sink)
     return ctx.flow

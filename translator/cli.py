@@ -11,6 +11,7 @@ import os
 import sys
 
 from connectors.mongodb_support import redact
+from runtime.stats import dumps as stats_json
 from translator import plan, process
 from translator.connections import load_registry
 from translator.errors import TranslateError
@@ -38,10 +39,26 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_stats(doc: dict) -> None:
+    print(f"stats: {stats_json(doc)}", file=sys.stderr, flush=True)
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     pipeline, registry = _load(args)
-    process(pipeline, registry)
+    wanted = args.stats or args.stats_interval is not None
+    process(pipeline, registry, on_stats=_print_stats if wanted else None, stats_interval=args.stats_interval)
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        msg = f"expected a positive number of seconds; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.set_defaults(handler=handler)
         if name == "translate":
             sub.add_argument("--graph", action="store_true", help="print a Mermaid diagram of the dataflow")
+        if name == "process":
+            sub.add_argument("--stats", action="store_true", help="print the stats document on stderr when the run ends")
+            sub.add_argument("--stats-interval", type=_positive_seconds, metavar="SECONDS", help="also print it every SECONDS")
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -38,6 +38,10 @@ class UnsupportedFeatureError(TranslateError):
     """The pipeline is valid Atlas Stream Processing, but sluice cannot run it (yet)."""
 
 
+class SettingError(TranslateError):
+    """An environment variable sluice reads (``SLUICE_METRICS_ADDR``, ``SLUICE_LOG_FORMAT``) is malformed."""
+
+
 class PipelineValidationError(TranslateError):
     """Every problem found in a pipeline; ``problems`` keeps them for tools."""
 

@@ -13,19 +13,27 @@ closures describe the shapes they stand for with an ``inline`` attribute, a tupl
 first element names the shape (see ``_expression``, ``_predicate`` and ``_map``).
 It updates the documents it is given in place (the step owns them), so it serves the
 dataflow's fused steps; window stages, which may run their inner stages over one document
-once per window, keep ``build.fuse``.
+once per window, keep ``build.fuse``, and so do segments holding a stage that takes whole
+chunks (see :func:`generates`).
+
+With stats, the generated loop keeps the per-stage counters ``build._counting`` keeps, per
+chunk (see :func:`_chunk_counter`).
 """
 
 from __future__ import annotations
 
 import operator
+import time
 from itertools import count
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from connectors.dead_letters import DeadLetters, dead_letter
 from translator._types import MISSING, NO_VARS
 from translator.errors import ExpressionError
-from translator.plan import FILTER, MAP, StagePlan
+from translator.plan import FILTER, FLAT_MAP, MAP, StagePlan
+
+if TYPE_CHECKING:
+    from runtime.stats import FlowStats
 
 # Operators the closures call, written as Python operators in the generated source.
 _SYMBOLS = {
@@ -60,6 +68,7 @@ class _Source:
         self.lines: list[str] = []
         self.bound: dict[str, Any] = {}
         self.reads: dict[str, str] = {}  # field → the name holding ``doc.get(field, MISSING)``, per stage
+        self.tally: str | None = None  # with stats, the counter of the current stage's rejections
         self._names = count()
 
     def bind(self, value: Any) -> str:
@@ -138,6 +147,8 @@ def _predicate(src: _Source, depth: int, fn: Callable) -> None:
         src.emit(depth, f"if not ({test} if {checks} else {src.bind(fn)}(doc)):")
     else:
         src.emit(depth, f"if not {src.bind(fn)}(doc):")
+    if src.tally is not None:
+        src.emit(depth + 1, f"{src.tally} += 1")
     src.emit(depth + 1, "continue")
 
 
@@ -195,11 +206,17 @@ def _map(src: _Source, depth: int, fn: Callable) -> bool:
     return False
 
 
-def _stages(src: _Source, depth: int, group: list[StagePlan]) -> None:
+def _tally(position: int) -> str:
+    """The generated counter of a filter's rejections or a flat map's output documents."""
+    return f"tally{position}"
+
+
+def _stages(src: _Source, depth: int, group: list[StagePlan], counted: bool) -> None:
     """The loop body: each stage in its own ``try``, so a failure names its stage and its input."""
     for position, plan in enumerate(group):
         fail = src.bind(failure(plan))
         src.reads = {}
+        src.tally = _tally(position) if counted and plan.kind == FILTER else None
         src.emit(depth, "try:")
         in_place = False
         if plan.kind == FILTER:
@@ -216,6 +233,8 @@ def _stages(src: _Source, depth: int, group: list[StagePlan]) -> None:
         if plan.kind == MAP:
             src.emit(depth, "doc = new")
             continue
+        if counted:
+            src.emit(depth, f"{_tally(position)} += len(new)")
         src.emit(depth, "for doc in new:")  # a flat map: the later stages run per produced document
         depth += 1
     src.emit(depth, "append(doc)")
@@ -226,11 +245,68 @@ def _dead_letters(failed: list) -> DeadLetters:
     return DeadLetters(record for _, record in sorted(failed, key=operator.itemgetter(0)))
 
 
-def compile_segment(group: list[StagePlan]) -> Callable[[list], list]:
-    """The batch function of one run of stateless stages: chunks in, chunks out, as ``build.fuse``."""
+def _chunk_counter(group: list[StagePlan], stats: FlowStats) -> Callable[[int, tuple, list, float], None]:
+    """Add one chunk's figures to this worker's counters, as ``build._counting`` adds each stage's.
+
+    The generated loop keeps one local integer per filter (documents it rejected) and per flat
+    map (documents it produced); failures are the chunk's dead letters. A stage receives what
+    the one before it passed on, so every stage's in and out follow, once per chunk. Time is
+    measured once per chunk for the whole segment and shared among its stages in proportion to
+    the documents each received: two clock reads per chunk, none per document.
+    """
+    indices = [plan.stage.index for plan in group]
+    kinds = [plan.kind for plan in group]
+
+    def count_chunk(received: int, tallies: tuple, failed: list, seconds: float) -> None:
+        worker = stats.worker()
+        into, out = worker.into, worker.out
+        failures = [0] * len(group)
+        if failed:
+            by_stage: dict[int, list] = {}
+            for position, record in failed:
+                by_stage.setdefault(position, []).append(record)
+            for position, records in by_stage.items():
+                failures[position] = len(records)
+                worker.dead_letters(indices[position], records)
+        tally = iter(tallies)
+        passed, received_by = received, []
+        for position, kind in enumerate(kinds):
+            received_by.append(passed)
+            into[indices[position]] += passed
+            if kind == FLAT_MAP:
+                passed = next(tally)
+            else:
+                passed -= failures[position] + (next(tally) if kind == FILTER else 0)
+            out[indices[position]] += passed
+        total = sum(received_by)
+        if not total:
+            worker.seconds[indices[0]] += seconds
+            return
+        for index, share in zip(indices, received_by):
+            worker.seconds[index] += seconds * share / total
+
+    return count_chunk
+
+
+def generates(group: list[StagePlan]) -> bool:
+    """Whether :func:`compile_segment` can run ``group``: its stages take one document at a time."""
+    return all(plan.kind in (FILTER, MAP, FLAT_MAP) for plan in group)
+
+
+def compile_segment(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
+    """The batch function of one run of stateless stages: chunks in, chunks out, as ``build.fuse``
+    (counted with ``stats`` as ``build.fuse`` counts)."""
+    if not generates(group):
+        odd = next(plan for plan in group if plan.kind not in (FILTER, MAP, FLAT_MAP))
+        msg = f"{odd.stage.name} (stage {odd.stage.index}) takes whole chunks; build.fuse runs it"
+        raise ValueError(msg)
+    counted = stats is not None
     src = _Source()
     src.bound.update(MISSING=MISSING, NO_VARS=NO_VARS, dead_letters=_dead_letters)
-    _stages(src, 3, group)
+    tallies = [_tally(position) for position, plan in enumerate(group) if plan.kind in (FILTER, FLAT_MAP)]
+    if counted:
+        src.bound.update(count_chunk=_chunk_counter(group, stats), clock=time.perf_counter)
+    _stages(src, 3, group, counted)
     body, src.lines = src.lines, []
     src.emit(0, "def run_chunks(chunks):")
     for name in src.bound:  # globals read once per call, locals afterwards
@@ -240,8 +316,14 @@ def compile_segment(group: list[StagePlan]) -> Callable[[list], list]:
     src.emit(2, "kept = []")
     src.emit(2, "append = kept.append")
     src.emit(2, "failed = []")
+    if counted:
+        if tallies:
+            src.emit(2, f"{' = '.join(tallies)} = 0")
+        src.emit(2, "started = clock()")
     src.emit(2, "for doc in docs:")
     src.lines += body
+    if counted:
+        src.emit(2, f"count_chunk(len(docs), ({''.join(t + ', ' for t in tallies)}), failed, clock() - started)")
     src.emit(2, "if kept:")
     src.emit(3, "out.append(kept)")
     src.emit(2, "if failed:")

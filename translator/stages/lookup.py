@@ -6,6 +6,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-lookup/
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 import bytewax.operators as op
@@ -61,12 +62,23 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
     where = f"{stage.name} (stage {stage.index})"
 
     def build(up, bctx):
-        local = threading.local()
+        # One lookup (and client) per worker thread, by OS thread id: Bytewax may recreate a
+        # worker's Python thread state between calls, which empties any threading.local.
+        lookups: dict[int, MongoLookup] = {}
+        probe = bctx.stats.probe(stage.step_id) if bctx.stats is not None else None
+
+        def counted(docs: list) -> list:
+            """Time and documents in; ``$cachedLookup``'s cache is its state."""
+            started = time.perf_counter()
+            out = enrich(docs)
+            worker = probe.ran(len(docs), time.perf_counter() - started)
+            worker.state[probe.position] = getattr(lookups[threading.get_ident()], "cached_bytes", 0)
+            return out
 
         def enrich(docs: list) -> list:
-            lookup = getattr(local, "lookup", None)
+            lookup = lookups.get(threading.get_ident())
             if lookup is None:
-                lookup = local.lookup = make(connection["uri"])
+                lookup = lookups[threading.get_ident()] = make(connection["uri"])
             try:
                 return [[_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]]
             except (PyMongoError, ConnectionError):
@@ -82,7 +94,8 @@ def lookup_builder(stage: Stage, connection: dict | None, make: Callable[[str], 
                         dead.append(dead_letter(doc, f"{where}: {exc}"))
                 return [chunk for chunk in (kept, dead) if chunk]
 
-        return bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, enrich))
+        step = op.flat_map(stage.step_id, up, enrich if probe is None else counted)
+        return bctx.split_dead_letters(stage.step_id, step)
 
     return build
 

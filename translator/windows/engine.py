@@ -104,6 +104,10 @@ class _Engine:
     def snapshot(self) -> tuple:
         return (self.watermark.snapshot(), self.frontier, self.source, self._state())
 
+    def held(self) -> Any:
+        """What the open windows hold, without the watermark's bookkeeping: the stats' state size."""
+        return self._state()
+
     def restore(self, snapshot: tuple, now: datetime) -> None:
         watermark, self.frontier, self.source, state = snapshot
         self.watermark.restore(watermark, now)

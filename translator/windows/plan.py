@@ -73,7 +73,8 @@ def _operator_plan(stage: Stage, description: str, make_engine: Callable[..., An
     def build(up: Stream, bctx: Any) -> Stream:
         found = kafka_partitions(bctx.flow) if watermarked else {}
         make = (lambda: make_engine(**found)) if found else make_engine
-        return bctx.split_dead_letters(step_id, window_operator(step_id, up, make))
+        probe = bctx.stats.probe(step_id) if bctx.stats is not None else None
+        return bctx.split_dead_letters(step_id, window_operator(step_id, up, make, probe=probe))
 
     steps = (f"{step_id}_key", f"{step_id}_state", f"{step_id}_unkey", f"{step_id}_dead_letters")
     return StagePlan(stage, OPERATOR, description, build=build, steps=steps)

@@ -582,6 +582,10 @@ class SetWindowFields:
     def next_wake(self) -> None:
         return None
 
+    def held(self) -> dict:
+        """What the partitions hold (documents waiting, running values): the stats' state size."""
+        return self.partitions
+
     def snapshot(self) -> dict:
         return self.partitions
 
