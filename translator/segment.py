@@ -313,21 +313,18 @@ def compile_segment(group: list[StagePlan], stats: FlowStats | None = None) -> C
         src.emit(1, f"{name} = {name}_")
     src.emit(1, "out = []")
     src.emit(1, "for docs in chunks:")
-    src.emit(2, "kept = []")
-    src.emit(2, "append = kept.append")
-    src.emit(2, "failed = []")
+    start = ["kept = []", "append = kept.append", "failed = []"]
     if counted:
-        if tallies:
-            src.emit(2, f"{' = '.join(tallies)} = 0")
-        src.emit(2, "started = clock()")
-    src.emit(2, "for doc in docs:")
+        start += [f"{' = '.join(tallies)} = 0"] if tallies else []
+        start.append("started = clock()")
+    for line in [*start, "for doc in docs:"]:
+        src.emit(2, line)
     src.lines += body
     if counted:
         src.emit(2, f"count_chunk(len(docs), ({''.join(t + ', ' for t in tallies)}), failed, clock() - started)")
-    src.emit(2, "if kept:")
-    src.emit(3, "out.append(kept)")
-    src.emit(2, "if failed:")
-    src.emit(3, "out.append(dead_letters(failed))")
+    for nonempty, chunk in (("kept", "kept"), ("failed", "dead_letters(failed)")):
+        src.emit(2, f"if {nonempty}:")
+        src.emit(3, f"out.append({chunk})")
     src.emit(1, "return out")
     namespace = {f"{name}_": value for name, value in src.bound.items()}
     source = "\n".join(src.lines)
