@@ -4,7 +4,7 @@ Baselines: (a) an idiomatic hand-written Bytewax flow (``op.filter``/``op.map`` 
 over one item per document), (b) a plain Python loop with no framework (the practical limit).
 Every contender reads the same generated documents and ends in a sink that only counts.
 Rates are documents per CPU-second of this process, best of ``--repeat`` runs.
-Goal (issue 2): sluice ≥ 1.5× (a) and ≥ 50% of (b). Stats and metrics (issue 12) cost < 5%:
+Goal (issue 16): sluice ≥ 1.0× (a) and ≥ 0.6× (b). Stats and metrics (issue 12) cost < 5%:
 sluice as it runs (counting) against the same flow translated with ``stats=False``.
 
     python bench/bench_stateless.py [--docs 1000000] [--repeat 3]
@@ -185,11 +185,9 @@ def main() -> None:
     for name, (rate, kept) in best_rates(contenders, args.docs, args.repeat).items():
         results[name] = rate
         print(f"{name:18} {rate:>12,.0f} docs/s  ({kept:,} kept)")
-    print(f"sluice / hand-written flow = {results['sluice'] / results['hand-written flow']:.2f}x  (goal >= 1.5x)")
-    print(f"sluice / plain loop        = {results['sluice'] / results['plain loop']:.2f}x  (goal >= 0.50x)")
+    print(f"sluice / hand-written flow = {results['sluice'] / results['hand-written flow']:.2f}x  (goal >= 1.0x)")
+    print(f"sluice / plain loop        = {results['sluice'] / results['plain loop']:.2f}x  (goal >= 0.60x)")
     print(f"stats on / stats off       = {results['sluice'] / results['sluice, stats off']:.3f}x  (goal >= 0.95x)")
-    target = 1.5 * results["hand-written flow"]
-    print(f"1.5x the hand-written flow = {target:,.0f} docs/s = {target / results['plain loop']:.2f}x the plain loop")
 
 
 if __name__ == "__main__":

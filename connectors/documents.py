@@ -34,7 +34,7 @@ class _DocumentsPartition(StatefulSourcePartition):
         end = self._position + self._batch_size
         # Copies: stages update the documents they are given, and the pipeline's own must
         # stay as written (a replay, or a second run of the same pipeline, reads them again).
-        batch = [dict(doc) for doc in self._docs[self._position : end]]
+        batch = list(map(dict, self._docs[self._position : end]))
         self._position = min(end, len(self._docs))
         if self._stats is not None:
             self._stats.input_bytes += sampled_size(batch)

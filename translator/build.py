@@ -19,11 +19,12 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
-from connectors.dead_letters import DeadLetters, DeadLetterSink, dead_letter
+from connectors.dead_letters import DeadLetters, DeadLetterSink
 from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.dlq import WriterFactory
-from translator.errors import ExpressionError, UnsupportedFeatureError
+from translator.errors import UnsupportedFeatureError
 from translator.plan import CHUNK, FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
+from translator.segment import compile_segment, failure, generates
 
 DLQ_STEP = "dlq"
 
@@ -116,10 +117,6 @@ def fused_step_id(group: list[StagePlan]) -> str:
     return "+".join(plan.stage.step_id for plan in group)
 
 
-def _describe(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
-
-
 def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     """Run one stateless stage over a chunk; a document that fails goes to the dead letters.
 
@@ -129,10 +126,10 @@ def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
     fn, kind = plan.doc_fn, plan.kind
     if kind == CHUNK:
         return fn  # it handles its documents' failures itself
-    where = f"{plan.stage.name} (stage {plan.stage.index})"
+    record = failure(plan)
 
     def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:
-        dead.append(dead_letter(doc, f"{where}: {_describe(exc)}"))
+        dead.append(record(doc, exc))
 
     if kind == FILTER:
 
@@ -197,7 +194,12 @@ def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats:
 
 
 def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out (counted with ``stats``)."""
+    """One batch function for a run of stateless stages: chunks in, chunks out (counted with ``stats``).
+
+    One closure call per stage and document: the reference the differential tests hold
+    ``translator.segment.compile_segment`` (which the dataflow's fused steps run) to, what
+    window stages run their inner stages with, and what runs stages the generator leaves out.
+    """
     runners = [_runner(plan) for plan in group]
     if stats is not None:
         runners = [_counting(plan.stage.index, runner, stats) for plan, runner in zip(group, runners)]
@@ -227,7 +229,8 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
         head = group[0]
         if head.role == STATELESS:
             step_id = fused_step_id(group)
-            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, fuse(group, ctx.stats)))
+            run = compile_segment(group, ctx.stats) if generates(group) else fuse(group, ctx.stats)
+            stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, run))
             continue
         if head.build is None:
             msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"

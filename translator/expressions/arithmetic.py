@@ -204,6 +204,7 @@ def binary_fast_path(operation: Callable, general: Callable, left: Callable, rig
                 return operation(a, b)
             return general(a, b)
 
+        field_and_double.inline = ("field_number_op", field, operation, b)  # type: ignore[attr-defined]
         return field_and_double
     if field is not None and type(b) is int and INT32_MIN <= b <= INT32_MAX:
 
@@ -216,6 +217,7 @@ def binary_fast_path(operation: Callable, general: Callable, left: Callable, rig
                 return operation(a, b)
             return general(a, b)
 
+        field_and_int.inline = ("field_int_op", field, operation, b, INT32_MIN, INT32_MAX, int_or_long)  # type: ignore[attr-defined]
         return field_and_int
 
     def evaluate(doc: dict, vars: Any) -> Any:

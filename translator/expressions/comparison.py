@@ -43,6 +43,7 @@ def _comparison(name: str, native: Callable[[Any, Any], Any], test: Callable[[in
                     return native(a, b)
                 return bson(a, b)
 
+            field_against_number.inline = ("field_compare_number", field, native, b)  # type: ignore[attr-defined]
             return field_against_number
         return binary(left, right, NATIVE, fast, bson)
 

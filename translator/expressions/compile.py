@@ -160,6 +160,7 @@ def compile_field_path(path: str, at: Path = ()) -> Compiled:
                 return value.get(second, MISSING)
             return get_path(value, (second,)) if type(value) is list else MISSING
 
+        get_nested.inline = ("nested_field", first, second)  # type: ignore[attr-defined]  # for translator.segment
         return get_nested
 
     def get_deep(doc: dict, vars: Any) -> Any:

@@ -165,6 +165,7 @@ def _single_test(parts: tuple, test: ValueTest) -> Predicate:
                 return test(value) or any(test(element) for element in value)
             return test(value)
 
+        match_field_natively.inline = ("field_native", key, accept, literal, kinds)  # type: ignore[attr-defined]
         return match_field_natively
     if len(parts) == 1:
         key = parts[0]
@@ -196,11 +197,14 @@ def all_of(predicates: list) -> Predicate:
         return predicates[0]
     if len(predicates) == 2:
         first, second = predicates
-        return lambda doc: first(doc) and second(doc)
-    if len(predicates) == 3:
+        conjunction = lambda doc: first(doc) and second(doc)  # noqa: E731
+    elif len(predicates) == 3:
         first, second, third = predicates
-        return lambda doc: first(doc) and second(doc) and third(doc)
-    return lambda doc: all(predicate(doc) for predicate in predicates)
+        conjunction = lambda doc: first(doc) and second(doc) and third(doc)  # noqa: E731
+    else:
+        conjunction = lambda doc: all(predicate(doc) for predicate in predicates)  # noqa: E731
+    conjunction.inline = ("all_of", tuple(predicates))  # type: ignore[attr-defined]  # for translator.segment
+    return conjunction
 
 
 def compile_query(spec: Any, at: Path = ()) -> Predicate:

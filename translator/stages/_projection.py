@@ -154,6 +154,7 @@ def _flat_inclusion(kept: frozenset, computed: tuple) -> Callable[[dict], dict]:
                 out[key] = value
         return out
 
+    project.inline = ("flat_inclusion", kept, computed)  # type: ignore[attr-defined]  # for translator.segment
     return project
 
 
@@ -249,7 +250,10 @@ def compile_add_fields(spec: Any, at: tuple = ()) -> Callable[[dict], dict]:
                 doc[key2] = value2
             return doc
 
+        add_two_fields.inline = ("add_fields", top)  # type: ignore[attr-defined]  # for translator.segment
         return add_two_fields
+    if not nested:
+        add_fields.inline = ("add_fields", top)  # type: ignore[attr-defined]
     return add_fields
 
 
