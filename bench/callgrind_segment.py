@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_stateless import STAGES, generate, run_plain_loop  # noqa: E402
+from bench_stateless import STAGES, generate, plain_loop  # noqa: E402
 
 from connectors.documents import DocumentsSource  # noqa: E402
 from translator import plan  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
     if args.impl == "none":
         return
     if args.impl == "loop":
-        run_plain_loop(docs)
+        plain_loop(docs)()
         return
     plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, *STAGES[: args.stages]], "bench"))[1:]
     run = fuse(plans) if args.impl == "reference" else compile_segment(plans)

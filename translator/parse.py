@@ -110,7 +110,44 @@ class _DuplicateKeys(dict):
 
 def _shape_problem(value: Any) -> tuple[tuple, str] | None:
     """The first thing no stage may hold, found without recursion: nesting past MAX_NESTING, a
-    field named twice, an integer out of the 64-bit range, a string that is not valid UTF-8."""
+    field named twice, an integer out of the 64-bit range, a string that is not valid UTF-8.
+
+    A fast walk that keeps no paths clears almost every pipeline (a ``documents`` source may
+    hold a million documents); only a pipeline it refuses is walked again to locate the problem.
+    """
+    return None if _shape_is_sound(value) else _locate_shape_problem(value)
+
+
+def _shape_is_sound(value: Any) -> bool:
+    if not isinstance(value, (dict, list)):
+        return _scalar_is_sound(value)
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if type(item) is _DuplicateKeys or depth > MAX_NESTING:
+            return False
+        for child in item.values() if isinstance(item, dict) else item:
+            kind = type(child)
+            if kind is dict or kind is list or kind is _DuplicateKeys:
+                stack.append((child, depth + 1))
+            elif (kind is int or kind is str) and not _scalar_is_sound(child):
+                return False
+    return True
+
+
+def _scalar_is_sound(value: Any) -> bool:
+    kind = type(value)
+    if kind is int:
+        return INT64_MIN <= value <= INT64_MAX
+    if kind is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def _locate_shape_problem(value: Any) -> tuple[tuple, str] | None:
     stack = [(value, (), 1)]
     while stack:
         item, at, depth = stack.pop()

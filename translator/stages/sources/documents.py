@@ -59,7 +59,23 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
 
 def _check_field_names(docs: list) -> None:
     """Field names as an expression object allows them, which ``documents`` is in Atlas:
-    none starts with '$' (that would be an operator) or holds a '.'."""
+    none starts with '$' (that would be an operator) or holds a '.'.
+
+    A walk that keeps no paths clears the documents; only names it refuses are located.
+    """
+    stack = list(docs)
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            for key in value:
+                if key.startswith("$") or "." in key:
+                    _locate_field_name(docs)
+            stack.extend(item for item in value.values() if type(item) in (dict, list))
+        elif type(value) is list:
+            stack.extend(item for item in value if type(item) in (dict, list))
+
+
+def _locate_field_name(docs: list) -> None:
     stack = [(doc, ("documents", str(i))) for i, doc in enumerate(docs)]
     while stack:
         value, at = stack.pop()
