@@ -27,7 +27,7 @@ from instance.metrics import MetricsServer
 from instance.sample import SampleCursor, SampleCursors
 from instance.store import CREATED, FAILED, STARTED, STOPPED, ProcessorRecord, Store, now
 from instance.supervisor import RECOVERY_PARTITIONS, Cluster, Layout
-from runtime.stats import merge_stats, scaled
+from runtime.stats import merge_stats, scaled, with_earlier_runs
 from translator import plan
 from translator.connections import BUILT_IN, Registry, load_registry
 from translator.errors import SpecError, TranslateError
@@ -90,12 +90,12 @@ def _stateful_specs(pipeline: list) -> dict[str, tuple[int, str, Any]]:
     return {s.step_id: (s.index, s.name, s.spec) for s in stages if s.name in STATEFUL_STAGES or s.name == "$source"}
 
 
-def _no_stats(record: ProcessorRecord, scale: int) -> dict:
+def _no_stats(record: ProcessorRecord) -> dict:
     """The stats of a processor that has not run yet: every counter zero."""
     zero = dict.fromkeys(("inputMessageCount", "inputMessageSize", "outputMessageCount", "outputMessageSize"), 0)
     zero.update(dict.fromkeys(("dlqMessageCount", "dlqMessageSize", "stateSize"), 0))
     operators = [{"name": next(iter(stage)), **zero, "maxMemoryUsage": 0, "executionTime": 0} for stage in record.pipeline]
-    return {"scaleFactor": scale, **zero, "watermark": None, "operatorStats": operators}
+    return {"scaleFactor": 1, **zero, "watermark": None, "operatorStats": operators}
 
 
 class Instance:
@@ -205,7 +205,8 @@ class Instance:
             self._workers(kept.get("workers"), tier)
             if not resume:
                 Layout(self._data / "processors" / record.id).forget_checkpoints()
-            record = replace(record.with_state(STARTED), tier=tier, options=kept)
+            started_at = record.started_at if resume and record.started_at is not None else now()
+            record = replace(record.with_state(STARTED), tier=tier, options=kept, started_at=started_at)
             self._save(record)
             self._launch(record)
         return {"ok": 1}
@@ -251,6 +252,8 @@ class Instance:
                 layout.forget_checkpoints()
             del self._records[record.name]
             modified = replace(record, name=name, pipeline=pipeline, options=new_options, tier=tier, last_modified=now())
+            if not resume:
+                modified = replace(modified, started_at=None)
             self._save(modified)
         return {"ok": 1}
 
@@ -270,8 +273,11 @@ class Instance:
         scale = options.get("scale", 1)
         if type(scale) not in (int, Int64, float) or scale < 1 or int(scale) != scale:
             raise bad_value("scale must be a positive integer")
-        docs = Layout(self._data / "processors" / record.id).stats_documents()
-        stats = scaled(merge_stats(docs), int(scale)) if docs else _no_stats(record, int(scale))
+        layout = Layout(self._data / "processors" / record.id)
+        docs = layout.stats_documents()
+        current = merge_stats(docs) if docs else _no_stats(record)
+        earlier = layout.earlier_runs()
+        stats = scaled(with_earlier_runs(earlier, current) if earlier else current, int(scale))
         stats["name"] = record.name
         stats["processorId"] = record.id
         if record.state != STARTED or not docs:
@@ -423,7 +429,7 @@ class Instance:
             if record.id not in self._ephemeral:
                 self._save(current.with_state(FAILED if error else STOPPED, error or ""))
 
-        cluster = Cluster(layout, self._connections_file, workers, on_exit)
+        cluster = Cluster(layout, self._connections_file, workers, on_exit, record.started_at)
         self._clusters[record.id] = cluster
         cluster.start()
 

@@ -49,6 +49,7 @@ class ProcessorRecord:
     error_msg: str = ""
     last_modified: datetime = field(default_factory=now)
     last_state_change: datetime = field(default_factory=now)
+    started_at: datetime | None = None  # the first start (or the last start afresh): where a change stream without a checkpoint begins
 
     def with_state(self, state: str, error_msg: str = "") -> ProcessorRecord:
         return replace(self, state=state, error_msg=error_msg, last_state_change=now())
@@ -89,12 +90,16 @@ class Store:
                 ProcessorRecord(
                     pid, name, body["pipeline"], body["options"], tier, state, error_msg,
                     datetime.fromtimestamp(modified, timezone.utc), datetime.fromtimestamp(changed, timezone.utc),
+                    body.get("startedAt"),
                 )
             )
         return records
 
     def save(self, record: ProcessorRecord) -> None:
-        definition = bson.encode({"pipeline": record.pipeline, "options": record.options}, codec_options=_CODEC)
+        body = {"pipeline": record.pipeline, "options": record.options}
+        if record.started_at is not None:
+            body["startedAt"] = record.started_at
+        definition = bson.encode(body, codec_options=_CODEC)
         self._db.execute(
             "INSERT OR REPLACE INTO processors VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

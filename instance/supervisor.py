@@ -8,6 +8,8 @@ is reported failed with the last line its process wrote.
 Layout of ``DIR`` (one per processor): ``pipeline.json`` (what the processes run),
 ``recovery/`` (the Bytewax recovery store), ``stats/`` (one stats file per process, contract C1),
 ``samples/`` (live samples, see :mod:`instance.sample`), ``logs/`` (each process's output).
+``SLUICE_START_AT`` tells the processes of every run but the first when the processor was started,
+so that a restart before the first checkpoint misses none of the change events since.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +33,7 @@ from bytewax.recovery import init_db_dir
 
 from connectors import ejson
 from connectors.mongodb_support import redact
+from runtime.stats import merge_stats, with_earlier_runs
 
 log = logging.getLogger("sluice.instance")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +87,31 @@ class Layout:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def earlier_runs_file(self) -> Path:
+        return self.stats / "earlier-runs.json"
+
+    def earlier_runs(self) -> dict | None:
+        """The counters of the runs before the current one, summed (None before a second run)."""
+        try:
+            return ejson.loads(self.earlier_runs_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def fold_stats(self) -> None:
+        """Before a run: the last run's final counters join those of the runs before it, so that
+        the processor's stats count from its first start (forget_checkpoints resets them)."""
+        last = self.stats_documents()
+        if not last:
+            return
+        earlier = self.earlier_runs()
+        total = with_earlier_runs(earlier, merge_stats(last)) if earlier else merge_stats(last)
+        tmp = self.earlier_runs_file.with_suffix(".tmp")
+        tmp.write_text(ejson.dumps(total), encoding="utf-8")
+        os.replace(tmp, self.earlier_runs_file)
+        for path in self.stats.glob("process-*.json"):
+            path.unlink(missing_ok=True)
 
     def stats_documents(self) -> list[dict]:
         """The last stats document of every process (those not yet written are skipped)."""
@@ -144,8 +173,10 @@ class Cluster:
         connections_file: str | None,
         workers: int,
         on_exit: Callable[[str | None], None],
+        started_at: datetime | None = None,
     ) -> None:
         self.layout = layout
+        self._started_at = started_at
         self._connections_file = connections_file
         self._workers = workers
         self._on_exit = on_exit
@@ -153,11 +184,13 @@ class Cluster:
         self._stop_requested = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.restarts = 0
+        self._resumed = False  # the recovery store held a run before this cluster's first one
 
     def start(self) -> None:
         """Launch the cluster from the last checkpoint (the caller clears them to start fresh)."""
         self.layout.recovery.mkdir(parents=True, exist_ok=True)
-        if not any(self.layout.recovery.glob("part-*.sqlite3")):
+        self._resumed = any(self.layout.recovery.glob("part-*.sqlite3"))
+        if not self._resumed:
             init_db_dir(self.layout.recovery, RECOVERY_PARTITIONS)
         for directory in (self.layout.stats, self.layout.samples, self.layout.logs):
             directory.mkdir(parents=True, exist_ok=True)
@@ -190,6 +223,7 @@ class Cluster:
                     proc.send_signal(signum)
 
     async def _spawn(self) -> list[asyncio.subprocess.Process]:
+        self.layout.fold_stats()
         env = {
             **os.environ,
             "SLUICE_PIPELINE": str(self.layout.pipeline_file),
@@ -198,6 +232,9 @@ class Cluster:
         }
         if self._connections_file:
             env["SLUICE_CONNECTIONS"] = self._connections_file
+        if self._started_at is not None and (self._resumed or self.restarts):
+            # Not the first run: a change stream without a checkpoint starts at the processor's start, not "now".
+            env["SLUICE_START_AT"] = self._started_at.isoformat()
         command = [
             sys.executable, "-m", "bytewax.run", "flows.pipeline",
             "-r", str(self.layout.recovery), "-s", str(SNAPSHOT_SECONDS), "-b", "0",

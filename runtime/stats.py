@@ -33,6 +33,9 @@ OPERATOR_SUMS = (
     "maxMemoryUsage",
     "executionTime",
 )
+# What accumulates over the runs of a processor; the rest (stateSize, watermark, offsets, lag) are gauges.
+CUMULATIVE_FIELDS = ("inputMessageCount", "inputMessageSize", "outputMessageCount", "outputMessageSize", "dlqMessageCount", "dlqMessageSize")
+OPERATOR_CUMULATIVE = (*CUMULATIVE_FIELDS, "executionTime")
 OPERATOR_SIZES = ("inputMessageSize", "outputMessageSize", "dlqMessageSize", "stateSize", "maxMemoryUsage")
 STATUS_ORDER = ("error", "running", "starting", "stopping", "stopped")  # what a cluster shows when its processes differ
 RELAXED = JSONOptions(json_mode=JSONMode.RELAXED, tz_aware=True, tzinfo=timezone.utc)
@@ -310,6 +313,26 @@ def merge_stats(docs: list[dict]) -> dict:
     if lags:
         merged["changeStreamTimeDifferenceSecs"] = max(lags)
     return merged
+
+
+def with_earlier_runs(earlier: dict, doc: dict) -> dict:
+    """One run's (merged) stats ``doc`` with the counters of ``earlier`` runs added: counts, sizes
+    and execution times accumulate; gauges stay the current run's. A stage is matched by
+    position and name, so a stage added or removed by a modify starts from 0."""
+    out = dict(doc)
+    for field in CUMULATIVE_FIELDS:
+        out[field] = (doc.get(field) or 0) + (earlier.get(field) or 0)
+    before = earlier.get("operatorStats") or []
+    operators = []
+    for i, entry in enumerate(doc.get("operatorStats") or []):
+        entry = dict(entry)
+        if i < len(before) and before[i].get("name") == entry.get("name"):
+            for field in OPERATOR_CUMULATIVE:
+                entry[field] = (entry.get(field) or 0) + (before[i].get(field) or 0)
+            entry["executionTime"] = round(entry["executionTime"], 6)
+        operators.append(entry)
+    out["operatorStats"] = operators
+    return out
 
 
 def scaled(doc: dict, scale: int) -> dict:

@@ -470,3 +470,57 @@ def test_a_sample_expires_when_its_client_goes_away(serve, tmp_path):
     assert list(samples.glob("open-*")) and list(samples.glob("*.bson"))
     sampler.close()  # as mongosh does on Ctrl-C: sockets closed, no command
     wait_for(lambda: not any(samples.iterdir()), "the sample's files to go with its client")
+
+
+def test_stats_count_from_the_first_start_across_restarts(serve, store):
+    instance = serve()
+    client = instance.client()
+    command(client, {"createStreamProcessor": "highValueSales", "pipeline": SEED_STAGES})
+    command(client, {"startStreamProcessor": "highValueSales"})
+    wait_until_watching(store, [])
+    insert(store, sales(0, 300))
+
+    def input_count(sales_count: int):
+        """Every probe the stream saw (each one an output) and ``sales_count`` sales, counted."""
+        return lambda: stats(client, "highValueSales")["stats"]["inputMessageCount"] == probes() + sales_count
+
+    def probes() -> int:
+        return store.highValueSales.count_documents({"probe": True})
+
+    wait_for(input_count(300), "the first run's stats")
+    command(client, {"stopStreamProcessor": "highValueSales"})
+    command(client, {"startStreamProcessor": "highValueSales"})
+    insert(store, sales(300, 200))
+    wait_for(input_count(500), "the stats to add up the runs before and after a stop")
+
+    assert instance.stop() == 0  # the instance restarts: its processor resumes, its counts go on
+    instance = serve()
+    client = instance.client()
+    insert(store, sales(500, 100))
+    wait_for(input_count(600), "the stats to add up the runs across an instance restart")
+    verbose = stats(client, "highValueSales", verbose=True)["stats"]
+    assert verbose["operatorStats"][0]["inputMessageCount"] == probes() + 600
+    assert verbose["outputMessageCount"] == store.highValueSales.count_documents({})
+
+    command(client, {"stopStreamProcessor": "highValueSales"})
+    command(client, {"startStreamProcessor": "highValueSales", "resumeFromCheckpoint": False})
+    assert stats(client, "highValueSales")["stats"]["inputMessageCount"] == 0
+
+
+def test_a_change_stream_killed_before_its_first_checkpoint_misses_nothing(serve, db, tmp_path):
+    """The restart reads from the processor's start (to the second: its own database, so that
+    nothing happened in it in the second before)."""
+    client = serve().client()
+    stages = [{"$source": {"db": db.name, "collection": "sales"}}, SEED_STAGES[1],
+              {"$merge": {"into": {"db": db.name, "coll": "highValueSales"}}}]  # fmt: skip
+    command(client, {"createStreamProcessor": "highValueSales", "pipeline": stages})
+    command(client, {"startStreamProcessor": "highValueSales"})
+    processor_id = processors(client)["highValueSales"]["id"]
+    docs = sales(0, 400)
+    insert(db, docs)  # while the processor's process starts, before its stream is even open
+    pid = wait_for(lambda: bytewax_processes(processor_id).get(0), "the processor's process", interval=0.01)
+    assert not checkpointed(tmp_path / "data", processor_id)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: (found := bytewax_processes(processor_id).get(0)) and found != pid, "the supervisor's restart")
+    wait_for(lambda: high_value_exact(db, docs), "every sale since the start in highValueSales", timeout=120)
+    assert state(client, "highValueSales") == "STARTED"

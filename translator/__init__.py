@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, TextIO
 
 from bytewax.dataflow import Dataflow
@@ -43,13 +44,16 @@ class Translation:
     stats: FlowStats | None = None
 
 
-def plan(pipeline: Pipeline, registry: Registry | None = None) -> list[StagePlan]:
-    """Validate and compile every stage; raise PipelineValidationError listing every problem."""
+def plan(pipeline: Pipeline, registry: Registry | None = None, start_at: datetime | None = None) -> list[StagePlan]:
+    """Validate and compile every stage; raise PipelineValidationError listing every problem.
+
+    ``start_at``: when the processor was started, where a change stream with neither a
+    checkpoint nor a start option of its own begins (instead of "now")."""
     try:
         check_options(pipeline.options, registry)
     except SpecError as exc:
         raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
-    return plan_pipeline(pipeline, PlanContext(registry, pipeline.name))
+    return plan_pipeline(pipeline, PlanContext(registry, pipeline.name, start_at=start_at))
 
 
 def translate(
@@ -60,6 +64,7 @@ def translate(
     tap: Callable[[list, bool], list] | None = None,
     flow_id: str | None = None,
     stats: bool = True,
+    start_at: datetime | None = None,
 ) -> Translation:
     """The pipeline as a Bytewax dataflow.
 
@@ -68,10 +73,10 @@ def translate(
     (default stderr). ``tap(chunks, dead)`` sees every batch bound for the sink or the DLQ.
     ``flow_id`` (default: the name) prefixes every step id, hence every checkpoint key.
     The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
-    ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them.
+    ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them. ``start_at``: see :func:`plan`.
     """
     registry = registry or Registry()  # running needs connections resolved, even to fail clearly
-    plans = plan(pipeline, registry)
+    plans = plan(pipeline, registry, start_at)
     try:
         writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
     except SpecError as exc:

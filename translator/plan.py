@@ -43,6 +43,7 @@ class PlanContext:
     processor_name: str = "sluice"
     source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
     last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
+    start_at: Any = None  # datetime: where a change stream with no checkpoint and no start option begins
 
     def connection(self, name: str | None, kind: str, at: tuple, why: str) -> dict | None:
         """The connection a stage names (or the default), which must be of ``kind``; ``why``

@@ -60,6 +60,8 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         raise SpecError(msg, ("config", "pipeline"))
     full_document_only = config.get("fullDocumentOnly", coll_field == "collection")
     initial_sync, parallelism = _initial_sync(config.get("initialSync"), config)
+    if start_at is None and "startAfter" not in config and not initial_sync:
+        start_at = ctx.start_at  # the processor's start: a restart before any checkpoint skips nothing
     options = dict(
         db=db,
         coll=coll,
