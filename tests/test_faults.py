@@ -271,6 +271,11 @@ def test_additive_merge_totals_stay_exact_across_sigkills(db, mongodb_uri, tmp_p
 
 
 @pytest.mark.integration
+@pytest.mark.xfail(
+    strict=False,
+    reason="known defect (README, Crashes): under load, after SIGKILLs, updates on a unique non-_id `on` field "
+    "were seen to stop being applied, with no dead letter; not yet explained",
+)
 def test_merge_on_a_unique_field_takes_replays_without_dead_letters(db, mongodb_uri, tmp_path: Path) -> None:
     """A replayed document collides on _id and on the ``on`` index alike, whichever mongod names."""
     skus, rounds = 40, 30
