@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from connectors.mongodb_support import redact
+from connectors.redaction import redact
 
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

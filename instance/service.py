@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 from bson import Int64, ObjectId
 
 from connectors import ejson
-from connectors.mongodb_support import redact
+from connectors.redaction import redact
 from instance.errors import already_exists, bad_value, not_found, wrong_state
 from instance.metrics import MetricsServer
 from instance.sample import SampleCursor, SampleCursors

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from connectors import ejson
-from connectors.mongodb_support import redact
+from connectors.redaction import redact
 from runtime.logs import configure_logging
 from runtime.stats import loads, merge_stats, read_stats_file, scaled
 from translator import process

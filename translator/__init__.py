@@ -22,7 +22,7 @@ from bytewax._bytewax import cli_main
 
 from connectors import stop
 from connectors.console import ConsoleSink
-from connectors.mongodb_support import redact
+from connectors.redaction import redact
 from runtime.logs import configure_logging
 from runtime.report import report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate

@@ -23,7 +23,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors.dead_letters import DeadLetters, dead_letter
 from connectors.ejson import encode_relaxed, loads_fast
 from connectors.https import HttpsClient, Request, RequestFailed, Response
-from connectors.mongodb_support import redact
+from connectors.redaction import redact
 from connectors.stream_meta import STREAM_META
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
