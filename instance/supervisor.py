@@ -213,9 +213,6 @@ class Cluster:
             self._signal(signal.SIGKILL)
             await self._task
 
-    def pids(self) -> list[int]:
-        return [proc.pid for proc in self._procs if proc.returncode is None]
-
     def _signal(self, signum: int) -> None:
         for proc in self._procs:
             if proc.returncode is None:
