@@ -38,7 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from connectors.dead_letters import DeadLetters  # noqa: E402
+from runtime.dead_letters import DeadLetters  # noqa: E402
 from connectors.kafka import KafkaSink, KafkaSource, client_config  # noqa: E402
 from translator import translate  # noqa: E402
 from translator.connections import parse_registry  # noqa: E402

@@ -25,7 +25,7 @@ from bench_stateless import STAGES, generate, plain_loop  # noqa: E402
 
 from connectors.documents import DocumentsSource  # noqa: E402
 from translator import plan  # noqa: E402
-from translator.build import fuse  # noqa: E402
+from translator.fusion import fuse  # noqa: E402
 from translator.parse import parse_pipeline  # noqa: E402
 from translator.segment import compile_segment  # noqa: E402
 

@@ -12,8 +12,8 @@ from typing import Callable, TextIO
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors import ejson
-from connectors.dead_letters import DeadLetterWriter, dead_letter, encode_within, hand_over
+from runtime import ejson
+from runtime.dead_letters import DeadLetterWriter, dead_letter, encode_within, hand_over
 from runtime.stats import active_worker
 
 __all__ = ["ConsoleSink", "ConsoleDeadLetterWriter"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from connectors.redaction import redact
+from runtime.redaction import redact
 
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

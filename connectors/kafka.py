@@ -41,8 +41,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from connectors.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
-from connectors.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
+from runtime.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
+from runtime.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
 from connectors.kafka_formats import (
     KEY_FORMAT_ERRORS,
     encode_relaxed,
@@ -54,8 +54,8 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
-from connectors.stop import end_partition_if_stopping
-from connectors.stream_meta import STREAM_META, chunks, message_id
+from runtime.stop import end_partition_if_stopping
+from runtime.stream_meta import STREAM_META, chunks, message_id
 from runtime.stats import active_worker
 
 __all__ = [
@@ -95,7 +95,7 @@ _DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's message.max.bytes
 _FRAMING_BYTES = 1024
 _REFUSED_PREFIX_CHARS = 4096
 # On every message $emit produces from a document with _stream_meta: the same value for a
-# replayed copy (connectors.stream_meta.message_id), so consumers can drop copies.
+# replayed copy (runtime.stream_meta.message_id), so consumers can drop copies.
 MESSAGE_ID_HEADER = "sluice-id"
 _EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
 _METADATA_TIMEOUT = 30.0
@@ -745,7 +745,7 @@ class KafkaDeadLetterWriter:
 
     Synchronous: ``write`` returns once the broker has every record, so the caller's
     snapshot covers them (at-least-once, like the rest of the output). One writer per
-    worker, as ``connectors.dead_letters.DeadLetterSink`` builds them.
+    worker, as ``runtime.dead_letters.DeadLetterSink`` builds them.
     """
 
     def __init__(self, config: dict, topic: str):
@@ -764,7 +764,7 @@ class KafkaDeadLetterWriter:
         """Produce ``records`` and wait until each is acknowledged, retrying while the broker is away.
 
         A record over the topic's limits, or too deep to encode, is produced in reduced form
-        (see :func:`connectors.dead_letters.reduced_record`), as is one the broker refuses
+        (see :func:`runtime.dead_letters.reduced_record`), as is one the broker refuses
         for its size; only a broker refusing a reduced record stops the flow.
         """
         if self._producer is None:

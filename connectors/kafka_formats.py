@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import orjson
 
-from connectors.ejson import CANONICAL, dumps, encode_relaxed, loads_fast
+from runtime.ejson import CANONICAL, dumps, encode_relaxed, loads_fast
 
 KEY_FORMATS = ("binData", "string", "json", "int", "long")
 KEY_FORMAT_ERRORS = ("dlq", "passThrough")

@@ -18,10 +18,10 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from pymongo.change_stream import ChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
-from connectors.dead_letters import DeadLetters, dead_letter
+from runtime.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_support import connect, is_transient, redact, retry_transient
-from connectors.stop import end_partition_if_stopping
-from connectors.stream_meta import STREAM_META, chunks
+from runtime.stop import end_partition_if_stopping
+from runtime.stream_meta import STREAM_META, chunks
 from runtime.stats import active_worker
 
 __all__ = ["ChangeStreamSource"]

@@ -10,8 +10,8 @@ from bson.errors import InvalidDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.dead_letters import reduced_record
-from connectors.ejson import MAX_DOCUMENT_BYTES
+from runtime.dead_letters import reduced_record
+from runtime.ejson import MAX_DOCUMENT_BYTES
 from connectors.mongodb_support import DUPLICATE_KEY, connect, redact, retry_transient
 
 __all__ = ["MongoDeadLetterWriter"]
@@ -20,7 +20,7 @@ __all__ = ["MongoDeadLetterWriter"]
 class MongoDeadLetterWriter:
     """Inserts DLQ records (``{doc, errInfo, dlqTime, processorName, ...}``) into ``db.coll``.
 
-    A :class:`connectors.dead_letters.DeadLetterWriter`: one unordered bulk insert per
+    A :class:`runtime.dead_letters.DeadLetterWriter`: one unordered bulk insert per
     call, retried with backoff while the server is unreachable. At-least-once: a replay
     after recovery can store a record twice. A record whose document cannot be stored
     (over 16 MiB, too deep, not encodable, refused by the server) is stored in reduced form:

@@ -17,9 +17,9 @@ from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
+from runtime.dead_letters import DeadLetterWriter, dead_letter, hand_over
 from connectors.mongodb_support import DUPLICATE_KEY, connect, hashable, redact, retry_transient, valid_name
-from connectors.stream_meta import source_position
+from runtime.stream_meta import source_position
 from connectors.writer_sink import WriterSink
 
 __all__ = ["MergeSink", "MergeWriter"]

@@ -18,7 +18,7 @@ try:  # recent pymongo: the parse without the DNS lookup of mongodb+srv:// hosts
 except ImportError:  # older pymongo: its public parser, which resolves mongodb+srv:// hosts
     from pymongo.uri_parser import parse_uri as _parse_uri
 
-from connectors.redaction import redact
+from runtime.redaction import redact
 
 __all__ = [
     "TRANSIENT_ERRORS",

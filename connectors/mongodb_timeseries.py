@@ -15,7 +15,7 @@ from bson.errors import InvalidDocument
 from bson.raw_bson import RawBSONDocument
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure
 
-from connectors.dead_letters import DeadLetterWriter, dead_letter, hand_over
+from runtime.dead_letters import DeadLetterWriter, dead_letter, hand_over
 from connectors.mongodb_support import connect, redact, retry_transient
 from connectors.writer_sink import WriterSink
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from connectors.stop import end_partition_if_stopping
-from connectors.stream_meta import TimeField, chunks, stamp
+from runtime.stop import end_partition_if_stopping
+from runtime.stream_meta import TimeField, chunks, stamp
 from runtime.stats import active_worker, sampled_size
 
 __all__ = ["SolarSource"]

@@ -10,7 +10,7 @@ from typing import Callable, Protocol
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors.dead_letters import DeadLetters, DeadLetterWriter
+from runtime.dead_letters import DeadLetters, DeadLetterWriter
 from runtime.stats import active_worker, sampled_size
 
 

@@ -2,7 +2,7 @@
 
 ``SLUICE_PIPELINE`` names a pipeline file and ``SLUICE_CONNECTIONS`` a registry file; with
 neither set, the sample pipeline ``examples/solar.json`` runs, needing no server.
-SIGTERM and SIGINT stop it cleanly (``connectors.stop``).
+SIGTERM and SIGINT stop it cleanly (``runtime.stop``).
 ``sluice serve`` also sets ``SLUICE_SAMPLE_DIR``, where the flow writes live samples while one is
 open, ``SLUICE_FLOW_ID``, the processor's id, so checkpoints survive a rename, and
 ``SLUICE_START_AT`` (ISO 8601), when the processor was started: a change stream with no checkpoint
@@ -13,11 +13,11 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from connectors import stop
+from runtime import stop
 
 stop.install()  # first: a signal during the imports below must already stop cleanly
 
-from connectors.redaction import install_log_redaction  # noqa: E402
+from runtime.redaction import install_log_redaction  # noqa: E402
 from instance.sample import SampleTap  # noqa: E402
 from translator import translate  # noqa: E402
 from translator.errors import SettingError  # noqa: E402

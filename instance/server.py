@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from bson.int64 import Int64
 
-from connectors.redaction import redact
+from runtime.redaction import redact
 from instance import wire
 from instance.errors import CommandError
 from instance.scram import MECHANISM, Authenticator, AuthInfo

@@ -20,8 +20,8 @@ from typing import Any, Awaitable, Callable
 
 from bson import Int64, ObjectId
 
-from connectors import ejson
-from connectors.redaction import redact
+from runtime import ejson
+from runtime.redaction import redact
 from instance.errors import already_exists, bad_value, not_found, wrong_state
 from instance.metrics import MetricsServer
 from instance.sample import SampleCursor, SampleCursors

@@ -31,8 +31,8 @@ from typing import Callable
 
 from bytewax.recovery import init_db_dir
 
-from connectors import ejson
-from connectors.redaction import redact
+from runtime import ejson
+from runtime.redaction import redact
 from runtime.stats import merge_stats, with_earlier_runs
 
 log = logging.getLogger("sluice.instance")

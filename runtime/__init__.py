@@ -1,5 +1,6 @@
-"""What a running translated flow tells about itself: stats, Prometheus metrics, structured logs.
+"""The runtime vocabulary every other package shares, and what a running flow tells about itself.
 
-Neutral ground: the translator and the connectors both report here, and this package
-imports neither.
+Neutral ground at the bottom of the import graph: chunks and dead letters, stream metadata,
+Extended JSON, redaction, the missing-value sentinel, clean stops, stats, metrics and logs.
+The translator and the connectors both import it; it imports neither.
 """

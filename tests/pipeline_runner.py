@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors import ejson
+from runtime import ejson
 from connectors.mongodb_merge import POSITIONS
 from translator import process
 from translator.connections import Registry

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors import ejson
+from runtime import ejson
 from translator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pymongo.errors import BulkWriteError, PyMongoError
 from test_kafka_connectors import consume, new_topic, produce, produce_slowly
 
-from connectors import ejson
+from runtime import ejson
 from connectors.kafka import MESSAGE_ID_HEADER
 from connectors.mongodb_support import connect
 from connectors.sample_solar import solar_reading

@@ -30,7 +30,7 @@ from pipeline_runner import run_pipeline, with_documents
 from test_kafka_connectors import consume, new_topic
 
 from connectors.console import ConsoleDeadLetterWriter, ConsoleSink
-from connectors.ejson import loads
+from runtime.ejson import loads
 from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
 from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_merge import MergeSink

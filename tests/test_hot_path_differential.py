@@ -17,7 +17,7 @@ from bson import Decimal128, Int64
 
 from runtime.stats import FlowStats, StageInfo
 from translator import plan
-from translator.build import fuse
+from translator.fusion import fuse
 from translator.parse import parse_pipeline
 from translator.segment import compile_segment
 

@@ -28,7 +28,7 @@ from instance_server import RunningInstance, wait_for
 from pymongo.errors import OperationFailure
 from test_kafka_connectors import committed, new_topic, produce
 
-from connectors.ejson import dumps
+from runtime.ejson import dumps
 from instance import supervisor
 from instance.service import Instance
 from translator.parse import load_pipeline

@@ -28,8 +28,8 @@ from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from connectors.dead_letters import DeadLetters, DeadLetterSink
-from connectors.ejson import loads
+from runtime.dead_letters import DeadLetters, DeadLetterSink
+from runtime.ejson import loads
 from connectors.kafka import (
     KafkaDeadLetterWriter,
     KafkaSink,

@@ -20,7 +20,7 @@ import pytest
 from bytewax.testing import run_main
 from test_kafka_connectors import consume, new_topic, produce, produce_slowly, recovered_offsets
 
-from connectors.ejson import loads
+from runtime.ejson import loads
 from translator import plan, translate
 from translator.connections import parse_registry
 from translator.errors import PipelineValidationError

@@ -27,7 +27,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from bson.timestamp import Timestamp
 from pymongo import monitoring
 
-from connectors.dead_letters import DeadLetters, dead_letter
+from runtime.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_change_stream import ChangeStreamSource
 from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_lookup import CachedMongoLookup, MongoLookup

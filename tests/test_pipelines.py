@@ -13,7 +13,7 @@ import pytest
 from expression_cases import same
 from pipeline_runner import run_pipeline, with_documents
 
-from connectors import ejson
+from runtime import ejson
 
 CASES = sorted((Path(__file__).parent / "fixtures" / "pipelines").iterdir())
 

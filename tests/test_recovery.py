@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from connectors import ejson
+from runtime import ejson
 from connectors.sample_solar import solar_reading
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors.mongodb_support import connect, redact, retry_transient
-from connectors.redaction import install_log_redaction
+from runtime.redaction import install_log_redaction
 from translator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors import ejson
-from connectors.redaction import redact
+from runtime import ejson
+from runtime.redaction import redact
 from runtime.logs import configure_logging
 from runtime.stats import loads, merge_stats, read_stats_file, scaled
 from translator import process

@@ -24,8 +24,8 @@ from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors import ejson
-from connectors.dead_letters import DeadLetters
+from runtime import ejson
+from runtime.dead_letters import DeadLetters
 from pipeline_runner import run_pipeline, with_documents
 from translator import plan
 from translator.errors import PipelineValidationError, SpecError
@@ -721,8 +721,8 @@ RECOVERY_SCRIPT = textwrap.dedent(
     from bytewax.outputs import DynamicSink, StatelessSinkPartition
     from bytewax.recovery import RecoveryConfig
     from bytewax.testing import run_main
-    from connectors import ejson
-    from connectors.dead_letters import DeadLetters
+    from runtime import ejson
+    from runtime.dead_letters import DeadLetters
     from translator.windows.engine import window_engine_factory
     from translator.windows.spec import parse_window
 

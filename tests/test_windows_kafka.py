@@ -12,7 +12,7 @@ import pytest
 from test_kafka_connectors import consume, new_topic, produce
 from test_kafka_pipelines import registry_entry, start_pipeline, stop
 
-from connectors.ejson import dumps, loads
+from runtime.ejson import dumps, loads
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 CUSTOMERS = ("c1", "c2", "c3")

@@ -20,9 +20,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, FixedPartitionedSink
 from bytewax._bytewax import cli_main
 
-from connectors import stop
+from runtime import stop
 from connectors.console import ConsoleSink
-from connectors.redaction import redact
+from runtime.redaction import redact
 from runtime.logs import configure_logging
 from runtime.report import report_every, report_from_environment
 from runtime.stats import FlowStats, StageInfo, activate
@@ -109,7 +109,7 @@ def process(
     """Run a pipeline in this process until its source ends, as ``sluice process`` does.
 
     Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses). SIGTERM and SIGINT stop
-    it cleanly (``connectors.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
+    it cleanly (``runtime.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
     ``on_stats`` gets the stats document when the run ends, and every ``stats_interval`` seconds
     while it runs, if given.
     """

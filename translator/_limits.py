@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.ejson import DEPTH_ERROR, MAX_DEPTH, MAX_DOCUMENT_BYTES, size_error
+from runtime.ejson import DEPTH_ERROR, MAX_DEPTH, MAX_DOCUMENT_BYTES, size_error
 from translator.errors import ExpressionError
 
 # BSON's cost of a value beyond its payload: type byte, key and terminator (a short key assumed).

@@ -10,7 +10,6 @@ place, so a step that keeps a document in its state emits a copy, never the docu
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -19,12 +18,14 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
-from connectors.dead_letters import DeadLetters, DeadLetterSink
+from runtime.dead_letters import DeadLetters, DeadLetterSink
 from runtime.stats import FlowStats, WorkerBinding, counting_writers
+from translator.builders import BUILDERS
 from translator.dlq import WriterFactory
 from translator.errors import UnsupportedFeatureError
-from translator.plan import CHUNK, FILTER, MAP, SINK, SOURCE, STATELESS, StagePlan
-from translator.segment import compile_segment, failure, generates
+from translator.fusion import fuse, fused_step_id, segments
+from translator.plan import SINK, SOURCE, STATELESS, StagePlan
+from translator.segment import compile_segment, generates
 
 DLQ_STEP = "dlq"
 
@@ -102,123 +103,11 @@ def _counting_source_split(stats: FlowStats) -> Callable[[list], bool]:
     return is_dead
 
 
-def segments(plans: list[StagePlan]) -> list[list[StagePlan]]:
-    """Group plans: each run of stateless stages becomes one group, every other stage its own."""
-    groups: list[list[StagePlan]] = []
-    for plan in plans:
-        if plan.role == STATELESS and groups and groups[-1][0].role == STATELESS:
-            groups[-1].append(plan)
-        else:
-            groups.append([plan])
-    return groups
-
-
-def fused_step_id(group: list[StagePlan]) -> str:
-    return "+".join(plan.stage.step_id for plan in group)
-
-
-def _runner(plan: StagePlan) -> Callable[[list, DeadLetters], list]:
-    """Run one stateless stage over a chunk; a document that fails goes to the dead letters.
-
-    A ``try`` per document costs nothing until something raises (Python 3.11+), and it lets
-    map stages update the documents they own in place: nothing is ever run twice.
-    """
-    fn, kind = plan.doc_fn, plan.kind
-    if kind == CHUNK:
-        return fn  # it handles its documents' failures itself
-    record = failure(plan)
-
-    def fail(doc: dict, exc: Exception, dead: DeadLetters) -> None:
-        dead.append(record(doc, exc))
-
-    if kind == FILTER:
-
-        def run_filter(docs: list, dead: DeadLetters) -> list:
-            kept = []
-            for doc in docs:
-                try:
-                    if fn(doc):
-                        kept.append(doc)
-                except Exception as exc:  # one document's failure must not stop the stream
-                    fail(doc, exc, dead)
-            return kept
-
-        return run_filter
-    if kind == MAP:
-
-        def run_map(docs: list, dead: DeadLetters) -> list:
-            out = []
-            append = out.append
-            for doc in docs:
-                try:
-                    append(fn(doc))
-                except Exception as exc:
-                    fail(doc, exc, dead)
-            return out
-
-        return run_map
-
-    def run_flat_map(docs: list, dead: DeadLetters) -> list:
-        out = []
-        for doc in docs:
-            try:
-                out.extend(fn(doc))
-            except Exception as exc:
-                fail(doc, exc, dead)
-        return out
-
-    return run_flat_map
-
-
-def _counting(position: int, runner: Callable[[list, DeadLetters], list], stats: FlowStats) -> Callable[[list, DeadLetters], list]:
-    """``runner``, counting per chunk the stage's documents in, out and dead-lettered, and its time;
-    a chunk stage that holds state (``$cachedLookup``) says how much through ``state_bytes``."""
-    clock = time.perf_counter
-    state_bytes = getattr(runner, "state_bytes", None)
-
-    def run_counted(docs: list, dead: DeadLetters) -> list:
-        worker = stats.worker()
-        failed = len(dead)
-        started = clock()
-        out = runner(docs, dead)
-        worker.seconds[position] += clock() - started
-        worker.into[position] += len(docs)
-        worker.out[position] += len(out)
-        if len(dead) != failed:
-            worker.dead_letters(position, dead[failed:])
-        if state_bytes is not None:
-            worker.state[position] = state_bytes()
-        return out
-
-    return run_counted
-
-
-def fuse(group: list[StagePlan], stats: FlowStats | None = None) -> Callable[[list], list]:
-    """One batch function for a run of stateless stages: chunks in, chunks out (counted with ``stats``).
-
-    One closure call per stage and document: the reference the differential tests hold
-    ``translator.segment.compile_segment`` (which the dataflow's fused steps run) to, what
-    window stages run their inner stages with, and what runs stages the generator leaves out.
-    """
-    runners = [_runner(plan) for plan in group]
-    if stats is not None:
-        runners = [_counting(plan.stage.index, runner, stats) for plan, runner in zip(group, runners)]
-
-    def run_chunks(chunks: list) -> list:
-        out = []
-        for docs in chunks:
-            dead = DeadLetters()
-            for runner in runners:
-                docs = runner(docs, dead)
-                if not docs:
-                    break
-            if docs:
-                out.append(docs)
-            if dead:
-                out.append(dead)
-        return out
-
-    return run_chunks
+def _sink_context(head: StagePlan, ctx: BuildContext) -> BuildContext:
+    """``ctx`` for a sink: its own dead letters count for its stage."""
+    if ctx.stats is None:
+        return ctx
+    return replace(ctx, dlq_writer_factory=counting_writers(ctx.dlq_writer_factory, ctx.stats, head.stage.index))
 
 
 def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
@@ -232,16 +121,23 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
             run = compile_segment(group, ctx.stats) if generates(group) else fuse(group, ctx.stats)
             stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, run))
             continue
+        builder = BUILDERS.get(type(head.spec)) if head.spec is not None else None
+        if builder is not None:  # plans as data; the `build` closures below are being retired
+            if head.role == SINK:
+                builder(head, ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
+                sunk = True
+            elif head.role == SOURCE:
+                stream = ctx.split_dead_letters(head.stage.step_id, builder(head, ctx.flow, ctx))
+            else:
+                stream = builder(head, stream, ctx)
+            continue
         if head.build is None:
             msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"
             raise UnsupportedFeatureError(msg)
         if head.role == SOURCE:
             stream = ctx.split_dead_letters(head.stage.step_id, head.build(ctx.flow, ctx))
         elif head.role == SINK:
-            sink_ctx = ctx
-            if ctx.stats is not None:  # the sink's own dead letters count for its stage
-                sink_ctx = replace(ctx, dlq_writer_factory=counting_writers(ctx.dlq_writer_factory, ctx.stats, head.stage.index))
-            head.build(ctx.tapped("sample_tap", stream, False), sink_ctx)
+            head.build(ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
             sunk = True
         else:
             stream = head.build(stream, ctx)

@@ -16,7 +16,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 
-from connectors.redaction import install_log_redaction, redact
+from runtime.redaction import install_log_redaction, redact
 from runtime.stats import dumps as stats_json
 from translator import plan, process
 from translator.connections import load_registry

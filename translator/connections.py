@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors import ejson
+from runtime import ejson
 from connectors.kafka import client_config
 from connectors.mongodb_support import parse_uri_offline
-from connectors.redaction import SECRET_FIELD, remember_secrets
+from runtime.redaction import SECRET_FIELD, remember_secrets
 from translator.errors import PipelineSyntaxError, SpecError
 from translator.unsupported import CONNECTION_TYPES as UNSUPPORTED_TYPES, refusal
 

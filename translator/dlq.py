@@ -10,7 +10,7 @@ from typing import Callable, TextIO
 
 from connectors.console import ConsoleDeadLetterWriter
 from translator._registry import registrar
-from connectors.dead_letters import DeadLetterWriter
+from runtime.dead_letters import DeadLetterWriter
 from connectors.mongodb_support import valid_name
 from translator.errors import SpecError
 from translator.unsupported import OPTIONS, refusal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from translator.build import fused_step_id, segments
+from translator.fusion import fused_step_id, segments
 from translator.plan import SINK, STATELESS, StagePlan
 
 

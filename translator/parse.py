@@ -16,7 +16,7 @@ from typing import Any
 
 from bson import json_util
 
-from connectors import ejson
+from runtime import ejson
 from translator.errors import PipelineSyntaxError, PipelineValidationError, Problem
 
 DEFAULT_NAME = "sluice"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable
 
 from translator.errors import SpecError
@@ -32,7 +33,17 @@ class StagePlan:
     kind: str | None = None
     doc_fn: Callable | None = None
     build: Callable | None = None
+    spec: Any = None  # a frozen description of a source, operator or sink, built by translator.builders
     steps: tuple = field(default=())  # names of the Bytewax steps it becomes, for `translate`
+
+
+@dataclass(frozen=True)
+class SourceTime:
+    """What a source tells the stateful stages after it about event time."""
+
+    ts_field_name: str = "_ts"  # where each document's event time is
+    idle_timeout: timedelta | None = None  # a source partition silent this long stops holding the watermark
+    finite: bool = False  # the source ends (inline documents): open state closes at its end
 
 
 @dataclass
@@ -43,6 +54,8 @@ class PlanContext:
     processor_name: str = "sluice"
     source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
     last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
+    source_time: SourceTime = SourceTime()
+    plan_stage: Callable[[Stage, PlanContext], StagePlan] | None = None  # how a window plans its inner stages
     start_at: Any = None  # datetime: where a change stream with no checkpoint and no start option begins
 
     def connection(self, name: str | None, kind: str, at: tuple, why: str) -> dict | None:

@@ -27,7 +27,7 @@ import time
 from itertools import count
 from typing import TYPE_CHECKING, Any, Callable
 
-from connectors.dead_letters import DeadLetters, dead_letter
+from runtime.dead_letters import DeadLetters, dead_letter
 from translator._types import MISSING, NO_VARS
 from translator.errors import ExpressionError
 from translator.plan import FILTER, FLAT_MAP, MAP, StagePlan

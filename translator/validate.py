@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from translator.errors import PipelineValidationError, Problem, SpecError
 from translator.parse import Pipeline
-from translator.plan import PlanContext, StagePlan
+from translator.plan import PlanContext, SourceTime, StagePlan
 from translator.stages import STAGE_PLANNERS
 from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WINDOW_STAGES, check_stage_fields
 from translator.unsupported import check_stage, refusal
@@ -71,7 +71,10 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
     first = pipeline.stages[0]
     if first.name == "$source" and type(first.spec) is dict:
         ctx.source = first.spec
+        name = first.spec.get("tsFieldName")
+        ctx.source_time = SourceTime(ts_field_name=name if type(name) is str else "_ts", finite="documents" in first.spec)
     ctx.last_stage = pipeline.stages[-1].index
+    ctx.plan_stage = plan_stage
     reported = {p.stage_index for p in problems}
     plans = []
     for stage in pipeline.stages:

@@ -13,7 +13,7 @@ from bson import Decimal128, Int64
 
 from translator._bson_order import compare, sort_key
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
-from connectors.ejson import MAX_DOCUMENT_BYTES
+from runtime.ejson import MAX_DOCUMENT_BYTES
 from translator._limits import check_built, shallow_size, value_size
 from translator._types import MISSING, is_nullish
 from translator.errors import ExpressionError, SpecError

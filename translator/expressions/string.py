@@ -18,7 +18,7 @@ from bson import Binary, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from translator._bson_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, bson_type_name
 from translator._types import MISSING, is_nullish
-from connectors.ejson import MAX_DOCUMENT_BYTES
+from runtime.ejson import MAX_DOCUMENT_BYTES
 from translator._limits import check_built
 from translator._regex import compile_regex, regex_pattern_and_flags
 from translator.errors import ExpressionError

@@ -20,11 +20,11 @@ import bytewax.operators as op
 import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.ejson import encode_relaxed, loads_fast
+from runtime.dead_letters import DeadLetters, dead_letter
+from runtime.ejson import encode_relaxed, loads_fast
 from connectors.https import HttpsClient, Request, RequestFailed, Response
-from connectors.redaction import redact
-from connectors.stream_meta import STREAM_META
+from runtime.redaction import redact
+from runtime.stream_meta import STREAM_META
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from pymongo.errors import PyMongoError
 
-from connectors.dead_letters import DeadLetters, dead_letter
+from runtime.dead_letters import DeadLetters, dead_letter
 from connectors.mongodb_lookup import MongoLookup
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError

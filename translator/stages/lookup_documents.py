@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors.dead_letters import DeadLetters
+from runtime.dead_letters import DeadLetters
 from connectors.mongodb_support import hashable, values_at
 from translator._types import MISSING, NO_VARS
 from translator.errors import ExpressionError, SpecError

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.stream_meta import STREAM_META
+from runtime.stream_meta import STREAM_META
 from translator._bson_types import bson_type_name
 from translator._types import NO_VARS
 from translator.errors import ExpressionError, SpecError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors.stream_meta import STREAM_META
+from runtime.stream_meta import STREAM_META
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression

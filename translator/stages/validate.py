@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors import ejson
+from runtime import ejson
 from translator.errors import ExpressionError, SpecError
 from translator.parse import Stage
 from translator.plan import FILTER, STATELESS, PlanContext, StagePlan

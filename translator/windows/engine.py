@@ -15,8 +15,8 @@ import heapq
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.stream_meta import STREAM_META, chunks
+from runtime.dead_letters import DeadLetters, dead_letter
+from runtime.stream_meta import STREAM_META, chunks
 from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled
 from translator.errors import ExpressionError

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.stream_meta import STREAM_META
+from runtime.dead_letters import DeadLetters, dead_letter
+from runtime.stream_meta import STREAM_META
 from translator._types import Path
 from translator.errors import SpecError
 from translator.windows.accumulators import compile_sort_by

@@ -19,8 +19,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.operators import StatefulBatchLogic
 
-from connectors.dead_letters import DeadLetters
-from connectors.stop import stopping
+from runtime.dead_letters import DeadLetters
+from runtime.stop import stopping
 from runtime.stats import StageProbe
 
 WINDOW_KEY = "window"  # the one key: the watermark is global, so is the state

@@ -27,7 +27,7 @@ def inner_stages_compiler(ctx: PlanContext, container: str = "a window pipeline"
     """
 
     def compile_run(run: list) -> ChunksFn:
-        from translator.build import fuse  # imported here: the stage registry loads before them
+        from translator.fusion import fuse  # imported here: the stage registry loads before them
         from translator.stages import STAGE_PLANNERS
         from translator.validate import plan_stage
 

@@ -35,8 +35,8 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.stream_meta import chunks
+from runtime.dead_letters import DeadLetters, dead_letter
+from runtime.stream_meta import chunks
 from translator._bson_types import bson_type_name
 from translator._types import MISSING, NO_VARS, Compiled, Path
 from translator.errors import ExpressionError, SpecError

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from connectors.dead_letters import dead_letter
-from connectors.stream_meta import STREAM_META
+from runtime.dead_letters import dead_letter
+from runtime.stream_meta import STREAM_META
 
 
 def source_partition(doc: Any) -> Any:

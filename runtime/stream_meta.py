@@ -12,8 +12,8 @@ import hashlib
 from datetime import datetime
 from typing import Any, Callable
 
-from connectors.dead_letters import DeadLetters, dead_letter
-from connectors.ejson import encode_relaxed
+from runtime.dead_letters import DeadLetters, dead_letter
+from runtime.ejson import encode_relaxed
 
 TimeField = Callable[[dict], datetime]
 STREAM_META = "_stream_meta"

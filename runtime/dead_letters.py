@@ -11,8 +11,8 @@ from typing import Any, Callable, Protocol
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors.ejson import MAX_DEPTH, encode_relaxed
-from connectors.redaction import redact
+from runtime.ejson import MAX_DEPTH, encode_relaxed
+from runtime.redaction import redact
 
 # What a reduced record keeps of its document's text, and of a reason.
 PREFIX_CHARS = 64 * 1024
