@@ -8,8 +8,8 @@ is reported failed with the last line its process wrote.
 Layout of ``DIR`` (one per processor): ``pipeline.json`` (what the processes run),
 ``recovery/`` (the Bytewax recovery store), ``stats/`` (one stats file per process, contract C1),
 ``samples/`` (live samples, see :mod:`instance.sample`), ``logs/`` (each process's output).
-``SLUICE_START_AT`` tells the processes of every run but the first when the processor was started,
-so that a restart before the first checkpoint misses none of the change events since.
+A fresh recovery store gets the processor's start as its first start (``runtime.start``), so
+a run without a checkpoint, the first one included, reads the change events since.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bytewax.recovery import init_db_dir
 
 from runtime import ejson
 from runtime.redaction import redact
+from runtime.start import first_start
 from runtime.stats import merge_stats, with_earlier_runs
 
 log = logging.getLogger("sluice.instance")
@@ -184,14 +185,13 @@ class Cluster:
         self._stop_requested = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.restarts = 0
-        self._resumed = False  # the recovery store held a run before this cluster's first one
 
     def start(self) -> None:
         """Launch the cluster from the last checkpoint (the caller clears them to start fresh)."""
         self.layout.recovery.mkdir(parents=True, exist_ok=True)
-        self._resumed = any(self.layout.recovery.glob("part-*.sqlite3"))
-        if not self._resumed:
+        if not any(self.layout.recovery.glob("part-*.sqlite3")):
             init_db_dir(self.layout.recovery, RECOVERY_PARTITIONS)
+            first_start(self.layout.recovery, now=self._started_at)
         for directory in (self.layout.stats, self.layout.samples, self.layout.logs):
             directory.mkdir(parents=True, exist_ok=True)
         self._task = asyncio.get_running_loop().create_task(self._supervise())
@@ -229,9 +229,6 @@ class Cluster:
         }
         if self._connections_file:
             env["SLUICE_CONNECTIONS"] = self._connections_file
-        if self._started_at is not None and (self._resumed or self.restarts):
-            # Not the first run: a change stream without a checkpoint starts at the processor's start, not "now".
-            env["SLUICE_START_AT"] = self._started_at.isoformat()
         command = [
             sys.executable, "-m", "bytewax.run", "flows.pipeline",
             "-r", str(self.layout.recovery), "-s", str(SNAPSHOT_SECONDS), "-b", "0",
