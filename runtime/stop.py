@@ -62,13 +62,20 @@ def _on_signal(signum: int, _frame: object) -> None:
     )
 
 
-def _exit_130_after_interrupt() -> None:
-    """atexit hook: ``bytewax.run`` returns normally after a clean stop; Ctrl-C still means 130."""
+def _finish_clean_stop() -> None:
+    """atexit hook: after a stop request, flush the output while the handlers still stand.
+
+    A flush blocked on a full pipe then still yields to a second signal (at interpreter
+    shutdown the default handlers are back and the process would die by the signal instead).
+    ``bytewax.run`` returns normally after a clean stop; Ctrl-C still means 130.
+    """
+    if not stopping():
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
     if interrupted():
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
         os._exit(130)
 
 
@@ -87,7 +94,7 @@ def install() -> None:
     """Handle SIGTERM and SIGINT for the rest of this process (``python -m bytewax.run``)."""
     for signum in _SIGNALS:
         signal.signal(signum, _on_signal)
-    atexit.register(_exit_130_after_interrupt)
+    atexit.register(_finish_clean_stop)
     sys.excepthook = _report_lost_peer
 
 
