@@ -248,6 +248,7 @@ class KafkaSource(_BytewaxKafkaSource):
         batch_size: int = 1000,
         tail: bool = True,
         commit_offsets: bool = True,
+        start_at: datetime | None = None,
     ):
         """Check the options once, so a bad pipeline fails before any data moves.
 
@@ -275,6 +276,10 @@ class KafkaSource(_BytewaxKafkaSource):
                 False ends each partition at its current end, for replays and benches.
             commit_offsets: commit snapshotted offsets to the group (Atlas
                 ``config.enable_auto_commit``, true by default).
+            start_at: when the processor first started (``runtime.start``): a partition
+                with neither a snapshot nor a committed offset, under the ``latest``
+                policy, begins at the first message since then rather than at the end,
+                so a restart before the first checkpoint skips nothing.
         """
         topic_list = [topics] if isinstance(topics, str) else list(topics)
         if not topic_list or not all(isinstance(t, str) and t for t in topic_list):
@@ -296,6 +301,7 @@ class KafkaSource(_BytewaxKafkaSource):
         # chosen policy, librdkafka must not reset an offset it finds out of range.
         chosen = auto_offset_reset or config.get("auto.offset.reset")
         self._first_start = normalize_offset_reset(chosen or "latest")
+        self._start_at = start_at
         self._out_of_range_policy = normalize_offset_reset(chosen) if chosen else None
         self._consumer_overrides = {
             "group.id": group_id,
@@ -328,7 +334,12 @@ class KafkaSource(_BytewaxKafkaSource):
             resume_state = {"offset": resume_state, "topicId": topic_id}
         if resume_state is None or resume_state["offset"] is None:
             committed = consumer.committed([start], timeout=_METADATA_TIMEOUT)[0].offset
-            start.offset = committed if committed >= 0 else _FIRST_OFFSET[self._first_start]
+            if committed >= 0:
+                start.offset = committed
+            elif self._start_at is not None and self._first_start == "latest":
+                start.offset = _offset_since(consumer, start, self._start_at)
+            else:
+                start.offset = _FIRST_OFFSET[self._first_start]
         else:
             start.offset = self._checked_resume(consumer, start, resume_state, topic_id)
         return _KafkaPartition(self, for_part, consumer, start, topic_id)
@@ -363,6 +374,15 @@ class KafkaSource(_BytewaxKafkaSource):
         jump = low if policy == "earliest" else high
         log.warning("%s: %s; auto_offset_reset %s: resuming at offset %d", where, problem, policy, jump)
         return jump
+
+
+def _offset_since(consumer: Consumer, partition: TopicPartition, moment: datetime) -> int:
+    """The offset of the partition's first message stamped at ``moment`` or later; its end if none is."""
+    wanted = TopicPartition(partition.topic, partition.partition, int(moment.timestamp() * 1000))
+    found = consumer.offsets_for_times([wanted], timeout=_METADATA_TIMEOUT)[0].offset
+    if found >= 0:
+        return found
+    return consumer.get_watermark_offsets(partition, timeout=_METADATA_TIMEOUT)[1]
 
 
 class _KafkaPartition(StatefulSourcePartition[list, dict]):

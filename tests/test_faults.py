@@ -340,6 +340,31 @@ def header(message, name: str) -> str | None:
 
 
 @pytest.mark.integration
+def test_a_kafka_flow_killed_before_its_first_checkpoint_loses_no_message(kafka_bootstrap, tmp_path: Path) -> None:
+    """Under the default ``latest``, the restart still begins at the first run's start (60 s epochs: no checkpoint)."""
+    in_topic, out_topic = new_topic(kafka_bootstrap, partitions=2), f"o{uuid.uuid4().hex[:8]}"
+    pipeline = {"name": "relay", "pipeline": [
+        {"$source": {"connectionName": "kafka", "topic": in_topic}},
+        {"$emit": {"connectionName": "kafka", "topic": out_topic}},
+    ]}  # fmt: skip
+    batches = [[{"value": orjson.dumps({"batch": b, "i": i}), "partition": i % 2} for i in range(20)] for b in range(3)]
+    relayed = lambda: {(doc["batch"], doc["i"]) for doc in map(ejson.loads, (m.value() for m in consume(kafka_bootstrap, out_topic, 0, timeout=3, quiet=0.3)))}  # noqa: E731
+    flow = Flow(tmp_path, pipeline, kafka(kafka_bootstrap), "-s", "60").start()
+    try:
+        wait_for(lambda: (tmp_path / "recovery" / "sluice-start.json").exists(), "the first start recorded", explain=flow.output)
+        produce(kafka_bootstrap, in_topic, batches[0])
+        wait_for(lambda: len(relayed()) == 20, "the first batch relayed", explain=flow.output)
+        flow.kill()
+        produce(kafka_bootstrap, in_topic, batches[1])
+        flow.start()
+        produce(kafka_bootstrap, in_topic, batches[2])
+        wait_for(lambda: len(relayed()) == 60, "every batch relayed", explain=lambda: f"{sorted(relayed())} {flow.output()}")
+        assert flow.stop() == 0, flow.output()
+    finally:
+        flow.stop()
+
+
+@pytest.mark.integration
 def test_window_results_after_sigkills_are_exact_once_deduplicated_by_id(kafka_bootstrap, tmp_path: Path) -> None:
     in_topic, out_topic = new_topic(kafka_bootstrap, partitions=2), f"w{uuid.uuid4().hex[:8]}"
     windows, per_window, keys = 30, 60, 3

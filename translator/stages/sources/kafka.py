@@ -50,6 +50,7 @@ def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> Stage
             ts_field_name=spec.get("tsFieldName", "_ts"),
             partition_idle_timeout=idle_timeout,
             commit_offsets=config.get("enable_auto_commit", True),
+            start_at=ctx.start_at,
         )
     except ValueError as exc:
         raise SpecError(str(exc).removeprefix("kafka $source "), ("config",)) from None
