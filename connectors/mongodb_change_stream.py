@@ -33,6 +33,7 @@ BEFORE_CHANGE_MODES = ("off", "whenAvailable", "required")
 SOURCE_TYPE = "atlas"
 CLUSTER_PART = "*"
 INITIAL_SYNC = "initialSync"  # the key of a partition's state while it copies its collection
+RESUME, NUMBERING = "resume", "numbering"  # a partition's snapshot: where to resume, how to number on
 # Server codes after which resuming would silently skip or repeat events.
 _HISTORY_LOST = {286: "ChangeStreamHistoryLost", 280: "ChangeStreamFatalError", 260: "InvalidResumeToken"}
 
@@ -46,15 +47,16 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
     event's number within it as sortable hex, lets ``$merge`` skip replayed events). A chunk of records whose ``time_field``
     failed follows as :class:`DeadLetters`.
 
-    Delivery: a partition's snapshot is the resume token after the last emitted event,
-    so under Bytewax recovery a restart resumes exactly there (exactly-once input).
+    Delivery: a partition's snapshot is the resume token after the last emitted event (with
+    that event's number within its cluster time, so positions inside a transaction survive a
+    restart), so under Bytewax recovery a restart resumes exactly there (exactly-once input).
 
     ``initial_sync`` first copies each watched collection's documents, as insert events,
     in ``_id`` order: the stream's position is taken *before* the copy starts and the stream
     follows from there once the copy is done, so no write is missed (a write during the
     copy may come twice, as the copied document and as its event: idempotent sinks such as
     ``$merge`` end exact). ``initial_sync_parallelism`` ranges of ``_id`` are read at once.
-    While copying, the snapshot is ``{"initialSync": {"token", "ranges"}}`` (each range's last
+    While copying, the resume point is ``{"initialSync": {"token", "ranges"}}`` (each range's last
     copied ``_id``), so a restart resumes the copy where it stopped.
     Network errors reconnect with backoff from that token. An invalidate event or a
     resume point no longer in the oplog raises: a silent restart from "now" would lose
@@ -179,6 +181,14 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         return _ChangeStreamPartition(self, db, coll, resume_state)
 
 
+def _unpacked(state: dict | None) -> tuple[dict | None, tuple[Timestamp | None, int]]:
+    """A snapshot's resume point and numbering; a bare resume point is what earlier versions kept."""
+    if state is not None and set(state) == {RESUME, NUMBERING}:
+        last_time, sequence = state[NUMBERING]
+        return state[RESUME], (last_time, sequence)
+    return state, (None, 0)
+
+
 class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
     """A reader thread fetches events into a queue; ``next_batch`` only takes from it.
 
@@ -188,7 +198,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
     reads and writes at once.
     """
 
-    def __init__(self, source: ChangeStreamSource, db: str | None, coll: str | None, token: dict | None) -> None:
+    def __init__(self, source: ChangeStreamSource, db: str | None, coll: str | None, state: dict | None) -> None:
         self._source = source
         self._db = db
         self._coll = coll
@@ -196,12 +206,14 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         # A date outside Python's years 1..9999 is valid BSON: it arrives as a DatetimeMS
         # instead of failing the whole stream.
         self._client = connect(source._uri, **{"datetime_conversion": "DATETIME_AUTO", **source._client_options})
+        token, numbering = _unpacked(state)
         self._token = token
         self._queue: deque[tuple[dict | None, dict | None]] = deque()
         self._failure: BaseException | None = None
         self._awake_at: datetime | None = None
-        self._last_cluster_time: Timestamp | None = None  # of the last event shaped, and its
-        self._sequence = 0  # number among the events sharing that cluster time
+        # The cluster time of the last event emitted and its number among the events sharing it
+        # (a transaction's): kept in snapshots, so a restart inside a transaction numbers on.
+        self._last_cluster_time, self._sequence = numbering
         self._stop = threading.Event()
         self._stats = active_worker()
         self._reader = threading.Thread(target=self._read, name=f"change stream {self._where}", daemon=True)
@@ -239,10 +251,11 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         """When the queue ran dry, poll it again shortly."""
         return self._awake_at
 
-    def snapshot(self) -> dict | None:
+    def snapshot(self) -> dict:
         """The resume token just after the last emitted event (or the stream's start), or
-        while copying, the stream's start and the last copied ``_id``."""
-        return self._token
+        while copying, the stream's start and the last copied ``_id``; with the numbering of
+        the last event within its cluster time."""
+        return {RESUME: self._token, NUMBERING: [self._last_cluster_time, self._sequence]}
 
     def close(self) -> None:
         """Stop the reader and release the connections."""

@@ -327,6 +327,40 @@ def test_lost_resume_point_is_a_clear_failure():
         partition.close()
 
 
+def _positions(partition, want: int, timeout: float = 30.0) -> list[str]:
+    """The ``_stream_meta`` positions of the next ``want`` documents a partition emits."""
+    found: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < want:
+        assert time.monotonic() < deadline, f"only {len(found)} of {want} events"
+        found += [doc["_stream_meta"]["source"]["position"] for doc in _docs(partition.next_batch())]
+    return found
+
+
+def test_a_restart_inside_a_transaction_numbers_its_events_on(db, mongodb_uri):
+    """A transaction's events share one cluster time and are numbered within it; a partition
+    resumed from a snapshot taken between them numbers the rest as an unbroken run would."""
+    token = _token_now(db.sales)
+    client = connect(mongodb_uri)
+    with client.start_session() as session, session.start_transaction():
+        for _ in range(4):
+            client[db.name].sales.update_one({"_id": "x"}, {"$inc": {"n": 1}}, upsert=True, session=session)
+    client.close()
+    source = ChangeStreamSource(mongodb_uri, db=db.name, coll="sales", start_after=token, max_batch_docs=1)
+    part = f"{db.name}.sales"
+    unbroken = source.build_part("s", part, None)
+    whole = _positions(unbroken, 4)
+    unbroken.close()
+    assert len(set(whole)) == 4 and whole == sorted(whole)
+    first = source.build_part("s", part, None)
+    before = _positions(first, 2)
+    snapshot = first.snapshot()
+    first.close()
+    resumed = source.build_part("s", part, snapshot)
+    assert before + _positions(resumed, 2) == whole
+    resumed.close()
+
+
 def test_reconnects_after_server_restart_without_loss(tmp_path):
     with _private_server("--sync-on-commit", storage=str(tmp_path / "data")) as (uri, procs, restart):
         mongo = connect(uri)
