@@ -18,7 +18,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
-from runtime.dead_letters import DeadLetters, DeadLetterSink
+from connectors.dead_letter_sink import DeadLetterSink
+from runtime.dead_letters import DeadLetters
 from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.builders import BUILDERS
 from translator.dlq import WriterFactory

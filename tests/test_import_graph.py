@@ -1,0 +1,142 @@
+"""The import graph points one way: no cycle among sluice's modules, and no driver in the translator core.
+
+How imports are counted (a static walk of every module's AST, imports inside functions and
+under ``TYPE_CHECKING`` included, since the design rule is about modules, not about timing):
+``import a.b`` is an edge to ``a.b``; ``from a.b import c`` is an edge to ``a.b.c`` when that is
+a module of ours, else to ``a.b``. The parent packages Python initialises on the way are not
+edges: a package whose ``__init__`` imports its submodules to register them (``stages``,
+``builders``, ``expressions``) would otherwise form a cycle with every submodule, by
+construction and harmlessly. A real cycle through a package still shows, as an edge to the
+package itself (``from translator.stages import STAGE_PLANNERS``).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("translator", "connectors", "runtime", "flows", "instance")
+DRIVERS = ("confluent_kafka", "pymongo", "httpx")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: resolved against the importing package
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+            graph[name].update(target for target in targets if target in modules and target != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def test_the_walk_sees_imports_at_module_level_and_inside_functions() -> None:
+    graph = _graph()
+    assert "translator.validate" in graph["translator"]  # module level
+    assert "translator.run" in graph["translator"]  # inside __getattr__
+    assert "connectors.https" in graph["translator.stages.https"]  # inside a function
+    assert "translator.builders.sources" in graph["translator.builders"]  # a package registering its modules
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# The one cycle left on the spine, in the window planners (scaleout's branch removes it:
+# windows plan their inner stages through ctx.plan_stage): these lazy imports close it.
+WINDOW_EDGES = {("translator.windows.plan", "translator.validate"), ("translator.windows.plan", "translator.stages")}
+
+
+def test_no_import_cycle_but_the_window_planners_one() -> None:
+    graph = _graph()
+    for importer, imported in WINDOW_EDGES:
+        graph[importer].discard(imported)
+    assert _cycles(graph) == []
+
+
+def test_no_import_cycle_at_all() -> None:
+    graph = _graph()
+    if any(imported in graph[importer] for importer, imported in WINDOW_EDGES):
+        pytest.xfail("translator.windows.plan imports translator.validate and translator.stages lazily, which import it back")
+    assert _cycles(graph) == []
+
+
+def _loaded_by(modules: str) -> list[str]:
+    """The top-level packages a fresh interpreter holds after importing ``modules``."""
+    code = f"import sys\nimport {modules}\nprint(' '.join(sorted({{m.partition('.')[0] for m in sys.modules}})))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.split()
+
+
+def test_the_translator_core_loads_no_driver() -> None:
+    loaded = _loaded_by("translator.validate, translator.parse")
+    assert "translator" in loaded and "bson" in loaded  # the walk really ran; bson is fine
+    assert [driver for driver in DRIVERS if driver in loaded] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="translator.windows.plan (scaleout's) imports bytewax at module level; remove this mark once window plans are data",
+)
+def test_the_translator_core_loads_no_bytewax() -> None:
+    assert "bytewax" not in _loaded_by("translator.validate, translator.parse")
