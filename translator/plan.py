@@ -23,7 +23,8 @@ class StagePlan:
     Every other stage carries ``spec``, a frozen dataclass describing it (options checked and
     normalised, expressions compiled; no Bytewax, no connector), which the builder registered
     for its type in :mod:`translator.builders` turns into Bytewax steps. ``build`` is the
-    older closure form the window stages still use: ``build(up, ctx) -> Stream``.
+    older closure form the window stages still use: ``build(up, ctx) -> Stream``; it goes
+    once they plan into specs too.
     """
 
     stage: Stage

@@ -1,7 +1,7 @@
 """``translate`` and ``process``: a planned pipeline built into a Bytewax dataflow, and run.
 
-The only module besides :mod:`translator.build` and :mod:`translator.builders` that needs
-Bytewax; :mod:`translator` hands these out on first use.
+Bytewax and the drivers load with this module (through :mod:`translator.build` and
+:mod:`translator.builders`), which :mod:`translator` imports only when these are first used.
 """
 
 from __future__ import annotations
