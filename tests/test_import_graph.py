@@ -3,7 +3,8 @@
 How imports are counted (a static walk of every module's AST, imports inside functions and
 under ``TYPE_CHECKING`` included, since the design rule is about modules, not about timing):
 ``import a.b`` is an edge to ``a.b``; ``from a.b import c`` is an edge to ``a.b.c`` when that is
-a module of ours, else to ``a.b``. The parent packages Python initialises on the way are not
+a module of ours and ``a/b/__init__.py`` binds no ``c`` itself (``from translator import plan``
+is the function ``translator/__init__.py`` imports, not the module), else to ``a.b``. The parent packages Python initialises on the way are not
 edges: a package whose ``__init__`` imports its submodules to register them (``stages``,
 ``builders``, ``expressions``) would otherwise form a cycle with every submodule, by
 construction and harmlessly. A real cycle through a package still shows, as an edge to the
@@ -34,12 +35,30 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+def _bound_at_top(name: str, tree: ast.Module) -> set[str]:
+    """The names module ``name`` binds at its top level (definitions, assignments, imports),
+    but not its own submodules, which a package imports to register them."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ImportFrom) and node.module == name:
+            continue
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names
+
+
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
+    trees = {name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in modules.items()}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node in ast.walk(trees[name]):
             targets = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -48,7 +67,11 @@ def _graph() -> dict[str, set[str]]:
                 if node.level:  # relative: resolved against the importing package
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+                bound = _bound_at_top(base, trees[base]) if base in trees else set()
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules and alias.name not in bound else base
+                    for alias in node.names
+                ]
             graph[name].update(target for target in targets if target in modules and target != name)
     return graph
 
@@ -95,6 +118,7 @@ def test_the_walk_sees_imports_at_module_level_and_inside_functions() -> None:
     assert "translator.run" in graph["translator"]  # inside __getattr__
     assert "connectors.https" in graph["translator.stages.https"]  # inside a function
     assert "translator.builders.sources" in graph["translator.builders"]  # a package registering its modules
+    assert "translator" in graph["translator.cli"] and "translator.plan" not in graph["translator.cli"]  # the function
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
