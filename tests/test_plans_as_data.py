@@ -135,6 +135,19 @@ def test_https_as_the_last_stage_is_a_sink_spec() -> None:
     assert sink.role == SINK and type(sink.spec) is HttpsSinkSpec and callable(sink.spec.send)
 
 
+def test_a_spec_never_shows_the_credentials_it_holds() -> None:
+    registry = {"connections": {
+        "k": {"type": "kafka", "bootstrapServers": "b:9092", "authentication": {"mechanism": "PLAIN", "username": "u", "password": "hunter2"}},
+        "m": {"type": "mongodb", "uri": "mongodb://u:hunter2@db.example"},
+    }, "default": "m"}  # fmt: skip
+    kafka = [{"$source": {"connectionName": "k", "topic": "t"}}, {"$emit": {"connectionName": "k", "topic": "o"}}]
+    mongodb = [{"$source": {"db": "d", "coll": "c"}}, {"$merge": {"into": {"db": "d", "coll": "t"}}}]
+    timeseries = [{"$source": {"db": "d", "coll": "c"}}, {"$emit": {"db": "d", "coll": "c", "timeseries": {"timeField": "t"}}}]
+    plans = [*_plans(kafka, registry), *_plans(mongodb, registry), *_plans(timeseries, registry)]
+    assert plans[0].spec.client["sasl.password"] == "hunter2" and "hunter2" in plans[3].spec.uri
+    assert all("hunter2" not in repr(p.spec) for p in plans)
+
+
 def test_every_spec_is_frozen_and_has_one_builder() -> None:
     specs = (KafkaSourceSpec, DocumentsSourceSpec, ChangeStreamSpec, SampleSolarSpec, MergeSpec, KafkaEmitSpec,
              TimeSeriesEmitSpec, HttpsSinkSpec)  # fmt: skip

@@ -8,7 +8,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from connectors.kafka_options import client_config, sink_options
@@ -35,7 +35,7 @@ class KafkaEmitSpec:
     """Documents produced to Kafka; ``client`` is the confluent-kafka configuration, the
     callables are compiled per-document expressions."""
 
-    client: dict
+    client: dict = field(repr=False)  # holds credentials: never shown
     topic: str | Callable[[dict], Any]
     key: Callable[[dict], Any] | None
     key_format: str
@@ -83,7 +83,7 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
         client = client_config(connection) if connection is not None else {}
     except OptionError as exc:
         raise SpecError(str(exc), ("connectionName",)) from None
-    expressions = {field: _per_document(config[field], ("config", field)) for field in EXPRESSIONS if field in config}
+    expressions = {name: _per_document(config[name], ("config", name)) for name in EXPRESSIONS if name in config}
     sink = KafkaEmitSpec(
         client=client,
         topic=_topic(spec["topic"]),

@@ -5,7 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.mongodb_options import valid_name
@@ -25,17 +25,17 @@ MAX_BUCKET_SECONDS = 31_536_000
 class TimeSeriesEmitSpec:
     """Documents inserted into ``db.coll``, created with ``timeseries`` when missing."""
 
-    uri: str  # empty when planned without a registry
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
     db: str
     coll: str
     timeseries: dict  # createCollection's options, checked
 
 
-def _field_name(options: dict, field: str) -> None:
-    name = options[field]
+def _field_name(options: dict, key: str) -> None:
+    name = options[key]
     if type(name) is not str or not name or "." in name or name.startswith("$"):
-        msg = f"{field} must name a top-level field; got {name!r}"
-        raise SpecError(msg, ("timeseries", field))
+        msg = f"{key} must name a top-level field; got {name!r}"
+        raise SpecError(msg, ("timeseries", key))
 
 
 def timeseries_options(spec: Any) -> dict:

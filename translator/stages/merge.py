@@ -5,7 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-merge/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from connectors.mongodb_options import merge_options
@@ -25,7 +25,7 @@ MAX_PARALLELISM = 16
 class MergeSpec:
     """Documents merged into a collection (``db``/``coll`` a name, or a callable per document)."""
 
-    uri: str  # empty when planned without a registry
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
     db: str | Callable[[dict], Any]
     coll: str | Callable[[dict], Any]
     on: tuple[str, ...]

@@ -5,7 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#mongod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bson.timestamp import Timestamp
@@ -29,7 +29,7 @@ CONFIG = frozenset({
 class ChangeStreamSpec:
     """A change stream (after an optional initial copy) of collections, a database or the cluster."""
 
-    uri: str  # empty when planned without a registry
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
     db: str | None
     coll: str | list | None
     full_document: str

@@ -5,7 +5,7 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.kafka_options import client_config, source_options
 from connectors.options import OptionError
@@ -24,7 +24,7 @@ CONFIG = frozenset({"auto_offset_reset", "group_id", "keyFormat", "keyFormatErro
 class KafkaSourceSpec:
     """Kafka topics read by a consumer group; ``client`` is the confluent-kafka configuration."""
 
-    client: dict
+    client: dict = field(repr=False)  # holds credentials: never shown
     topics: tuple[str, ...]
     group_id: str
     auto_offset_reset: str | None  # None: the connection's auto.offset.reset, else latest
