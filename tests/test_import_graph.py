@@ -14,6 +14,8 @@ package itself (``from translator.stages import STAGE_PLANNERS``).
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +54,8 @@ def _bound_at_top(name: str, tree: ast.Module) -> set[str]:
     return names
 
 
-def _graph() -> dict[str, set[str]]:
+def _walk() -> dict[str, set[str]]:
+    """Every module of ours to the modules of ours it imports."""
     modules = _modules()
     trees = {name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in modules.items()}
     graph: dict[str, set[str]] = {name: set() for name in modules}
@@ -74,6 +77,21 @@ def _graph() -> dict[str, set[str]]:
                 ]
             graph[name].update(target for target in targets if target in modules and target != name)
     return graph
+
+
+@functools.cache
+def _walked() -> str:
+    """The walk, run once in a fresh interpreter: ``ast.parse`` deep inside a long test session can
+    trip CPython 3.11's "AST constructor recursion depth mismatch"."""
+    code = "import json, test_import_graph as t\nprint(json.dumps({k: sorted(v) for k, v in t._walk().items()}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=120, check=True
+    )
+    return done.stdout
+
+
+def _graph() -> dict[str, set[str]]:
+    return {name: set(imported) for name, imported in json.loads(_walked()).items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -105,7 +123,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if len(component) > 1:
                 components.append(sorted(component))
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     for node in sorted(graph):
         if node not in index:
             visit(node)
