@@ -39,7 +39,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runtime.dead_letters import DeadLetters  # noqa: E402
-from connectors.kafka import KafkaSink, KafkaSource, client_config  # noqa: E402
+from connectors.kafka import KafkaSink, KafkaSource  # noqa: E402
+from connectors.kafka_options import client_config  # noqa: E402
 from translator import translate  # noqa: E402
 from translator.connections import parse_registry  # noqa: E402
 from translator.parse import parse_pipeline  # noqa: E402

@@ -15,36 +15,13 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
+from connectors.https_requests import ATTEMPTS, Request, RequestFailed, Response, check_connection
 from runtime.redaction import redact
 
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str  # joined to the connection's url
-    params: dict
-    headers: dict
-    body: bytes | None
-
-
-@dataclass(frozen=True)
-class Response:
-    url: str  # redacted
-    status: int
-    content_type: str
-    body: bytes
-    elapsed_ms: int
-
-
-class RequestFailed(Exception):
-    """No answer after the retries (connection error or timeout); the message is safe to show."""
 
 
 class HttpsClient:
@@ -59,7 +36,7 @@ class HttpsClient:
         connect_timeout: float = 30.0,
         request_timeout: float = 60.0,
         pool_size: int = 32,
-        attempts: int = 4,
+        attempts: int = ATTEMPTS,
         first_backoff: float = 0.1,
     ) -> None:
         """Check the configuration; connections open on the first request.
@@ -74,12 +51,7 @@ class HttpsClient:
             attempts: tries per request for transient failures.
             first_backoff: seconds before the first retry; doubles each time.
         """
-        if not url.startswith(("http://", "https://")):
-            msg = f"https connection url must start with https:// or http://; got {redact(url)!r}"
-            raise ValueError(msg)
-        if pool_size < 1 or attempts < 1:
-            msg = f"https connection poolSize and attempts must be at least 1; got {pool_size}, {attempts}"
-            raise ValueError(msg)
+        check_connection(url, auth, pool_size, attempts)
         self._base = url.rstrip("/")
         base_headers = dict(headers or {})
         basic = None
@@ -89,9 +61,6 @@ class HttpsClient:
                 basic = httpx.BasicAuth(auth["username"], auth["password"])
             elif kind == "bearer" and "token" in auth:
                 base_headers["Authorization"] = f"Bearer {auth['token']}"
-            else:
-                msg = 'https connection auth must be {"type": "basic", "username", "password"} or {"type": "bearer", "token"}'
-                raise ValueError(msg)
         self._timeout = httpx.Timeout(request_timeout, connect=connect_timeout)
         self._client_options = dict(
             headers=base_headers,

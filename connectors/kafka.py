@@ -44,7 +44,6 @@ from confluent_kafka.admin import AdminClient
 from runtime.dead_letters import DeadLetters, DeadLetterWriter, dead_letter, encode_within, reduced_record, stamp_processor
 from runtime.ejson import MAX_DOCUMENT_BYTES, decode_document, loads_fast, size_error
 from connectors.kafka_formats import (
-    KEY_FORMAT_ERRORS,
     encode_relaxed,
     headers_from_value,
     headers_to_meta,
@@ -54,6 +53,7 @@ from connectors.kafka_formats import (
     raw_text,
     value_encoder,
 )
+from connectors.kafka_options import sink_options, source_options
 from runtime.stop import end_partition_if_stopping
 from runtime.stream_meta import STREAM_META, chunks, message_id
 from runtime.stats import active_worker
@@ -63,28 +63,10 @@ __all__ = [
     "KafkaSink",
     "KafkaSource",
     "PartitionActivity",
-    "client_config",
 ]
 
 log = logging.getLogger(__name__)
 
-# Atlas spells SCRAM mechanisms without "SHA"; librdkafka needs it.
-_SASL_MECHANISMS = {
-    "PLAIN": "PLAIN",
-    "SCRAM-256": "SCRAM-SHA-256",
-    "SCRAM-512": "SCRAM-SHA-512",
-    "SCRAM-SHA-256": "SCRAM-SHA-256",
-    "SCRAM-SHA-512": "SCRAM-SHA-512",
-    "OAUTHBEARER": "OAUTHBEARER",
-}
-_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-# Atlas connection fields that carry PEM text, and the librdkafka property for each.
-_SSL_PEM_FIELDS = {
-    "brokerPublicCertificate": "ssl.ca.pem",
-    "clientCertificate": "ssl.certificate.pem",
-    "clientKey": "ssl.key.pem",
-    "clientKeyPassword": "ssl.key.password",
-}
 # Delivery failures worth producing again: the broker was unreachable, not unwilling.
 _RETRY_CODES = frozenset(
     {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
@@ -101,60 +83,6 @@ _EMPTY_POLL_BACKOFF = timedelta(milliseconds=5)
 _METADATA_TIMEOUT = 30.0
 _FIRST_OFFSET = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 _FLUSH_STEP_SECONDS = 1.0
-
-
-def client_config(connection: dict) -> dict:
-    """Turn a connection registry entry into a confluent-kafka configuration.
-
-    Args:
-        connection: ``{"type": "kafka", "bootstrapServers": "h1:9092,h2:9092" | [..],
-            "security": {"protocol", "brokerPublicCertificate", "clientCertificate",
-            "clientKey", "clientKeyPassword"}, "authentication": {"mechanism": "PLAIN" |
-            "SCRAM-256" | "SCRAM-512", "username", "password"}, "config": {...}}``. Any
-            librdkafka property in ``config`` is passed through and wins over the fields
-            above.
-
-    Returns:
-        The configuration dict for ``Consumer``/``Producer``/``AdminClient``.
-    """
-    kind = str(connection.get("type", "")).lower()
-    if kind != "kafka":
-        msg = f"kafka connection: expected type 'kafka'; got {connection.get('type')!r}"
-        raise ValueError(msg)
-    servers = connection.get("bootstrapServers")
-    if isinstance(servers, list):
-        servers = ",".join(servers)
-    if not isinstance(servers, str) or not servers.strip():
-        msg = f"kafka connection bootstrapServers: expected 'host:port[,host:port]'; got {servers!r}"
-        raise ValueError(msg)
-    config: dict[str, Any] = {"bootstrap.servers": servers}
-
-    security = connection.get("security") or {}
-    authentication = connection.get("authentication") or {}
-    protocol = security.get("protocol")
-    mechanism = authentication.get("mechanism")
-    if mechanism is not None:
-        if mechanism not in _SASL_MECHANISMS:
-            allowed = ", ".join(_SASL_MECHANISMS)
-            msg = f"kafka connection authentication.mechanism: expected one of {allowed}; got {mechanism!r}"
-            raise ValueError(msg)
-        config["sasl.mechanism"] = _SASL_MECHANISMS[mechanism]
-        for field, prop in (("username", "sasl.username"), ("password", "sasl.password")):
-            if field in authentication:
-                config[prop] = authentication[field]
-        # Credentials never travel in clear text unless the registry says so.
-        protocol = protocol or "SASL_SSL"
-    if protocol is not None:
-        if protocol not in _SECURITY_PROTOCOLS:
-            allowed = ", ".join(_SECURITY_PROTOCOLS)
-            msg = f"kafka connection security.protocol: expected one of {allowed}; got {protocol!r}"
-            raise ValueError(msg)
-        config["security.protocol"] = protocol
-    for field, prop in _SSL_PEM_FIELDS.items():
-        if field in security:
-            config[prop] = security[field]
-    config.update(connection.get("config") or {})
-    return config
 
 
 def _servers(config: dict) -> str:
@@ -253,7 +181,7 @@ class KafkaSource(_BytewaxKafkaSource):
         """Check the options once, so a bad pipeline fails before any data moves.
 
         Args:
-            config: confluent-kafka configuration, see :func:`client_config`.
+            config: confluent-kafka configuration, see :func:`connectors.kafka_options.client_config`.
             topics: one topic or several.
             processor_name: names the default consumer group ``sluice-<processor_name>``.
             group_id: consumer group to commit offsets to (Atlas ``config.group_id``).
@@ -281,19 +209,14 @@ class KafkaSource(_BytewaxKafkaSource):
                 policy, begins at the first message since then rather than at the end,
                 so a restart before the first checkpoint skips nothing.
         """
-        topic_list = [topics] if isinstance(topics, str) else list(topics)
-        if not topic_list or not all(isinstance(t, str) and t for t in topic_list):
-            msg = f"kafka $source topic: expected a topic name or a non-empty array of names; got {topics!r}"
-            raise ValueError(msg)
-        if group_id is None:
-            if not processor_name:
-                msg = "kafka $source: expected config.group_id or a processor name to derive it from; got neither"
-                raise ValueError(msg)
-            group_id = f"sluice-{processor_name}"
-        if key_format_error not in KEY_FORMAT_ERRORS:
-            allowed = ", ".join(KEY_FORMAT_ERRORS)
-            msg = f"kafka $source keyFormatError: expected one of {allowed}; got {key_format_error!r}"
-            raise ValueError(msg)
+        topic_list, group_id = source_options(
+            topics,
+            processor_name=processor_name,
+            group_id=group_id,
+            auto_offset_reset=auto_offset_reset,
+            key_format=key_format,
+            key_format_error=key_format_error,
+        )
         shared_config = dict(config)
         brokers = shared_config.pop("bootstrap.servers", "").split(",")
         super().__init__(brokers, topic_list, tail=tail, add_config=shared_config, batch_size=batch_size)
@@ -574,7 +497,7 @@ class KafkaSink(FixedPartitionedSink[list, None]):
         """Check the options once; expressions arrive compiled as callables.
 
         Args:
-            config: confluent-kafka configuration, see :func:`client_config`.
+            config: confluent-kafka configuration, see :func:`connectors.kafka_options.client_config`.
             topic: a topic name, or a callable computing it per document.
             key: computes the message key per document; no key when None.
             key_format: ``binData``, ``string``, ``json``, ``int`` or ``long``.
@@ -590,16 +513,14 @@ class KafkaSink(FixedPartitionedSink[list, None]):
             processor_name: the ``processorName`` of those DLQ records.
             parts: number of sink partitions (and producers).
         """
-        if not (callable(topic) or (isinstance(topic, str) and topic)):
-            msg = f"kafka $emit topic: expected a topic name or an expression; got {topic!r}"
-            raise ValueError(msg)
-        if acks is not None and str(acks) not in ("-1", "0", "1", "all"):
-            msg = f"kafka $emit config.acks: expected -1, 0, 1 or 'all'; got {acks!r}"
-            raise ValueError(msg)
-        if compression_type is not None and compression_type not in ("none", "gzip", "snappy", "lz4", "zstd"):
-            allowed = "none, gzip, snappy, lz4 or zstd"
-            msg = f"kafka $emit config.compression_type: expected {allowed}; got {compression_type!r}"
-            raise ValueError(msg)
+        sink_options(
+            topic,
+            key_format=key_format,
+            output_format=output_format,
+            date_format=date_format,
+            acks=acks,
+            compression_type=compression_type,
+        )
         self._config = dict(config)
         if acks is not None:
             self._config["acks"] = str(acks)
@@ -765,7 +686,7 @@ class KafkaDeadLetterWriter:
 
     Synchronous: ``write`` returns once the broker has every record, so the caller's
     snapshot covers them (at-least-once, like the rest of the output). One writer per
-    worker, as ``runtime.dead_letters.DeadLetterSink`` builds them.
+    worker, as ``connectors.dead_letter_sink.DeadLetterSink`` builds them.
     """
 
     def __init__(self, config: dict, topic: str):

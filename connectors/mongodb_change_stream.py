@@ -19,6 +19,7 @@ from pymongo.change_stream import ChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
 from runtime.dead_letters import DeadLetters, dead_letter
+from connectors.mongodb_options import change_stream_options
 from connectors.mongodb_support import connect, is_transient, redact, retry_transient
 from runtime.stop import end_partition_if_stopping
 from runtime.stream_meta import STREAM_META, chunks
@@ -28,8 +29,6 @@ __all__ = ["ChangeStreamSource"]
 
 logger = logging.getLogger(__name__)
 
-FULL_DOCUMENT_MODES = ("updateLookup", "required", "whenAvailable", "default")
-BEFORE_CHANGE_MODES = ("off", "whenAvailable", "required")
 SOURCE_TYPE = "atlas"
 CLUSTER_PART = "*"
 INITIAL_SYNC = "initialSync"  # the key of a partition's state while it copies its collection
@@ -115,31 +114,15 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             copy_batch_docs: documents per query of that copy.
             client_options: extra ``MongoClient`` keyword arguments.
         """
-        if coll is not None and db is None:
-            msg = f"change stream: coll {coll!r} needs a db"
-            raise ValueError(msg)
-        colls = [coll] if isinstance(coll, str) else coll
-        if colls is not None and (not colls or not all(isinstance(name, str) and name for name in colls)):
-            msg = f"change stream: coll must be a non-empty string or a list of them; got {coll!r}"
-            raise ValueError(msg)
-        if colls is not None and len(set(colls)) != len(colls):
-            msg = f"change stream: coll lists a collection twice: {colls!r}"
-            raise ValueError(msg)
-        if full_document not in FULL_DOCUMENT_MODES:
-            msg = f"change stream: fullDocument must be one of {', '.join(FULL_DOCUMENT_MODES)}; got {full_document!r}"
-            raise ValueError(msg)
-        if full_document_before_change not in (None, *BEFORE_CHANGE_MODES):
-            msg = (
-                f"change stream: fullDocumentBeforeChange must be one of {', '.join(BEFORE_CHANGE_MODES)}; "
-                f"got {full_document_before_change!r}"
-            )
-            raise ValueError(msg)
-        if start_after is not None and start_at_operation_time is not None:
-            msg = "change stream: startAfter and startAtOperationTime exclude each other; got both"
-            raise ValueError(msg)
-        if initial_sync and colls is None:
-            msg = "change stream: initialSync of a whole database or cluster is not supported by sluice; name the collections in coll"
-            raise ValueError(msg)
+        colls = change_stream_options(
+            db=db,
+            coll=coll,
+            full_document=full_document,
+            full_document_before_change=full_document_before_change,
+            start_after=start_after,
+            start_at_operation_time=start_at_operation_time,
+            initial_sync=initial_sync,
+        )
         if isinstance(start_at_operation_time, datetime):
             start_at_operation_time = Timestamp(start_at_operation_time, 0)
         self._uri = uri

@@ -11,8 +11,10 @@ from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import bson
+from pymongo.errors import PyMongoError
 
-from connectors.mongodb_support import connect, hashable, redact, retry_transient, values_at
+from connectors.bson_equality import hashable, values_at
+from connectors.mongodb_support import connect, redact, retry_transient
 
 __all__ = ["CachedMongoLookup", "MongoLookup"]
 
@@ -30,6 +32,9 @@ class MongoLookup:
     stage and the server runs the ``$lookup`` itself (MongoDB 5.1+). Each document gets
     its own (shallow) copies of its matches; embedded documents inside them are shared.
     """
+
+    # The server's failures, not a document's: the caller stops the flow on these.
+    server_errors = (PyMongoError, ConnectionError)
 
     def __init__(
         self,

@@ -18,7 +18,9 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from runtime.dead_letters import DeadLetterWriter, dead_letter, hand_over
-from connectors.mongodb_support import DUPLICATE_KEY, connect, hashable, redact, retry_transient, valid_name
+from connectors.bson_equality import hashable
+from connectors.mongodb_options import WHEN_NOT_MATCHED, check_when_matched, merge_options, valid_name
+from connectors.mongodb_support import DUPLICATE_KEY, connect, redact, retry_transient
 from runtime.stream_meta import source_position
 from connectors.writer_sink import WriterSink
 
@@ -26,8 +28,6 @@ __all__ = ["MergeSink", "MergeWriter"]
 
 logger = logging.getLogger(__name__)
 
-WHEN_MATCHED = ("replace", "keepExisting", "merge", "fail", "delete")
-WHEN_NOT_MATCHED = ("insert", "discard", "fail")
 # Above this share of already-existing keys, an upsert costs less than a failed insert
 # followed by an update (measured on SecantusDB: insert 13k/s, replace 3.6k/s).
 _UPSERT_ABOVE = 0.5
@@ -113,26 +113,12 @@ class MergeWriter:
                 documents are spread by ``on`` key, so one key's writes keep their order.
             connect_now: False only checks the configuration.
         """
-        on_fields = (on,) if isinstance(on, str) else tuple(on)
-        if not on_fields or not all(isinstance(field, str) and field for field in on_fields):
-            msg = f"$merge.on: expected a field name or a non-empty list of them; got {on!r}"
-            raise ValueError(msg)
-        if len(set(on_fields)) != len(on_fields):
-            msg = f"$merge.on: lists a field twice: {list(on_fields)!r}"
-            raise ValueError(msg)
-        for name, value in (("db", db), ("coll", coll)):
-            if not callable(value) and not valid_name(name, value):
-                msg = f"$merge.into.{name}: expected a valid {name} name or an expression; got {value!r}"
-                raise ValueError(msg)
-        if type(parallelism) is not int or parallelism < 1:
-            msg = f"$merge.parallelism: expected a positive integer; got {parallelism!r}"
-            raise ValueError(msg)
+        on_fields = merge_options(
+            db=db, coll=coll, on=on, when_matched=when_matched, when_not_matched=when_not_matched, parallelism=parallelism
+        )
         self._variables = let if let is not None else {"new": _identity}
         if not callable(when_matched):
-            when_matched = self._check_when_matched(when_matched)
-        if not callable(when_not_matched) and when_not_matched not in WHEN_NOT_MATCHED:
-            msg = f"$merge.whenNotMatched: expected one of {', '.join(WHEN_NOT_MATCHED)}; got {when_not_matched!r}"
-            raise ValueError(msg)
+            when_matched = self._when_matched_action(when_matched)
         self._shown_uri = redact(uri)
         self._db = db
         self._coll = coll
@@ -211,19 +197,9 @@ class MergeWriter:
                 )
         return dead
 
-    def _check_when_matched(self, when_matched: Any) -> WhenMatched | _UpdatePipeline:
-        if isinstance(when_matched, list):
-            if not all(isinstance(stage, dict) for stage in when_matched):
-                msg = f"$merge.whenMatched: a pipeline must be a list of stages; got {when_matched!r}"
-                raise ValueError(msg)
-            return _UpdatePipeline(when_matched, self._variables)
-        if when_matched not in WHEN_MATCHED:
-            msg = (
-                f"$merge.whenMatched: expected one of {', '.join(WHEN_MATCHED)} or a pipeline; "
-                f"got {when_matched!r}"
-            )
-            raise ValueError(msg)
-        return when_matched
+    def _when_matched_action(self, when_matched: Any) -> WhenMatched | _UpdatePipeline:
+        check_when_matched(when_matched)
+        return _UpdatePipeline(when_matched, self._variables) if isinstance(when_matched, list) else when_matched
 
     def _namespace(self, doc: Doc, dead: list[dict]) -> tuple[str, str] | None:
         names = []
@@ -269,7 +245,7 @@ class MergeWriter:
                 matched = when_matched(doc) if callable(when_matched) else when_matched
                 not_matched = when_not_matched(doc) if callable(when_not_matched) else when_not_matched
                 if callable(self._when_matched):
-                    matched = self._check_when_matched(matched)
+                    matched = self._when_matched_action(matched)
                 if not_matched not in WHEN_NOT_MATCHED:
                     msg = f"expected one of {', '.join(WHEN_NOT_MATCHED)}; got {not_matched!r}"
                     raise ValueError(msg)

@@ -9,8 +9,6 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
-
 from runtime.ejson import MAX_DEPTH, encode_relaxed
 from runtime.redaction import redact
 
@@ -105,28 +103,3 @@ def hand_over(records: list[dict], writer: DeadLetterWriter | None, processor_na
         logger.warning(
             "%d document(s) failed and no DLQ is configured; first reason: %s", len(records), records[0]["errInfo"]["reason"]
         )
-
-
-class _DeadLetterPartition(StatelessSinkPartition):
-    def __init__(self, writer: DeadLetterWriter, processor_name: str):
-        self._writer = writer
-        self._processor_name = processor_name
-
-    def write_batch(self, chunks: list) -> None:
-        records = [record for chunk in chunks for record in chunk]
-        if records:
-            self._writer.write(stamp_processor(records, self._processor_name))
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-class DeadLetterSink(DynamicSink):
-    """The Bytewax output every DeadLetters chunk of a dataflow ends in; at-least-once."""
-
-    def __init__(self, writer_factory: Callable[[], DeadLetterWriter], processor_name: str):
-        self._writer_factory = writer_factory
-        self._processor_name = processor_name
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DeadLetterPartition:
-        return _DeadLetterPartition(self._writer_factory(), self._processor_name)

@@ -31,7 +31,8 @@ from test_kafka_connectors import consume, new_topic
 
 from connectors.console import ConsoleDeadLetterWriter, ConsoleSink
 from runtime.ejson import loads
-from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
+from connectors.kafka import KafkaDeadLetterWriter, KafkaSink
+from connectors.kafka_options import client_config
 from connectors.mongodb_dlq import MongoDeadLetterWriter
 from connectors.mongodb_merge import MergeSink
 from translator._regex import compile_regex

@@ -28,15 +28,16 @@ from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from runtime.dead_letters import DeadLetters, DeadLetterSink
+from connectors.dead_letter_sink import DeadLetterSink
+from runtime.dead_letters import DeadLetters
 from runtime.ejson import loads
 from connectors.kafka import (
     KafkaDeadLetterWriter,
     KafkaSink,
     KafkaSource,
     PartitionActivity,
-    client_config,
 )
+from connectors.kafka_options import client_config
 
 REPO = Path(__file__).resolve().parents[1]
 THIS_FILE = Path(__file__).resolve()

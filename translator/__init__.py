@@ -7,122 +7,27 @@ parse → validate (plan every stage, expressions compiled once) → build. Exam
 
     pipeline = parse_pipeline([{"$source": {"documents": [{"a": 1}]}}, {"$match": {"a": 1}}])
     flow = translate(pipeline).flow   # run with bytewax.testing.run_main(flow)
+
+``plan`` needs neither Bytewax nor a driver; ``translate`` and ``process`` (in
+:mod:`translator.run`) load them when first used, so validating a pipeline stays light.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Callable, TextIO
+from typing import Any
 
-from bytewax.dataflow import Dataflow
-from bytewax.outputs import DynamicSink, FixedPartitionedSink
-from bytewax._bytewax import cli_main
-
-from runtime import stop
-from connectors.console import ConsoleSink
-from runtime.redaction import redact
-from runtime.logs import configure_logging
-from runtime.report import report_every, report_from_environment
-from runtime.stats import FlowStats, StageInfo, activate
 from translator import expressions, query  # noqa: F401  (register operators)
-from translator.build import BuildContext, build_dataflow
-from translator.connections import Registry
-from translator.dlq import check_options, dlq_writer_factory
-from translator.errors import PipelineValidationError, Problem, SettingError, SpecError
-from translator.parse import Pipeline
-from translator.plan import PlanContext, StagePlan
-from translator.validate import plan_pipeline
+from translator.validate import plan
+
+__all__ = ["Translation", "plan", "process", "translate"]
+_RUNNING = frozenset({"Translation", "process", "translate"})  # what translator.run defines
 
 
-@dataclass(frozen=True)
-class Translation:
-    pipeline: Pipeline
-    plans: list
-    flow: Dataflow | None
-    stats: FlowStats | None = None
+def __getattr__(name: str) -> Any:
+    """``translate``, ``process`` and ``Translation``, from :mod:`translator.run` on first use."""
+    if name not in _RUNNING:
+        msg = f"module 'translator' has no attribute {name!r}"
+        raise AttributeError(msg)
+    from translator import run
 
-
-def plan(pipeline: Pipeline, registry: Registry | None = None, start_at: datetime | None = None) -> list[StagePlan]:
-    """Validate and compile every stage; raise PipelineValidationError listing every problem.
-
-    ``start_at``: when the processor was started, where a change stream with neither a
-    checkpoint nor a start option of its own begins (instead of "now")."""
-    try:
-        check_options(pipeline.options, registry)
-    except SpecError as exc:
-        raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
-    return plan_pipeline(pipeline, PlanContext(registry, pipeline.name, start_at=start_at))
-
-
-def translate(
-    pipeline: Pipeline,
-    registry: Registry | None = None,
-    output: TextIO | DynamicSink | None = None,
-    dlq_output: TextIO | None = None,
-    tap: Callable[[list, bool], list] | None = None,
-    flow_id: str | None = None,
-    stats: bool = True,
-    start_at: datetime | None = None,
-) -> Translation:
-    """The pipeline as a Bytewax dataflow.
-
-    Without a ``$merge``/``$emit``, documents go to ``output``: a text stream (default stdout)
-    or any Bytewax sink taking chunks. Dead letters without ``options.dlq`` go to ``dlq_output``
-    (default stderr). ``tap(chunks, dead)`` sees every batch bound for the sink or the DLQ.
-    ``flow_id`` (default: the name) prefixes every step id, hence every checkpoint key.
-    The flow counts its stats (see ``runtime.stats``) unless ``stats`` is False;
-    ``SLUICE_STATS_FILE`` and ``SLUICE_METRICS_ADDR`` report them. ``start_at``: see :func:`plan`.
-    """
-    registry = registry or Registry()  # running needs connections resolved, even to fail clearly
-    plans = plan(pipeline, registry, start_at)
-    try:
-        writers = dlq_writer_factory(pipeline.options, registry, dlq_output)
-    except SpecError as exc:
-        raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
-    flow_id = re.sub(r"[^A-Za-z0-9_-]", "_", flow_id or pipeline.name)  # Bytewax ids may not contain dots
-    sink = output if isinstance(output, (DynamicSink, FixedPartitionedSink)) else ConsoleSink(output, writers, pipeline.name)
-    counters = None
-    try:
-        configure_logging(pipeline.name, redact)
-        if stats:
-            stages = [StageInfo(p.stage.index, p.stage.name, p.role, p.stage.step_id) for p in plans]
-            ts_field = plans[0].stage.spec.get("tsFieldName") if plans else None
-            counters = FlowStats(pipeline.name, stages, ts_field if type(ts_field) is str else "_ts")
-            report_from_environment(counters)
-    except ValueError as exc:
-        raise SettingError(str(exc)) from None
-    activate(counters)
-    ctx = BuildContext(Dataflow(flow_id), pipeline.name, writers, sink, stats=counters, tap=tap)
-    return Translation(pipeline, plans, build_dataflow(plans, ctx), counters)
-
-
-def process(
-    pipeline: Pipeline,
-    registry: Registry | None = None,
-    output: TextIO | DynamicSink | None = None,
-    dlq_output: TextIO | None = None,
-    on_stats: Callable[[dict], None] | None = None,
-    stats_interval: float | None = None,
-) -> None:
-    """Run a pipeline in this process until its source ends, as ``sluice process`` does.
-
-    Runs through Bytewax's ``cli_main`` (what ``bytewax.run`` uses). SIGTERM and SIGINT stop
-    it cleanly (``runtime.stop``); after SIGINT (Ctrl-C) this raises KeyboardInterrupt.
-    ``on_stats`` gets the stats document when the run ends, and every ``stats_interval`` seconds
-    while it runs, if given.
-    """
-    translation = translate(pipeline, registry, output, dlq_output)
-    if on_stats is not None:
-        report_every(translation.stats, stats_interval, on_stats)
-    status = "error"
-    try:
-        with stop.handling_signals():
-            cli_main(translation.flow)
-            status = "stopped"
-            if stop.interrupted():
-                raise KeyboardInterrupt
-    finally:
-        translation.stats.finish(status)
-
+    return getattr(run, name)

@@ -18,11 +18,11 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.console import ConsoleSink
-from runtime.dead_letters import DeadLetters, DeadLetterSink
+from connectors.dead_letter_sink import DeadLetterSink
+from runtime.dead_letters import DeadLetters
 from runtime.stats import FlowStats, WorkerBinding, counting_writers
 from translator.builders import BUILDERS
 from translator.dlq import WriterFactory
-from translator.errors import UnsupportedFeatureError
 from translator.fusion import fuse, fused_step_id, segments
 from translator.plan import SINK, SOURCE, STATELESS, StagePlan
 from translator.segment import compile_segment, generates
@@ -121,26 +121,16 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
             run = compile_segment(group, ctx.stats) if generates(group) else fuse(group, ctx.stats)
             stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, run))
             continue
-        builder = BUILDERS.get(type(head.spec)) if head.spec is not None else None
-        if builder is not None:  # plans as data; the `build` closures below are being retired
-            if head.role == SINK:
-                builder(head, ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
-                sunk = True
-            elif head.role == SOURCE:
-                stream = ctx.split_dead_letters(head.stage.step_id, builder(head, ctx.flow, ctx))
-            else:
-                stream = builder(head, stream, ctx)
-            continue
-        if head.build is None:
-            msg = f"stage {head.stage.index} ({head.stage.name}) is valid, but sluice cannot run it yet: {head.description}"
-            raise UnsupportedFeatureError(msg)
-        if head.role == SOURCE:
-            stream = ctx.split_dead_letters(head.stage.step_id, head.build(ctx.flow, ctx))
-        elif head.role == SINK:
-            head.build(ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
-            sunk = True
-        else:
+        builder = BUILDERS.get(type(head.spec))
+        if builder is None:  # the window plans' `build(up, ctx)` closure: goes when they are specs too
             stream = head.build(stream, ctx)
+        elif head.role == SINK:
+            builder(head, ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
+            sunk = True
+        elif head.role == SOURCE:
+            stream = ctx.split_dead_letters(head.stage.step_id, builder(head, ctx.flow, ctx))
+        else:
+            stream = builder(head, stream, ctx)
     if not sunk:
         op.output("output", ctx.tapped("sample_tap", stream, False), ctx.output_sink or ConsoleSink())
     dead = ctx.dead_letters[0] if len(ctx.dead_letters) == 1 else op.merge("dead_letters", *ctx.dead_letters)

@@ -3,7 +3,7 @@
 Atlas keeps connections in a workspace registry; sluice reads them from a JSON file:
 ``{"connections": {"NAME": {"type": "mongodb", "uri": ...} | {"type": "kafka",
 "bootstrapServers": ..., "config": {...}}}, "default": "NAME"}``. ``${VAR}`` in any string
-is replaced from the environment. Credentials never appear in messages: see :func:`connectors.mongodb_support.redact`.
+is replaced from the environment. Credentials never appear in messages: see :func:`runtime.redaction.redact`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import ejson
-from connectors.kafka import client_config
-from connectors.mongodb_support import parse_uri_offline
+from connectors.kafka_options import client_config
+from connectors.mongodb_options import parse_uri_offline
+from connectors.options import OptionError
 from runtime.redaction import SECRET_FIELD, remember_secrets
 from translator.errors import PipelineSyntaxError, SpecError
 from translator.unsupported import CONNECTION_TYPES as UNSUPPORTED_TYPES, refusal
@@ -141,7 +142,7 @@ def _check_connection(name: str, entry: Any, where: str) -> None:
         _check_servers(entry.get("bootstrapServers"), where)
         try:
             client_config(entry)
-        except ValueError as exc:
+        except OptionError as exc:
             raise PipelineSyntaxError(f"{where}: {exc}") from None
 
 

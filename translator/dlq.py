@@ -1,4 +1,6 @@
-"""Where a processor's dead letters go: ``options.dlq`` names a connection, else stderr.
+"""``options.dlq``, checked: where a processor's dead letters go (a connection, else stderr).
+
+The writers themselves are built in :mod:`translator.builders.dead_letters`.
 
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/manage-stream-processor/#std-label-atlas-sp-manage-processor-create
 """
@@ -6,24 +8,14 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/manage-stream-process
 from __future__ import annotations
 
 import re
-from typing import Callable, TextIO
+from typing import Callable
 
-from connectors.console import ConsoleDeadLetterWriter
-from translator._registry import registrar
+from connectors.mongodb_options import valid_name
 from runtime.dead_letters import DeadLetterWriter
-from connectors.mongodb_support import valid_name
 from translator.errors import SpecError
 from translator.unsupported import OPTIONS, refusal
 
 WriterFactory = Callable[[], DeadLetterWriter]
-# connection type → (connection entry, options.dlq) → factory; filled by connector stage modules.
-DLQ_WRITERS: dict[str, Callable[[dict, dict], WriterFactory]] = {}
-
-
-dlq_writer = registrar(DLQ_WRITERS, "DLQ writer for")
-"""Register how DLQ records are written to one type of connection: ``@dlq_writer("mongodb")``."""
-
-
 KNOWN_OPTIONS = ("dlq",)
 _DLQ_FIELDS = {"mongodb": ("connectionName", "db", "coll"), "kafka": ("connectionName", "topic")}
 _KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -31,7 +23,7 @@ _KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 def check_options(options: dict, registry: object | None) -> None:
     """Every processor option honoured or refused by name; a typo (``"DLQ"``) is an error, never
-    a silent default. With a registry, the DLQ's connection is resolved and its writer checked."""
+    a silent default. With a registry, the DLQ's connection is resolved and must be one a DLQ can use."""
     for key in options:
         if key in OPTIONS:
             raise SpecError(refusal(OPTIONS[key]), ("options", key))
@@ -52,7 +44,8 @@ def check_options(options: dict, registry: object | None) -> None:
     else:
         kind = "kafka" if "topic" in dlq else "mongodb"
     if kind not in _DLQ_FIELDS:
-        dlq_writer_factory(options, registry, None)  # refuses the connection type
+        msg = f"a dead-letter queue on a {kind} connection is not built yet"
+        raise SpecError(msg, ("options", "dlq"))
     shown = "Kafka" if kind == "kafka" else "MongoDB"
     for key in _DLQ_FIELDS[kind]:
         if key not in dlq:
@@ -70,18 +63,3 @@ def check_options(options: dict, registry: object | None) -> None:
             what = "database" if part == "db" else "collection"
             msg = f"{dlq[part]!r} is not a valid {what} name"
             raise SpecError(msg, ("options", "dlq", part))
-    if registry is not None:
-        dlq_writer_factory(options, registry, None)
-
-
-def dlq_writer_factory(options: dict, registry: object, stream: TextIO | None) -> WriterFactory:
-    """The DLQ the options name, or records printed to ``stream`` (stderr) as ``sp.process`` does."""
-    dlq = options.get("dlq")
-    if dlq is None:
-        return lambda: ConsoleDeadLetterWriter(stream)
-    _, connection = registry.resolve(dlq["connectionName"], ("options", "dlq", "connectionName"))
-    make = DLQ_WRITERS.get(connection["type"])
-    if make is None:
-        msg = f"a dead-letter queue on a {connection['type']} connection is not built yet"
-        raise SpecError(msg, ("options", "dlq"))
-    return make(connection, dlq)

@@ -20,11 +20,11 @@ class StagePlan:
 
     A stateless stage carries ``doc_fn`` (a predicate, a doc→doc map, a doc→list flat map,
     or a chunk function, as ``kind`` says) and is fused with its neighbours into one batch step.
-    Every other stage carries ``build``:
-    - source: ``build(flow, ctx) -> Stream``
-    - operator: ``build(up, ctx) -> Stream``
-    - sink: ``build(up, ctx) -> None``
-    ``build`` is None for a stage sluice validates but cannot run yet.
+    Every other stage carries ``spec``, a frozen dataclass describing it (options checked and
+    normalised, expressions compiled; no Bytewax, no connector), which the builder registered
+    for its type in :mod:`translator.builders` turns into Bytewax steps. ``build`` is the
+    older closure form the window stages still use: ``build(up, ctx) -> Stream``; it goes
+    once they plan into specs too.
     """
 
     stage: Stage
@@ -52,9 +52,9 @@ class PlanContext:
 
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
-    source: dict = field(default_factory=dict)  # the $source's spec: later stages read tsFieldName
+    source: dict = field(default_factory=dict)  # the raw $source spec, still read by the window planners
     last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
-    source_time: SourceTime = SourceTime()
+    source_time: SourceTime = SourceTime()  # the planned source's time (validate sets it)
     plan_stage: Callable[[Stage, PlanContext], StagePlan] | None = None  # how a window plans its inner stages
     start_at: Any = None  # datetime: where a change stream with no checkpoint and no start option begins
 

@@ -20,6 +20,8 @@ STAGE_FIELDS = {
         "schemaRegistry": "schemaRegistry (Avro payloads): produce JSON or Extended JSON messages",
         "partitions": "partitions (Atlas's source parallelism): run more Bytewax workers (-w) instead",
         "stream": "Kinesis as a source: read from Kafka or a MongoDB change stream",
+        "shardIdleTimeout": "Kinesis as a source: read from Kafka or a MongoDB change stream",
+        "consumerARN": "Kinesis as a source: read from Kafka or a MongoDB change stream",
     },
     "$emit": {
         "schemaRegistry": "schemaRegistry (Avro output): emit JSON (config.outputFormat)",
@@ -28,9 +30,11 @@ STAGE_FIELDS = {
         "bucket": "S3 as a target: emit to Kafka or $merge into MongoDB",
         "path": "S3 as a target: emit to Kafka or $merge into MongoDB",
         "region": "S3 as a target: emit to Kafka or $merge into MongoDB",
+        "container": "Azure Blob Storage as a target: emit to Kafka or $merge into MongoDB",
     },
 }
-# Connection types of an Atlas connection registry that sluice has no connector for.
+# Connection types of an Atlas connection registry that sluice has no connector for (a Pub/Sub
+# $emit is shaped like a Kafka one: its connection's type is what names it).
 CONNECTION_TYPES = {
     "s3": "a connection of type s3: use Kafka or MongoDB",
     "kinesis": "a connection of type kinesis: use Kafka",

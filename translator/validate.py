@@ -6,9 +6,13 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/stream-aggregation/
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from translator.connections import Registry
+from translator.dlq import check_options
 from translator.errors import PipelineValidationError, Problem, SpecError
 from translator.parse import Pipeline
-from translator.plan import PlanContext, SourceTime, StagePlan
+from translator.plan import SOURCE, PlanContext, StagePlan
 from translator.stages import STAGE_PLANNERS
 from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WINDOW_STAGES, check_stage_fields
 from translator.unsupported import check_stage, refusal
@@ -71,8 +75,6 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
     first = pipeline.stages[0]
     if first.name == "$source" and type(first.spec) is dict:
         ctx.source = first.spec
-        name = first.spec.get("tsFieldName")
-        ctx.source_time = SourceTime(ts_field_name=name if type(name) is str else "_ts", finite="documents" in first.spec)
     ctx.last_stage = pipeline.stages[-1].index
     ctx.plan_stage = plan_stage
     reported = {p.stage_index for p in problems}
@@ -84,7 +86,22 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
             plans.append(plan_stage(stage, ctx))
         except SpecError as exc:
             problems.append(_problem(stage, exc.message, exc.path))
+            continue
+        if plans[-1].role == SOURCE:  # the stateful stages after it read its time
+            ctx.source_time = plans[-1].spec.time
     if problems:
         problems.sort(key=lambda p: -1 if p.stage_index is None else p.stage_index)
         raise PipelineValidationError(problems)
     return plans
+
+
+def plan(pipeline: Pipeline, registry: Registry | None = None, start_at: datetime | None = None) -> list[StagePlan]:
+    """Validate and compile every stage; raise PipelineValidationError listing every problem.
+
+    ``start_at``: when the processor was started, where a change stream with neither a
+    checkpoint nor a start option of its own begins (instead of "now")."""
+    try:
+        check_options(pipeline.options, registry)
+    except SpecError as exc:
+        raise PipelineValidationError([Problem(None, None, ".".join(exc.path), exc.message)]) from None
+    return plan_pipeline(pipeline, PlanContext(registry, pipeline.name, start_at=start_at))

@@ -5,7 +5,8 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-cachedlookup/
 
 from __future__ import annotations
 
-from connectors.mongodb_lookup import CachedMongoLookup
+from typing import Any
+
 from translator._types import MISSING
 from translator.errors import SpecError
 from translator.parse import Stage
@@ -31,7 +32,10 @@ def plan_cached_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
     local_value = compile_local_field(spec)
     client_options = {"readPreference": read_preference} if read_preference else {}
 
-    def make(uri: str) -> CachedMongoLookup:
+    def make(uri: str) -> Any:
+        """The worker's cached lookup, built at its first chunk: pymongo loads only when a flow runs."""
+        from connectors.mongodb_lookup import CachedMongoLookup
+
         return CachedMongoLookup(
             uri,
             db,

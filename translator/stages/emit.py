@@ -3,19 +3,17 @@
 ``$emit`` with ``db``/``coll``/``timeseries`` writes to a time-series collection instead
 (:mod:`translator.stages.emit_timeseries`).
 
-Also registers the Kafka dead-letter queue (``options.dlq: {connectionName, topic}``).
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import bytewax.operators as op
-
-from connectors.kafka import KafkaDeadLetterWriter, KafkaSink, client_config
+from connectors.kafka_options import client_config, sink_options
+from connectors.options import OptionError
 from translator._types import MISSING, NO_VARS
-from translator.dlq import WriterFactory, dlq_writer
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
@@ -30,6 +28,23 @@ CONFIG = frozenset(
 EXPRESSIONS = ("key", "headers", "tombstoneWhen")  # config fields evaluated per document
 # The fields that make an $emit write to a time-series collection.
 TIMESERIES_TARGET = frozenset({"db", "coll", "timeseries"})
+
+
+@dataclass(frozen=True)
+class KafkaEmitSpec:
+    """Documents produced to Kafka; ``client`` is the confluent-kafka configuration, the
+    callables are compiled per-document expressions."""
+
+    client: dict = field(repr=False)  # holds credentials: never shown
+    topic: str | Callable[[dict], Any]
+    key: Callable[[dict], Any] | None
+    key_format: str
+    headers: Callable[[dict], Any] | None
+    output_format: str
+    date_format: str
+    acks: int | str | None
+    compression_type: str | None
+    tombstone_when: Callable[[dict], Any] | None
 
 
 def _per_document(spec: Any, at: tuple) -> Callable[[dict], Any]:
@@ -66,10 +81,12 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
     only_fields(config, CONFIG, "$emit to Kafka", ("config",))
     try:
         client = client_config(connection) if connection is not None else {}
-    except ValueError as exc:
+    except OptionError as exc:
         raise SpecError(str(exc), ("connectionName",)) from None
-    expressions = {field: _per_document(config[field], ("config", field)) for field in EXPRESSIONS if field in config}
-    options = dict(
+    expressions = {name: _per_document(config[name], ("config", name)) for name in EXPRESSIONS if name in config}
+    sink = KafkaEmitSpec(
+        client=client,
+        topic=_topic(spec["topic"]),
         key=expressions.get("key"),
         key_format=config.get("keyFormat", "binData"),
         headers=expressions.get("headers"),
@@ -79,41 +96,22 @@ def plan_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
         compression_type=config.get("compression_type"),
         tombstone_when=expressions.get("tombstoneWhen"),
     )
-    topic = _topic(spec["topic"])
-    try:  # the connector checks the options; it connects only when Bytewax builds a worker
-        KafkaSink(client, topic, **options)
-    except ValueError as exc:
-        raise SpecError(str(exc).removeprefix("kafka $emit "), ("config",)) from None
-    shown = topic if type(topic) is str else "<expression>"
-    keyed = f", key as {options['key_format']}" if options["key"] else ""
+    try:
+        sink_options(
+            sink.topic,
+            key_format=sink.key_format,
+            output_format=sink.output_format,
+            date_format=sink.date_format,
+            acks=sink.acks,
+            compression_type=sink.compression_type,
+        )
+    except OptionError as exc:
+        raise SpecError(exc.message, exc.path) from None
+    shown = sink.topic if type(sink.topic) is str else "<expression>"
+    keyed = f", key as {sink.key_format}" if sink.key else ""
     description = (
-        f"emit to Kafka topic {shown} as {options['output_format']}{keyed}; produced asynchronously, "
+        f"emit to Kafka topic {shown} as {sink.output_format}{keyed}; produced asynchronously, "
         "flushed before every snapshot (at-least-once); rejected messages to the DLQ"
     )
-    key_step = f"{stage.step_id}_partition"
-
-    def build(up, bctx) -> None:
-        sink = KafkaSink(
-            client,
-            topic,
-            **options,
-            dead_letter_writer_factory=bctx.dlq_writer_factory,
-            processor_name=bctx.processor_name,
-        )
-        op.output(stage.step_id, op.key_on(key_step, up, sink.chunk_key), sink)
-
-    return StagePlan(stage, SINK, description, build=build, steps=(key_step, stage.step_id))
-
-
-@dlq_writer("kafka")
-def make_dlq_writer(connection: dict, dlq: dict) -> WriterFactory:
-    """``options.dlq: {connectionName, topic}`` on a Kafka connection."""
-    topic = dlq.get("topic")
-    if type(topic) is not str or not topic:
-        msg = f"a Kafka DLQ needs topic as a non-empty string; got {topic!r}"
-        raise SpecError(msg, ("options", "dlq", "topic"))
-    try:
-        config = client_config(connection)
-    except ValueError as exc:
-        raise SpecError(str(exc), ("options", "dlq", "connectionName")) from None
-    return lambda: KafkaDeadLetterWriter(config, topic)
+    steps = (f"{stage.step_id}_partition", stage.step_id)
+    return StagePlan(stage, SINK, description, spec=sink, steps=steps)

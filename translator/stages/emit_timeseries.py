@@ -5,12 +5,11 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-emit/
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-import bytewax.operators as op
-
-from connectors.mongodb_support import valid_name
-from connectors.mongodb_timeseries import MAX_DOCUMENT_BYTES, TimeSeriesSink
+from connectors.mongodb_options import valid_name
+from runtime.ejson import MAX_DOCUMENT_BYTES
 from translator.errors import SpecError
 from translator.parse import Stage
 from translator.plan import SINK, PlanContext, StagePlan
@@ -22,11 +21,21 @@ GRANULARITIES = ("seconds", "minutes", "hours")
 MAX_BUCKET_SECONDS = 31_536_000
 
 
-def _field_name(options: dict, field: str) -> None:
-    name = options[field]
+@dataclass(frozen=True)
+class TimeSeriesEmitSpec:
+    """Documents inserted into ``db.coll``, created with ``timeseries`` when missing."""
+
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
+    db: str
+    coll: str
+    timeseries: dict  # createCollection's options, checked
+
+
+def _field_name(options: dict, key: str) -> None:
+    name = options[key]
     if type(name) is not str or not name or "." in name or name.startswith("$"):
-        msg = f"{field} must name a top-level field; got {name!r}"
-        raise SpecError(msg, ("timeseries", field))
+        msg = f"{key} must name a top-level field; got {name!r}"
+        raise SpecError(msg, ("timeseries", key))
 
 
 def timeseries_options(spec: Any) -> dict:
@@ -81,15 +90,5 @@ def plan_timeseries_emit(stage: Stage, ctx: PlanContext) -> StagePlan:
         f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MB, to the DLQ"
     )
 
-    def build(up, bctx) -> None:
-        sink = TimeSeriesSink(
-            connection["uri"],
-            db=db,
-            coll=coll,
-            timeseries=options,
-            dead_letter_writer_factory=bctx.dlq_writer_factory,
-            processor_name=bctx.processor_name,
-        )
-        op.output(stage.step_id, up, sink)
-
-    return StagePlan(stage, SINK, description, build=build)
+    sink = TimeSeriesEmitSpec(connection["uri"] if connection else "", db, coll, options)
+    return StagePlan(stage, SINK, description, spec=sink)

@@ -14,15 +14,15 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-https/
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
 
-import bytewax.operators as op
 import orjson
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from connectors.https_requests import Request, RequestFailed, Response, check_connection
+from connectors.options import OptionError
 from runtime.dead_letters import DeadLetters, dead_letter
 from runtime.ejson import encode_relaxed, loads_fast
-from connectors.https import HttpsClient, Request, RequestFailed, Response
 from runtime.redaction import redact
 from runtime.stream_meta import STREAM_META
 from translator._types import MISSING, NO_VARS
@@ -36,6 +36,13 @@ from translator.stages.lookup import _with, as_path
 ON_ERROR_STATUSES = frozenset({400, 404, 410, 413, 414, 431})
 PAYLOAD_STAGES = frozenset({"$project", "$addFields", "$set", "$replaceRoot", "$replaceWith"})
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True)
+class HttpsSinkSpec:
+    """``$https`` as the last stage: ``send(docs)`` makes a chunk's requests and returns its dead letters."""
+
+    send: Callable[[list], list]
 
 
 class HttpsError(RuntimeError):
@@ -56,8 +63,6 @@ def _strings(spec: Any, at: tuple, what: str) -> list[tuple[str, Callable[[dict]
 
 def _payload(spec: Any, ctx: PlanContext) -> Callable[[dict], dict]:
     """The body shaper: the payload stages' compiled document functions, one after another."""
-    from translator.validate import plan_stage  # the stage registry loads before validate
-
     if type(spec) is not list:
         msg = "payload must be an array of $project, $addFields, $set, $replaceRoot or $replaceWith stages"
         raise SpecError(msg, ("payload",))
@@ -68,7 +73,7 @@ def _payload(spec: Any, ctx: PlanContext) -> Callable[[dict], dict]:
             msg = f"payload stages are {', '.join(sorted(PAYLOAD_STAGES))}; got {name or body!r}"
             raise SpecError(msg, ("payload", str(i)))
         try:
-            plan = plan_stage(Stage(i, name, body[name]), ctx)
+            plan = ctx.plan_stage(Stage(i, name, body[name]), ctx)
         except SpecError as exc:
             raise SpecError(exc.message, ("payload", str(i), name, *exc.path)) from None
         assert plan.kind == MAP
@@ -116,7 +121,10 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
     as_parts = as_path(spec) if "as" in spec else None
     where = f"$https (stage {stage.index})"
 
-    def client_for() -> HttpsClient:
+    def client_for() -> Any:
+        """The worker's pooled client, built at its first chunk: httpx loads only when a flow runs."""
+        from connectors.https import HttpsClient
+
         assert connection is not None
         return HttpsClient(
             connection["url"],
@@ -129,8 +137,8 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
 
     if connection is not None:
         try:
-            client_for()  # checks url, auth and pool size now, at translation
-        except ValueError as exc:
+            check_connection(connection["url"], connection.get("auth"), connection.get("poolSize", 32))
+        except OptionError as exc:
             raise SpecError(str(exc), ("connectionName",)) from None
 
     def request_of(doc: dict) -> Request:
@@ -207,20 +215,6 @@ def plan_https(stage: Stage, ctx: PlanContext) -> StagePlan:
     if ctx.last_stage == stage.index:
         description = f"send each document with {method} to {shown} (webhook sink), a chunk's requests at once"
 
-        def build_sink(up, bctx) -> None:
-            sent = bctx.split_dead_letters(stage.step_id, op.flat_map(stage.step_id, up, send))
-            op.output(f"{stage.step_id}_sent", sent, _Discard())
-
-        return StagePlan(stage, SINK, description, build=build_sink)
+        return StagePlan(stage, SINK, description, spec=HttpsSinkSpec(send))
     description = f"{method} {shown} per document into {spec.get('as', '(nothing)')}, a chunk's requests at once"
     return StagePlan(stage, STATELESS, description, kind=CHUNK, doc_fn=handle)
-
-
-class _DiscardPartition(StatelessSinkPartition):
-    def write_batch(self, items: list) -> None:
-        """The webhook sink's answers were handled; nothing is left to write."""
-
-
-class _Discard(DynamicSink):
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DiscardPartition:
-        return _DiscardPartition()

@@ -8,10 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from pymongo.errors import PyMongoError
-
 from runtime.dead_letters import DeadLetters, dead_letter
-from connectors.mongodb_lookup import MongoLookup
 from translator._types import MISSING, NO_VARS
 from translator.errors import SpecError
 from translator.expressions import compile_expression
@@ -53,7 +50,8 @@ def as_path(spec: dict) -> tuple[str, ...]:
 
 def lookup_chunk(stage: Stage, connection: dict | None, make: Callable[[str], Any], as_parts: tuple) -> Callable:
     """``enrich(docs, dead)``, a chunk at a time: each worker thread queries through its own
-    lookup object, so the stage fuses with its neighbours and runs inside window pipelines.
+    lookup object (``make(uri)``, a :mod:`connectors.mongodb_lookup` object), so the stage
+    fuses with its neighbours and runs inside window pipelines.
 
     A chunk whose lookup fails for a reason other than the server (an expression
     failing on one document) is redone document by document, and the failing
@@ -72,14 +70,14 @@ def lookup_chunk(stage: Stage, connection: dict | None, make: Callable[[str], An
             lookup = lookups[threading.get_ident()] = make(connection["uri"])
         try:
             return [_with(doc, as_parts, found) for doc, found in zip(docs, lookup.lookup(docs))]
-        except (PyMongoError, ConnectionError):
+        except lookup.server_errors:
             raise
         except Exception:  # one document's expression failed: find it, keep the rest
             kept = []
             for doc in docs:
                 try:
                     kept.append(_with(doc, as_parts, lookup.lookup([doc])[0]))
-                except (PyMongoError, ConnectionError):
+                except lookup.server_errors:
                     raise
                 except Exception as exc:
                     dead.append(dead_letter(doc, f"{where}: {exc}"))
@@ -129,7 +127,10 @@ def plan_lookup(stage: Stage, ctx: PlanContext) -> StagePlan:
         let[name] = lambda doc, fn=fn: fn(doc, NO_VARS)
     as_parts = as_path(spec)
 
-    def make(uri: str) -> MongoLookup:
+    def make(uri: str) -> Any:
+        """The worker's lookup, built at its first chunk: pymongo loads only when a flow runs."""
+        from connectors.mongodb_lookup import MongoLookup
+
         return MongoLookup(
             uri,
             db,

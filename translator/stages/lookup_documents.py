@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from runtime.dead_letters import DeadLetters
-from connectors.mongodb_support import hashable, values_at
+from connectors.bson_equality import hashable, values_at
 from translator._types import MISSING, NO_VARS
 from translator.errors import ExpressionError, SpecError
 from translator.expressions import compile_expression

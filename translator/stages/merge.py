@@ -1,19 +1,16 @@
 """``$merge``: write each document into a MongoDB collection, fixed or chosen per document.
 
-Also registers the MongoDB dead-letter queue (``options.dlq: {connectionName, db, coll}``).
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-merge/
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import bytewax.operators as op
-
-from connectors.mongodb_dlq import MongoDeadLetterWriter
-from connectors.mongodb_merge import MergeSink
+from connectors.mongodb_options import merge_options
+from connectors.options import OptionError
 from translator._types import NO_VARS
-from translator.dlq import WriterFactory, dlq_writer
 from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
@@ -22,6 +19,20 @@ from translator.stages._fields import integer_value
 from translator.stages._registry import stage_planner
 
 MAX_PARALLELISM = 16
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """Documents merged into a collection (``db``/``coll`` a name, or a callable per document)."""
+
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
+    db: str | Callable[[dict], Any]
+    coll: str | Callable[[dict], Any]
+    on: tuple[str, ...]
+    when_matched: str | list | Callable[[dict], Any]
+    when_not_matched: str | Callable[[dict], Any]
+    let: dict | None  # variable name -> callable of the document, for a whenMatched pipeline
+    parallelism: int
 
 
 def _name(spec: Any, at: tuple) -> str | Callable[[dict], Any]:
@@ -63,23 +74,21 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
         msg = "parallelism must be 1 when into.db or into.coll is an expression"
         raise SpecError(msg, ("parallelism",))
     variables = _let(spec["let"]) if "let" in spec else None
-    options = dict(
-        db=db,
-        coll=coll,
-        on=spec.get("on", "_id"),
-        when_matched=_per_document(spec.get("whenMatched", "merge"), ("whenMatched",)),
-        when_not_matched=_per_document(spec.get("whenNotMatched", "insert"), ("whenNotMatched",)),
-        let=variables,
-        parallelism=parallelism,
-    )
-    try:  # the connector checks names and modes; it connects only when Bytewax builds a worker
-        MergeSink(connection["uri"] if connection else "", **options)
-    except ValueError as exc:
-        raise SpecError(str(exc).removeprefix("$merge."), ()) from None
+    when_matched = _per_document(spec.get("whenMatched", "merge"), ("whenMatched",))
+    when_not_matched = _per_document(spec.get("whenNotMatched", "insert"), ("whenNotMatched",))
+    on = spec.get("on", "_id")
+    try:
+        on_fields = merge_options(
+            db=db, coll=coll, on=on, when_matched=when_matched, when_not_matched=when_not_matched, parallelism=parallelism
+        )
+    except OptionError as exc:
+        raise SpecError(exc.message, exc.path) from None
+    uri = connection["uri"] if connection else ""
+    sink = MergeSpec(uri, db, coll, on_fields, when_matched, when_not_matched, variables, parallelism)
     target = f"{_shown(into['db'])}.{_shown(into['coll'])}"
     matched = spec.get("whenMatched", "merge")
     description = (
-        f"merge into {target} on {options['on']} (whenMatched: {_shown(matched)}, "
+        f"merge into {target} on {on} (whenMatched: {_shown(matched)}, "
         f"whenNotMatched: {_shown(spec.get('whenNotMatched', 'insert'))}); insert first, "
         "update existing keys, unordered bulk writes per batch; effectively exactly-once: each target document "
         "records the last source position applied per source partition (_sluicePositions) and every write "
@@ -88,31 +97,10 @@ def plan_merge(stage: Stage, ctx: PlanContext) -> StagePlan:
     )
     if parallelism > 1:
         description += f"; parallelism {parallelism}: up to {parallelism} bulk writes at once, spread by key (one key's writes keep their order)"
-
-    def build(up, bctx) -> None:
-        sink = MergeSink(
-            connection["uri"],
-            **options,
-            dead_letter_writer_factory=bctx.dlq_writer_factory,
-            processor_name=bctx.processor_name,
-        )
-        op.output(stage.step_id, up, sink)
-
-    return StagePlan(stage, SINK, description, build=build)
+    return StagePlan(stage, SINK, description, spec=sink)
 
 
 def _shown(value: Any) -> str:
     if type(value) is str:
         return value
     return "<pipeline>" if type(value) is list else "<expression>"
-
-
-@dlq_writer("mongodb")
-def make_dlq_writer(connection: dict, dlq: dict) -> WriterFactory:
-    """``options.dlq: {connectionName, db, coll}`` on a MongoDB connection."""
-    for part in ("db", "coll"):
-        if type(dlq.get(part)) is not str or not dlq[part]:
-            msg = f"a MongoDB DLQ needs {part} as a non-empty string; got {dlq.get(part)!r}"
-            raise SpecError(msg, ("options", "dlq", part))
-    uri, db, coll = connection["uri"], dlq["db"], dlq["coll"]
-    return lambda: MongoDeadLetterWriter(uri, db, coll)

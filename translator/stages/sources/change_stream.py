@@ -5,15 +5,17 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#mongod
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import bytewax.operators as op
 from bson.timestamp import Timestamp
 
-from connectors.mongodb_change_stream import ChangeStreamSource
+from connectors.mongodb_options import change_stream_options
+from connectors.options import OptionError
+from runtime.stream_meta import TimeField
 from translator.errors import SpecError
 from translator.parse import Stage
-from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.plan import SOURCE, PlanContext, SourceTime, StagePlan
 from translator.stages.source import MONGODB, compile_time_field, only_fields, source_variant
 
 ALLOWED = frozenset({"connectionName", "db", "coll", "collection", "timeField", "tsFieldName", "config"})
@@ -21,6 +23,25 @@ CONFIG = frozenset({
     "startAfter", "startAtOperationTime", "fullDocument", "fullDocumentOnly", "fullDocumentBeforeChange", "pipeline",
     "initialSync",
 })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChangeStreamSpec:
+    """A change stream (after an optional initial copy) of collections, a database or the cluster."""
+
+    uri: str = field(repr=False)  # may hold credentials: never shown; empty without a registry
+    db: str | None
+    coll: str | list | None
+    full_document: str
+    full_document_only: bool
+    full_document_before_change: str | None
+    pipeline: list  # run by the server
+    start_after: dict | None
+    start_at_operation_time: Timestamp | datetime | None
+    time_field: TimeField | None
+    initial_sync: bool
+    initial_sync_parallelism: int
+    time: SourceTime
 
 
 @source_variant(MONGODB)
@@ -62,7 +83,8 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
     initial_sync, parallelism = _initial_sync(config.get("initialSync"), config)
     if start_at is None and "startAfter" not in config and not initial_sync:
         start_at = ctx.start_at  # the processor's start: a restart before any checkpoint skips nothing
-    options = dict(
+    source = ChangeStreamSpec(
+        uri=connection["uri"] if connection else "",
         db=db,
         coll=coll,
         full_document=config.get("fullDocument", "updateLookup"),
@@ -72,10 +94,23 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         start_after=config.get("startAfter"),
         start_at_operation_time=start_at,
         time_field=compile_time_field(spec),
-        ts_field_name=spec.get("tsFieldName", "_ts"),
         initial_sync=initial_sync,
         initial_sync_parallelism=parallelism,
+        time=SourceTime(ts_field_name=spec.get("tsFieldName", "_ts")),
     )
+    try:  # what the connector checks itself: a fullDocument mode, collections, ...
+        change_stream_options(
+            db=db,
+            coll=coll,
+            full_document=source.full_document,
+            full_document_before_change=source.full_document_before_change,
+            start_after=source.start_after,
+            start_at_operation_time=start_at,
+            initial_sync=initial_sync,
+        )
+    except OptionError as exc:
+        path = (coll_field, *exc.path[1:]) if exc.path[:1] == ("coll",) else exc.path
+        raise SpecError(exc.message, path) from None
     if db is None:
         watched = "the whole cluster"
     elif coll is None:
@@ -94,15 +129,7 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
             f"from a change stream opened before the copy{pushed}; resumes from its resume token"
         )
 
-    try:  # the connector checks the rest (e.g. a fullDocument mode); it connects only when run
-        source = ChangeStreamSource(connection["uri"] if connection else "", **options)
-    except ValueError as exc:
-        raise SpecError(str(exc).removeprefix("change stream: "), ("config",)) from None
-
-    def build(flow, bctx):
-        return op.input(stage.step_id, flow, source)
-
-    return StagePlan(stage, SOURCE, description, build=build)
+    return StagePlan(stage, SOURCE, description, spec=source)
 
 
 def _initial_sync(spec: object, config: dict) -> tuple[bool, int]:

@@ -5,21 +5,31 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#docume
 
 from __future__ import annotations
 
-import bytewax.operators as op
+from dataclasses import dataclass
 
-from connectors.documents import DocumentsSource
-from translator._types import NO_VARS
-from translator.errors import ExpressionError, PipelineValidationError, Problem, SpecError
+from runtime.stream_meta import TimeField
+from translator._types import Compiled
+from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.expressions.compile import is_constant
 from translator.parse import Stage
-from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.plan import SOURCE, PlanContext, SourceTime, StagePlan
 from translator.stages.source import DOCUMENTS, compile_time_field, only_fields, source_variant
 
 ALLOWED = frozenset({"documents", "timeField", "tsFieldName"})
 
 
 NOT_DOCUMENTS = "documents must be (or evaluate to) an array of documents"
+
+
+@dataclass(frozen=True)
+class DocumentsSourceSpec:
+    """A finite source: the checked array, or the expression giving it when the flow is built."""
+
+    docs: list | None  # None when ``expression`` gives them
+    expression: Compiled | None
+    time_field: TimeField | None
+    time: SourceTime
 
 
 @source_variant(DOCUMENTS)
@@ -30,31 +40,19 @@ def plan_documents(stage: Stage, connection: dict | None, ctx: PlanContext) -> S
     only_fields(spec, ALLOWED, "a documents source")
     docs = spec["documents"]
     time_field = compile_time_field(spec)
-    ts_field_name = spec.get("tsFieldName", "_ts")
+    time = SourceTime(ts_field_name=spec.get("tsFieldName", "_ts"), finite=True)
     if type(docs) is list:
+        if not all(type(doc) is dict for doc in docs):
+            raise SpecError(NOT_DOCUMENTS, ("documents",))
         _check_field_names(docs)
-        source = _source(docs, time_field, ts_field_name, SpecError(NOT_DOCUMENTS, ("documents",)))
-        return StagePlan(
-            stage,
-            SOURCE,
-            f"{len(docs)} documents from the pipeline, then end",
-            build=lambda flow, bctx: op.input(stage.step_id, flow, source),
-        )
+        source = DocumentsSourceSpec(docs, None, time_field, time)
+        return StagePlan(stage, SOURCE, f"{len(docs)} documents from the pipeline, then end", spec=source)
     documents = compile_expression(docs, ("documents",))
     if is_constant(documents) and type(documents.constant) is not list:
         raise SpecError(NOT_DOCUMENTS, ("documents",))
-
-    def build(flow, bctx):
-        def failed(message: str) -> PipelineValidationError:
-            return PipelineValidationError([Problem(stage.index, stage.name, "documents", message)])
-
-        try:
-            evaluated = documents({}, NO_VARS)
-        except ExpressionError as exc:
-            raise failed(str(exc)) from None
-        return op.input(stage.step_id, flow, _source(evaluated, time_field, ts_field_name, failed(NOT_DOCUMENTS)))
-
-    return StagePlan(stage, SOURCE, "the documents an expression evaluates to when the flow starts, then end", build=build)
+    source = DocumentsSourceSpec(None, documents, time_field, time)
+    description = "the documents an expression evaluates to when the flow starts, then end"
+    return StagePlan(stage, SOURCE, description, spec=source)
 
 
 def _check_field_names(docs: list) -> None:
@@ -88,10 +86,3 @@ def _locate_field_name(docs: list) -> None:
                     raise SpecError(msg, (*at, key))
                 if type(item) in (dict, list):
                     stack.append((item, (*at, key)))
-
-
-def _source(docs: object, time_field, ts_field_name: str, error: Exception) -> DocumentsSource:
-    try:  # the connector checks every document once
-        return DocumentsSource(docs, time_field=time_field, ts_field_name=ts_field_name)
-    except TypeError:
-        raise error from None

@@ -5,17 +5,36 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache
 
 from __future__ import annotations
 
-import bytewax.operators as op
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from connectors.kafka import KafkaSource, client_config
+from connectors.kafka_options import client_config, source_options
+from connectors.options import OptionError
+from runtime.stream_meta import TimeField
 from translator.errors import SpecError
 from translator.parse import Stage
-from translator.plan import SOURCE, PlanContext, StagePlan
+from translator.plan import SOURCE, PlanContext, SourceTime, StagePlan
 from translator.stages.source import KAFKA, compile_time_field, only_fields, source_variant
 from translator.windows.spec import duration
 
 ALLOWED = frozenset({"connectionName", "topic", "timeField", "tsFieldName", "partitionIdleTimeout", "config"})
 CONFIG = frozenset({"auto_offset_reset", "group_id", "keyFormat", "keyFormatError", "enable_auto_commit"})
+
+
+@dataclass(frozen=True)
+class KafkaSourceSpec:
+    """Kafka topics read by a consumer group; ``client`` is the confluent-kafka configuration."""
+
+    client: dict = field(repr=False)  # holds credentials: never shown
+    topics: tuple[str, ...]
+    group_id: str
+    auto_offset_reset: str | None  # None: the connection's auto.offset.reset, else latest
+    key_format: str
+    key_format_error: str
+    commit_offsets: bool
+    time_field: TimeField | None
+    time: SourceTime
+    start_at: datetime | None  # the processor's first start: where a partition without offsets begins under latest
 
 
 @source_variant(KAFKA)
@@ -35,40 +54,41 @@ def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> Stage
         idle_timeout = None
     try:
         client = client_config(connection) if connection is not None else {"bootstrap.servers": ""}
-    except ValueError as exc:
+    except OptionError as exc:
         raise SpecError(str(exc), ("connectionName",)) from None
-    try:  # the connector checks names and formats; it connects only when Bytewax builds a worker
-        source = KafkaSource(
-            client,
+    try:
+        topic_list, group_id = source_options(
             topics,
             processor_name=ctx.processor_name,
             group_id=config.get("group_id"),
-            auto_offset_reset=config.get("auto_offset_reset"),
+            auto_offset_reset=config.get("auto_offset_reset") or client.get("auto.offset.reset"),
             key_format=config.get("keyFormat", "binData"),
             key_format_error=config.get("keyFormatError", "dlq"),
-            time_field=compile_time_field(spec),
-            ts_field_name=spec.get("tsFieldName", "_ts"),
-            partition_idle_timeout=idle_timeout,
-            commit_offsets=config.get("enable_auto_commit", True),
-            start_at=ctx.start_at,
         )
-    except ValueError as exc:
-        raise SpecError(str(exc).removeprefix("kafka $source "), ("config",)) from None
-    shown = topics if type(topics) is str else ", ".join(topics)
-    first_start = config.get("auto_offset_reset") or client.get("auto.offset.reset", "latest")
-    if config.get("enable_auto_commit", True):
-        committed = f"committed to group {source.group_id} after each snapshot"
+    except OptionError as exc:
+        raise SpecError(exc.message, exc.path) from None
+    source = KafkaSourceSpec(
+        client=client,
+        topics=tuple(topic_list),
+        group_id=group_id,
+        auto_offset_reset=config.get("auto_offset_reset"),
+        key_format=config.get("keyFormat", "binData"),
+        key_format_error=config.get("keyFormatError", "dlq"),
+        commit_offsets=config.get("enable_auto_commit", True),
+        time_field=compile_time_field(spec),
+        time=SourceTime(ts_field_name=spec.get("tsFieldName", "_ts"), idle_timeout=idle_timeout),
+        start_at=ctx.start_at,
+    )
+    first_start = source.auto_offset_reset or client.get("auto.offset.reset", "latest")
+    if source.commit_offsets:
+        committed = f"committed to group {group_id} after each snapshot"
     else:
         committed = "not committed to a group"
     idle = f"; partitions idle after {idle_timeout} stop holding the watermark" if idle_timeout else ""
     description = (
-        f"Kafka topic {shown}: one Bytewax partition per topic-partition, chunks of up to 1000 messages; "
+        f"Kafka topic {', '.join(topic_list)}: one Bytewax partition per topic-partition, chunks of up to 1000 messages; "
         f"offsets in snapshots (exactly-once input), {committed}; a first start reads from the group's "
-        f"offset, else {first_start}; keys as {config.get('keyFormat', 'binData')}; "
+        f"offset, else {first_start}; keys as {source.key_format}; "
         f"non-JSON messages to the DLQ{idle}"
     )
-
-    def build(flow, bctx):
-        return op.input(stage.step_id, flow, source)
-
-    return StagePlan(stage, SOURCE, description, build=build)
+    return StagePlan(stage, SOURCE, description, spec=source)
