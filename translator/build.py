@@ -41,6 +41,7 @@ class BuildContext:
     dead_letters: list = field(default_factory=list)
     tap: Callable[[list, bool], list] | None = None  # sees the chunks reaching the sink and the DLQ (samples)
     stats: FlowStats | None = None  # None: nothing counted (benches compare both)
+    source_partitions: Any = None  # runtime.source_partitions.SourcePartitions, set by a partitioned source's builder
 
     def tapped(self, step_id: str, up: Stream, dead: bool) -> Stream:
         """``up`` through the tap, when there is one; the chunks pass unchanged."""

@@ -14,8 +14,8 @@ from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WI
 from translator.unsupported import check_stage, refusal
 
 
-def _problem(stage, message: str, path: tuple = ()) -> Problem:
-    return Problem(stage.index, stage.name, ".".join(path), message)
+def _problem(stage, message: str, path: tuple = (), within: str = "") -> Problem:
+    return Problem(stage.index, stage.name, ".".join(path), message, within)
 
 
 def known_stages(pipeline: Pipeline) -> list[Problem]:
@@ -83,7 +83,7 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
         try:
             plans.append(plan_stage(stage, ctx))
         except SpecError as exc:
-            problems.append(_problem(stage, exc.message, exc.path))
+            problems.append(_problem(stage, exc.message, exc.path, exc.within))
     if problems:
         problems.sort(key=lambda p: -1 if p.stage_index is None else p.stage_index)
         raise PipelineValidationError(problems)

@@ -14,12 +14,13 @@ from runtime.dead_letters import DeadLetters, dead_letter
 from runtime.stream_meta import STREAM_META
 from translator._types import Path
 from translator.errors import SpecError
+from translator.plan import FILTER
 from translator.windows.accumulators import compile_sort_by
 from translator.windows.group import Group
 
 ChunkFn = Callable[[list], list]  # one window's documents → documents
 ChunksFn = Callable[[list], list]  # chunks → chunks and DeadLetters, like the core's fused steps
-StagesCompiler = Callable[[list], ChunksFn]  # [(index, stage), ...] of per-document stages → one ChunksFn
+StagesCompiler = Callable[[list], Any]  # [(index, stage), ...] of per-document stages → one ChunksFn, or their StagePlans
 
 
 def compile_sort(spec: Any, at: Path) -> ChunkFn:
@@ -70,11 +71,26 @@ class InnerPipeline:
     documents themselves, as nothing smaller could stand for them.
     """
 
-    def __init__(self, before: ChunksFn | None, group: Group | None, after: list[ChunksFn], reads_meta: bool) -> None:
-        self.before = before
+    def __init__(self, before: Any, group: Group | None, after: list, reads_meta: bool, window_wide: bool = False) -> None:
+        self.before = before  # ChunksFn, or the run's StagePlans until ``fused``
         self.group = group
-        self.after = after
+        self.after = after  # ChunksFns, or StagePlans for runs of per-document stages until ``fused``
         self.reads_meta = reads_meta
+        self.window_wide = window_wide  # a $sort, $limit or $count after $group sees all of a window's groups
+
+    def fused(self, fuse: Callable[[list], ChunksFn]) -> InnerPipeline:
+        """This pipeline with its planned runs of per-document stages fused into functions (at build)."""
+
+        def run(part: Any) -> Any:
+            return fuse(list(part)) if type(part) is tuple else part
+
+        before = run(self.before) if self.before is not None else None
+        return InnerPipeline(before, self.group, [run(part) for part in self.after], self.reads_meta, self.window_wide)
+
+    def before_group_filters_only(self) -> bool:
+        """Whether the stages before ``$group`` only drop documents, so a document's group key
+        can be read before them (the stage spreads its state by that key)."""
+        return self.before is None or (type(self.before) is tuple and all(plan.kind == FILTER for plan in self.before))
 
     def add(self, state: dict, docs: list, window: dict, dead: DeadLetters) -> None:
         """Fold documents assigned to one window into its state; failures go to ``dead``."""
@@ -154,6 +170,7 @@ def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None
         raise SpecError(msg, (*at, str(group_at[1])))
     split = group_at[0] if group_at else 0
     group = None
+    window_wide = False
     before: list[ChunksFn] = []
     after: list[ChunksFn] = []
     run: list[tuple[int, dict]] = []  # consecutive per-document stages
@@ -181,7 +198,8 @@ def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None
                 msg = f"{name} sees a whole window, so it must come after $group"
                 raise SpecError(msg, (*where, name))
             after.append(_window_wide(WINDOW_WIDE[name](spec, (*where, name))))
+            window_wide = True
         else:
             run.append((i, stage))
     end_run()
-    return InnerPipeline(before[0] if before else None, group, after, reads_stream_meta(pipeline[: split + 1]))
+    return InnerPipeline(before[0] if before else None, group, after, reads_stream_meta(pipeline[: split + 1]), window_wide)

@@ -1,17 +1,23 @@
-"""The Bytewax operator that runs a window engine over a stream of chunks.
+"""The Bytewax operator that runs window engines over a stream of chunks, spread over workers.
 
 https://www.mongodb.com/docs/atlas/atlas-stream-processing/windows/
 
 Built on ``stateful_batch`` rather than Bytewax's windowing operators, whose per-key clocks
-emit a window twice and lose late items. Every chunk goes to one key, so one engine sees
-every source partition and keeps Atlas's single watermark (Atlas runs a window on one core
-too); the engine's state is snapshotted into Bytewax's recovery store at each epoch.
+emit a window twice and lose late items. State is spread by key over ``SHARDS`` fixed shard
+keys (Bytewax places each on a worker): a document goes to the shard of its group key (its
+``partitionBy`` for sessions and ``$setWindowFields``), so a shard's results never depend on
+how many workers run. Atlas's watermark is one for the whole stage: the routing step, on the
+worker reading the source partition, sends every shard a mark of each chunk (its source
+partition and latest event time), documents or none, so every shard keeps the same
+watermark over every source partition. Each shard's engine is snapshotted into Bytewax's
+recovery store at each epoch, under its shard key, whatever the worker count.
 """
 
 from __future__ import annotations
 
 import pickle
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
@@ -20,10 +26,12 @@ from bytewax.dataflow import Stream
 from bytewax.operators import StatefulBatchLogic
 
 from runtime.dead_letters import DeadLetters
+from runtime.missing import MISSING
+from runtime.source_partitions import SourcePartitions
 from runtime.stop import stopping
 from runtime.stats import StageProbe
+from translator.windows.shards import SHARD_KEYS
 
-WINDOW_KEY = "window"  # the one key: the watermark is global, so is the state
 MEASURE_COST_SHARE = 0.02  # measuring the state's size may take this share of the time, at most
 
 
@@ -46,12 +54,13 @@ class _EngineLogic(StatefulBatchLogic):
         out: list = []
         now = self.now()
         received = 0
-        for chunk in values:
-            if isinstance(chunk, DeadLetters):
-                out.append(chunk)
-            elif chunk:
-                received += len(chunk)
-                out.extend(self.engine.process(chunk, now))
+        for item in values:
+            if type(item) is DeadLetters:
+                out.append(item)
+            else:
+                partition, docs, highs, high = item
+                received += len(docs)
+                out.extend(self.engine.process(docs, now, partition, highs, high))
         if self.probe is not None:
             self._report(received, started, force=False)
         return out, StatefulBatchLogic.RETAIN
@@ -108,21 +117,101 @@ def _held_size(engine: Any) -> int:
     return len(pickle.dumps(engine.held(), protocol=pickle.HIGHEST_PROTOCOL))
 
 
+@dataclass(frozen=True)
+class Routing:
+    """How the routing step spreads a stage's chunks over its shards.
+
+    ``shard_of`` picks a document's shard (None: the stage keeps one shard). With a
+    ``time_field`` the stage keeps a watermark, so every shard gets a mark of every chunk:
+    ``(partition, docs, highs, high)``, where ``highs[i]`` is the chunk's latest event time up
+    to its document ``docs[i]`` and ``high`` the chunk's, so each shard moves its watermark
+    exactly as one engine seeing the whole chunk would. Without one only documents travel,
+    as ``(None, docs, None, None)``.
+    """
+
+    shard_of: Callable[[dict], int] | None = None
+    time_field: str | None = None
+
+
+ONE_ENGINE = Routing()
+
+
+def _router(routing: Routing, partitions: SourcePartitions | None) -> Callable[[list], list]:
+    """The routing step's function: chunks in, ``(shard key, item)`` pairs out."""
+    shard_of, time_field = routing.shard_of, routing.time_field
+    partition_of = partitions.partition_of if partitions is not None else None
+    first = SHARD_KEYS[0]
+
+    def one_shard(chunks: list) -> list:
+        out = []
+        for chunk in chunks:
+            if type(chunk) is DeadLetters:
+                out.append((first, chunk))
+            elif chunk:
+                out.append((first, (partition_of(chunk[0]) if partition_of else None, chunk, None, None)))
+        return out
+
+    if shard_of is None:
+        return one_shard
+
+    def by_key(chunks: list) -> list:
+        out = []
+        for chunk in chunks:
+            if type(chunk) is DeadLetters:
+                out.append((first, chunk))
+                continue
+            if not chunk:
+                continue
+            docs: list = [[] for _ in SHARD_KEYS]
+            for doc in chunk:
+                docs[shard_of(doc)].append(doc)
+            out.extend((SHARD_KEYS[i], (None, part, None, None)) for i, part in enumerate(docs) if part)
+        return out
+
+    def with_marks(chunks: list) -> list:
+        out = []
+        for chunk in chunks:
+            if type(chunk) is DeadLetters:
+                out.append((first, chunk))
+                continue
+            if not chunk:
+                continue
+            partition = partition_of(chunk[0]) if partition_of else None
+            docs: list = [[] for _ in SHARD_KEYS]
+            highs: list = [[] for _ in SHARD_KEYS]
+            high = None
+            for doc in chunk:
+                ts = doc.get(time_field, MISSING)
+                if type(ts) is datetime and (high is None or ts > high):
+                    high = ts
+                shard = shard_of(doc)
+                docs[shard].append(doc)
+                highs[shard].append(high)
+            out.extend((key, (partition, docs[i], highs[i], high)) for i, key in enumerate(SHARD_KEYS))
+        return out
+
+    return with_marks if time_field is not None else by_key
+
+
 def window_operator(
     step_id: str,
     up: Stream,
     make_engine: Callable[[], Any],
     now: Callable[[], datetime] = utc_now,
     probe: StageProbe | None = None,
+    routing: Routing = ONE_ENGINE,
+    partitions: SourcePartitions | None = None,
 ) -> Stream:
-    """Run a fresh (or restored) engine from ``make_engine`` over ``up``'s chunks.
+    """Run fresh (or restored) engines from ``make_engine``, one per shard, over ``up``'s chunks.
 
     Args:
-        step_id: Bytewax step id, e.g. ``"03_tumblingWindow"``.
+        step_id: Bytewax step id, e.g. ``"tumblingWindow_0"``.
         up: stream of chunks (lists of documents) and DeadLetters.
-        make_engine: builds the engine; called once per execution, then restored if resuming.
+        make_engine: builds an engine; called once per shard and execution, then restored if resuming.
         now: the wall clock, replaceable in tests.
         probe: where the stage's stats go, if they are kept.
+        routing: how documents and watermark marks reach the shards (default: one shard).
+        partitions: the source's partitions, when it has several.
 
     Returns:
         A stream of output chunks and DeadLetters chunks.
@@ -135,5 +224,5 @@ def window_operator(
             engine.restore(pickle.loads(resume), now())
         return _EngineLogic(engine, now, probe, empty_size)
 
-    keyed = op.key_on(f"{step_id}_key", up, lambda _chunk: WINDOW_KEY)
-    return op.key_rm(f"{step_id}_unkey", op.stateful_batch(f"{step_id}_state", keyed, build))
+    routed = op.flat_map_batch(f"{step_id}_key", up, _router(routing, partitions))
+    return op.key_rm(f"{step_id}_unkey", op.stateful_batch(f"{step_id}_state", routed, build))

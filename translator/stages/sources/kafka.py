@@ -5,6 +5,8 @@ https://www.mongodb.com/docs/atlas/atlas-stream-processing/sp-agg-source/#apache
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import bytewax.operators as op
 
 from connectors.kafka import KafkaSource, client_config
@@ -48,7 +50,6 @@ def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> Stage
             key_format_error=config.get("keyFormatError", "dlq"),
             time_field=compile_time_field(spec),
             ts_field_name=spec.get("tsFieldName", "_ts"),
-            partition_idle_timeout=idle_timeout,
             commit_offsets=config.get("enable_auto_commit", True),
         )
     except ValueError as exc:
@@ -67,7 +68,10 @@ def plan_kafka(stage: Stage, connection: dict | None, ctx: PlanContext) -> Stage
         f"non-JSON messages to the DLQ{idle}"
     )
 
+    ctx.source_time = replace(ctx.source_time, idle_timeout=idle_timeout)
+
     def build(flow, bctx):
+        bctx.source_partitions = source
         return op.input(stage.step_id, flow, source)
 
     return StagePlan(stage, SOURCE, description, build=build)
