@@ -13,6 +13,7 @@ from translator.builders._registry import builds
 from translator.fusion import fuse
 from translator.plan import StagePlan
 from translator.windows.engine import window_engines
+from translator.windows.inner import InnerPipeline
 from translator.windows.operator import Routing, window_operator
 from translator.windows.plan import SetWindowFieldsPlan, WindowPlan
 from translator.windows.set_window_fields import fresh_set_window_fields
@@ -32,11 +33,15 @@ def build_window(plan: StagePlan, up: Stream, bctx: Any) -> Stream:
     options: dict = {"time_field": spec.time.ts_field_name, "partition_idle_timeout": spec.time.idle_timeout}
     if partitions is not None:
         options["source_partitions"] = partitions.partition_ids
-    make_engine = window_engines(spec.window, spec.inner.fused(fuse), spec.partition_by, **options)
+    inner, combine = spec.inner.fused(fuse), None
+    if spec.combine:
+        inner, stages = inner.split_at_window_wide()
+        combine = InnerPipeline(None, None, stages, False)
+    make_engine = window_engines(spec.window, inner, spec.partition_by, **options)
     time_field = None if spec.window.processing_time else spec.time.ts_field_name
     routing = _routing(spec.shard_key, spec.shard_field, time_field)
     probe = bctx.stats.probe(spec.step_id) if bctx.stats is not None else None
-    down = window_operator(spec.step_id, up, make_engine, probe=probe, routing=routing, partitions=partitions)
+    down = window_operator(spec.step_id, up, make_engine, probe=probe, routing=routing, partitions=partitions, combine=combine)
     return bctx.split_dead_letters(spec.step_id, down)
 
 

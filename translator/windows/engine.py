@@ -30,6 +30,12 @@ _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # later than any event time
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # before any: no event time seen yet
 
 
+class WindowShare(tuple):
+    """``(window, documents)``: one shard's results of a closed window, for the combine step."""
+
+    __slots__ = ()
+
+
 class _Engine:
     """What every window kind shares: time, watermark, frontier, idleness, recovery."""
 
@@ -46,6 +52,7 @@ class _Engine:
         self.frontier: datetime | None = None  # windows ending at or before it have closed
         self.last_arrival: datetime | None = None
         self.source: dict | None = None  # the source's type, which Atlas shows on $group results
+        self.shares = False  # set when a combine step finishes the windows: emit (window, documents) shares
 
     # -- driving -------------------------------------------------------------------------
     def process(self, chunk: list, now: datetime, partition: str | None = None,
@@ -134,6 +141,11 @@ class _Engine:
             self.frontier = to
 
     def _emit(self, closed: list, dead: DeadLetters) -> list:
+        if self.shares:
+            out: list = [WindowShare((window, self.inner.close(state, window, self.source, dead))) for state, window in closed]
+            if dead:
+                out.append(dead)
+            return out
         docs: list = []
         for state, window in closed:
             docs.extend(self.inner.close(state, window, self.source, dead))

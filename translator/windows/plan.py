@@ -79,6 +79,7 @@ class WindowPlan:
     partition_by: Compiled | None  # sessions' partitionBy, compiled
     shard_key: Compiled | None  # what spreads the state over workers; None: one shard
     shard_field: str | None  # the shard key when it is a top-level field, read directly
+    combine: bool = False  # a combine step runs the stages after $group that need all of a window's groups
 
 
 @dataclass(frozen=True)
@@ -105,16 +106,25 @@ def _shard_key(expression: Any, at: tuple) -> tuple[Compiled, str | None]:
     return compile_expression(expression, at), top_level_field(expression)
 
 
-def _window_shard_key(window: WindowSpec, inner: InnerPipeline) -> tuple[Compiled | None, str | None]:
-    """What spreads a window's state: sessions by ``partitionBy``; fixed windows by their
-    ``$group`` key, when it can be read before the window's stages (they only filter) and no
-    stage after ``$group`` needs every group; else one shard holds the window."""
+def _window_spread(window: WindowSpec, inner: InnerPipeline, time: SourceTime) -> tuple[Compiled | None, str | None, bool]:
+    """What spreads a window's state, and whether a combine step finishes its windows.
+
+    Sessions spread by ``partitionBy`` (a session's groups all share it). Fixed windows spread
+    by their ``$group`` key when it can be read before the window's stages (they only filter);
+    stages after ``$group`` that see all groups (``$sort``, ``$limit``, ``$count``) then run in a
+    combine step, once every shard's frontier has passed the window's end. A shard holding no
+    window wakes only when data comes, so a window closed by the clock (processing time,
+    ``idleTimeout``, idle source partitions) keeps its groups in one shard instead.
+    """
     if window.kind == "$sessionWindow":
-        return _shard_key(window.partition_by, ("partitionBy",))
+        return (*_shard_key(window.partition_by, ("partitionBy",)), False)
     group = inner.group
-    if group is None or inner.window_wide or inner.reads_meta or not inner.before_group_filters_only():
-        return None, None
-    return group.key, top_level_field(group.id_spec)
+    if group is None or inner.reads_meta or not inner.before_group_filters_only():
+        return None, None, False
+    combine = inner.window_wide_at is not None
+    if combine and (window.processing_time or window.idle_timeout or time.idle_timeout):
+        return None, None, False
+    return group.key, top_level_field(group.id_spec), combine
 
 
 def _seconds(span: timedelta) -> str:
@@ -145,13 +155,17 @@ def plan_window(stage: Stage, ctx: PlanContext) -> StagePlan:
         partition_by = compile_expression(window.partition_by, ("partitionBy",)) if window.partition_by is not None else None
     except SpecError as exc:
         raise locate_inner(exc) from None
-    shard_key, shard_field = _window_shard_key(window, inner)
-    spec = WindowPlan(stage.step_id, window, inner, ctx.source_time, partition_by, shard_key, shard_field)
-    return StagePlan(stage, OPERATOR, _describe_window(window, shard_key is not None), spec=spec, steps=_steps(stage.step_id))
+    shard_key, shard_field, combine = _window_spread(window, inner, ctx.source_time)
+    spec = WindowPlan(stage.step_id, window, inner, ctx.source_time, partition_by, shard_key, shard_field, combine)
+    description = _describe_window(window, shard_key is not None)
+    if combine:
+        description += "; the stages from the first $sort, $limit or $count on see every shard's groups of a window in a combine step"
+    return StagePlan(stage, OPERATOR, description, spec=spec, steps=_steps(stage.step_id, combine))
 
 
-def _steps(step_id: str) -> tuple:
-    return (f"{step_id}_key", f"{step_id}_state", f"{step_id}_unkey", f"{step_id}_dead_letters")
+def _steps(step_id: str, combine: bool = False) -> tuple:
+    combining = (f"{step_id}_to_combine", f"{step_id}_combine") if combine else ()
+    return (f"{step_id}_key", f"{step_id}_state", *combining, f"{step_id}_unkey", f"{step_id}_dead_letters")
 
 
 def _spread(spread: bool) -> str:
