@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -62,7 +61,6 @@ __all__ = [
     "KafkaDeadLetterWriter",
     "KafkaSink",
     "KafkaSource",
-    "PartitionActivity",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,63 +85,6 @@ _FLUSH_STEP_SECONDS = 1.0
 
 def _servers(config: dict) -> str:
     return str(config.get("bootstrap.servers", "?"))
-
-
-class PartitionActivity:
-    """Per-partition event time and idleness, for watermarks the way Atlas keeps them.
-
-    Atlas's watermark is the smallest, over the partitions of a Kafka source, of the
-    largest event time each has delivered; a partition silent for ``partitionIdleTimeout``
-    stops holding it back. Bytewax keeps clocks per key, so the window layer asks this
-    object instead. It sees the partitions of this process (all of them with ``-w N``;
-    with several processes, each sees its own).
-    """
-
-    def __init__(self, idle_timeout: timedelta | None):
-        self.idle_timeout = idle_timeout
-        self._lock = threading.Lock()
-        # partition name -> [largest event time or None, monotonic time of last message]
-        self._parts: dict[str, list] = {}
-
-    def register(self, part: str) -> None:
-        """A partition exists from its build on, so it holds the watermark until it speaks or idles."""
-        with self._lock:
-            self._parts.setdefault(part, [None, time.monotonic()])
-
-    def partitions(self) -> list[tuple[str, int]]:
-        """``(topic, partition)`` of every partition built in this process so far."""
-        with self._lock:
-            names = list(self._parts)
-        return [(topic, int(index)) for index, topic in (name.split("-", 1) for name in names)]
-
-    def record(self, part: str, event_time: datetime) -> None:
-        """Note a batch from ``part`` whose latest event time is ``event_time``."""
-        with self._lock:
-            entry = self._parts.setdefault(part, [None, 0.0])
-            if entry[0] is None or event_time > entry[0]:
-                entry[0] = event_time
-            entry[1] = time.monotonic()
-
-    def idle_partitions(self) -> set[str]:
-        """Partitions with no message for longer than the idle timeout (none without one)."""
-        if self.idle_timeout is None:
-            return set()
-        cutoff = time.monotonic() - self.idle_timeout.total_seconds()
-        with self._lock:
-            return {part for part, (_, seen) in self._parts.items() if seen < cutoff}
-
-    def watermark(self) -> datetime | None:
-        """Smallest latest-event-time over the active partitions, or None while one has sent nothing.
-
-        When every partition is idle, the largest event time seen anywhere.
-        """
-        idle = self.idle_partitions()
-        with self._lock:
-            active = [ts for part, (ts, _) in self._parts.items() if part not in idle]
-            seen = [ts for ts, _ in self._parts.values() if ts is not None]
-        if active:
-            return None if None in active else min(active)
-        return max(seen) if seen else None
 
 
 class KafkaSource(_BytewaxKafkaSource):
@@ -172,7 +113,6 @@ class KafkaSource(_BytewaxKafkaSource):
         key_format_error: str = "dlq",
         time_field: Callable[[dict], datetime] | None = None,
         ts_field_name: str = "_ts",
-        partition_idle_timeout: timedelta | None = None,
         batch_size: int = 1000,
         tail: bool = True,
         commit_offsets: bool = True,
@@ -198,7 +138,6 @@ class KafkaSource(_BytewaxKafkaSource):
             time_field: event time from the document (Atlas ``timeField``); the message
                 timestamp when None.
             ts_field_name: name of the event-time field (Atlas ``tsFieldName``).
-            partition_idle_timeout: Atlas ``partitionIdleTimeout``; see :attr:`activity`.
             batch_size: most messages read per ``next_batch``.
             tail: keep waiting for new messages (a stream processor always does);
                 False ends each partition at its current end, for replays and benches.
@@ -239,8 +178,23 @@ class KafkaSource(_BytewaxKafkaSource):
         self._key_errors_to_dlq = key_format_error == "dlq"
         self._time_field = time_field
         self._ts_field_name = ts_field_name
-        self.activity = PartitionActivity(partition_idle_timeout)
+        self._partition_ids: list[str] | None = None
         self._topic_ids: dict[str, str | None] = {}
+
+    def partition_ids(self) -> list[str]:
+        """Every topic-partition, as Bytewax names them (``"0-orders"``), asked of the broker once:
+        a window's watermark waits for each (runtime.source_partitions)."""
+        if self._partition_ids is None:
+            self._partition_ids = list(self.list_parts())
+        return self._partition_ids
+
+    def partition_of(self, doc: dict) -> str | None:
+        """The topic-partition a document came from, by the ``_stream_meta.source`` it was given."""
+        meta = doc.get(STREAM_META)
+        source = meta.get("source") if type(meta) is dict else None
+        if type(source) is not dict:
+            return None
+        return f"{source.get('partition')}-{source.get('topic')}"
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict | int | None) -> _KafkaPartition:
         """Resume at the snapshotted offset, checked against the partition, or start from the group."""
@@ -249,7 +203,6 @@ class KafkaSource(_BytewaxKafkaSource):
             msg = f"kafka $source: recovery state names topic {topic!r}; the pipeline reads {self._topics}"
             raise ValueError(msg)
         config = {"bootstrap.servers": ",".join(self._brokers), **self._add_config, **self._consumer_overrides}
-        self.activity.register(for_part)
         consumer = Consumer(config)
         start = TopicPartition(topic, int(index))
         topic_id = self._topic_id(topic)
@@ -346,7 +299,7 @@ class _KafkaPartition(StatefulSourcePartition[list, dict]):
         utc, fromtimestamp = timezone.utc, datetime.fromtimestamp
         docs: list[dict] = []
         dead = DeadLetters()
-        latest_ts = offset = None
+        offset = None
         # Messages of one producer batch share a timestamp: convert each millisecond once.
         last_millis, broker_ts = None, None
         for message in messages:
@@ -405,15 +358,11 @@ class _KafkaPartition(StatefulSourcePartition[list, dict]):
                     dead.append(dead_letter(doc, reason, topic=topic, partition=partition, offset=offset))
                     continue
             doc[ts_field] = event_ts
-            if latest_ts is None or event_ts > latest_ts:
-                latest_ts = event_ts
             docs.append(doc)
         if offset is not None:
             self._next_offset = offset + 1
             if self._offsets is not None:
                 self._offsets[0] = self._next_offset
-        if latest_ts is not None:
-            source.activity.record(self._name, latest_ts)
         return chunks(docs, dead)
 
     def _count(self, messages: list) -> None:

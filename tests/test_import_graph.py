@@ -143,23 +143,8 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-# The one cycle left on the spine, in the window planners (scaleout's branch removes it:
-# windows plan their inner stages through ctx.plan_stage): these lazy imports close it.
-WINDOW_EDGES = {("translator.windows.plan", "translator.validate"), ("translator.windows.plan", "translator.stages")}
-
-
-def test_no_import_cycle_but_the_window_planners_one() -> None:
-    graph = _graph()
-    for importer, imported in WINDOW_EDGES:
-        graph[importer].discard(imported)
-    assert _cycles(graph) == []
-
-
 def test_no_import_cycle_at_all() -> None:
-    graph = _graph()
-    if any(imported in graph[importer] for importer, imported in WINDOW_EDGES):
-        pytest.xfail("translator.windows.plan imports translator.validate and translator.stages lazily, which import it back")
-    assert _cycles(graph) == []
+    assert _cycles(_graph()) == []
 
 
 def _loaded_by(modules: str) -> list[str]:
@@ -175,9 +160,5 @@ def test_the_translator_core_loads_no_driver() -> None:
     assert [driver for driver in DRIVERS if driver in loaded] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="translator.windows.plan (scaleout's) imports bytewax at module level; remove this mark once window plans are data",
-)
 def test_the_translator_core_loads_no_bytewax() -> None:
     assert "bytewax" not in _loaded_by("translator.validate, translator.parse")

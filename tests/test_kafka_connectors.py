@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import bytewax.operators as op
@@ -35,7 +35,6 @@ from connectors.kafka import (
     KafkaDeadLetterWriter,
     KafkaSink,
     KafkaSource,
-    PartitionActivity,
 )
 from connectors.kafka_options import client_config
 
@@ -304,27 +303,6 @@ def test_source_without_tail_ends_at_the_end_of_each_partition(kafka_bootstrap, 
             time.sleep(0.01)
     assert [d["n"] for d in docs] == [0, 1, 2]
     assert part.snapshot()["offset"] == 3
-
-
-def test_partition_activity_releases_idle_partitions():
-    activity = PartitionActivity(timedelta(milliseconds=200))
-    t1, t2 = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 2, tzinfo=timezone.utc)
-    activity.register("0-t")
-    activity.register("1-t")
-    assert activity.partitions() == [("t", 0), ("t", 1)]
-    activity.record("0-t", t2)
-    assert activity.watermark() is None  # partition 1 has sent nothing and is not idle yet
-    activity.record("1-t", t1)
-    assert activity.watermark() == t1
-    time.sleep(0.3)
-    activity.record("0-t", t2)
-    assert activity.idle_partitions() == {"1-t"}
-    assert activity.watermark() == t2
-    time.sleep(0.3)
-    assert activity.watermark() == t2  # all idle: the largest event time seen
-
-
-# -- sink partitions driven directly -----------------------------------------------------
 
 
 @pytest.mark.integration

@@ -29,11 +29,13 @@ from runtime.dead_letters import DeadLetters
 from pipeline_runner import run_pipeline, with_documents
 from translator import plan
 from translator.errors import PipelineValidationError, SpecError
-from translator.parse import parse_pipeline
-from translator.plan import PlanContext
+from translator.parse import Stage, parse_pipeline
+from translator.plan import PlanContext, SourceTime
+from translator.stages._fields import check_stage_fields
+from translator.validate import plan_stage
 from translator.windows.engine import window_engine_factory
 from translator.windows.operator import window_operator
-from translator.windows.plan import inner_stages_compiler, source_options
+from translator.windows.plan import inner_stages_compiler, plan_window
 from translator.windows.set_window_fields import set_window_fields_factory
 from translator.windows.spec import parse_window
 
@@ -57,11 +59,23 @@ def interval(seconds: float) -> dict:
     return {"size": seconds, "unit": "second"}
 
 
-def run_flow(make_engine, chunks: list) -> tuple[list, list]:
+class TaggedPartitions:
+    """The partitions of the documents ``doc(..., partition=N)`` makes (runtime.source_partitions)."""
+
+    def partition_ids(self) -> list[str]:
+        return []  # known only as they speak
+
+    def partition_of(self, doc: dict) -> str | None:
+        meta = doc.get("_stream_meta")
+        return str(meta["source"]["partition"]) if meta else None
+
+
+def run_flow(make_engine, chunks: list, partitions=None) -> tuple[list, list]:
     """In-process Bytewax: chunks → window operator → (documents, dead letters)."""
     flow = Dataflow("windows_test")
     out: list = []
-    op.output("out", window_operator("w", op.input("in", flow, TestingSource(chunks)), make_engine), TestingSink(out))
+    window = window_operator("w", op.input("in", flow, TestingSource(chunks)), make_engine, partitions=partitions)
+    op.output("out", window, TestingSink(out))
     run_main(flow)
     docs = [d for item in out if not isinstance(item, DeadLetters) for d in item]
     dead = [d for item in out if isinstance(item, DeadLetters) for d in item]
@@ -70,7 +84,7 @@ def run_flow(make_engine, chunks: list) -> tuple[list, list]:
 
 def engine_factory(kind: str, spec: dict, **options):
     """A window engine factory for a stage as written, its inner stages compiled by the core."""
-    return window_engine_factory(parse_window(kind, spec), inner_stages_compiler(PlanContext()), **options)
+    return window_engine_factory(parse_window(kind, spec), inner_stages_compiler(PlanContext(plan_stage=plan_stage)), **options)
 
 
 def windowed(kind: str, spec: dict, chunks: list) -> tuple[list, list]:
@@ -182,7 +196,7 @@ def test_the_slowest_partition_holds_the_watermark():
         [doc(25, partition=1)],  # watermark 25: [0,10) and [10,20) close
         [doc(6, partition=1)],  # late now
     ]
-    docs, dead = windowed("$tumblingWindow", spec, chunks)
+    docs, dead = run_flow(engine_factory("$tumblingWindow", spec), chunks, TaggedPartitions())
     assert summary(docs) == [(0, 10, "a", 12), (20, 30, "a", 1), (30, 40, "a", 1)]
     assert missed(dead) == [[0]]
 
@@ -193,8 +207,8 @@ def test_partition_idle_timeout_releases_a_silent_partition():
         partition_idle_timeout=timedelta(seconds=5),
     )  # fmt: skip
     engine = make()
-    engine.process([doc(1, partition=1)], NOW)
-    engine.process([doc(15, partition=0)], NOW + timedelta(seconds=1))
+    engine.process([doc(1, partition=1)], NOW, "1")
+    engine.process([doc(15, partition=0)], NOW + timedelta(seconds=1), "0")
     assert engine.on_time(NOW + timedelta(seconds=4)) == []  # partition 1 silent for 4 s: still holds
     assert engine.next_wake() == NOW + timedelta(seconds=5)
     closed = engine.on_time(NOW + timedelta(seconds=5))  # idle now: the watermark jumps to 15
@@ -491,7 +505,8 @@ SPEC_ERRORS = [
 
 @pytest.mark.parametrize(("kind", "spec", "path"), SPEC_ERRORS)
 def test_spec_errors_point_into_the_stage(kind, spec, path):
-    with pytest.raises(SpecError) as caught:
+    with pytest.raises(SpecError) as caught:  # the one field table, then what the fields mean
+        check_stage_fields(kind, spec)
         engine_factory(kind, spec)
     assert caught.value.path == path
 
@@ -811,10 +826,11 @@ def test_sigkill_mid_window_then_restart_emits_each_window_once_after_dedup(tmp_
 
 
 def test_windows_read_the_sources_ts_field_name():
-    context = PlanContext()
-    context.source = {"documents": [], "tsFieldName": "eventTime"}
+    context = PlanContext(source_time=SourceTime(ts_field_name="eventTime", finite=True), plan_stage=plan_stage)
     stage = {"interval": interval(10), "allowedLateness": 0, "pipeline": SUM_BY_KEY}
-    engine = window_engine_factory(parse_window("$tumblingWindow", stage), None, **source_options(context))()
+    spec = plan_window(Stage(1, "$tumblingWindow", stage), context).spec
+    assert spec.time.ts_field_name == "eventTime"
+    engine = window_engine_factory(spec.window, None, time_field=spec.time.ts_field_name)()
     (first,) = engine.process([{"eventTime": at(1), "k": "a", "v": 1}, {"eventTime": at(15), "k": "a", "v": 1}], NOW)
     (second,) = engine.close_all()
     assert summary(first + second) == [(0, 10, "a", 1), (10, 20, "a", 1)]

@@ -41,6 +41,7 @@ class BuildContext:
     dead_letters: list = field(default_factory=list)
     tap: Callable[[list, bool], list] | None = None  # sees the chunks reaching the sink and the DLQ (samples)
     stats: FlowStats | None = None  # None: nothing counted (benches compare both)
+    source_partitions: Any = None  # runtime.source_partitions.SourcePartitions, set by a partitioned source's builder
 
     def tapped(self, step_id: str, up: Stream, dead: bool) -> Stream:
         """``up`` through the tap, when there is one; the chunks pass unchanged."""
@@ -121,10 +122,8 @@ def build_dataflow(plans: list[StagePlan], ctx: BuildContext) -> Dataflow:
             run = compile_segment(group, ctx.stats) if generates(group) else fuse(group, ctx.stats)
             stream = ctx.split_dead_letters(step_id, op.flat_map_batch(step_id, stream, run))
             continue
-        builder = BUILDERS.get(type(head.spec))
-        if builder is None:  # the window plans' `build(up, ctx)` closure: goes when they are specs too
-            stream = head.build(stream, ctx)
-        elif head.role == SINK:
+        builder = BUILDERS[type(head.spec)]
+        if head.role == SINK:
             builder(head, ctx.tapped("sample_tap", stream, False), _sink_context(head, ctx))
             sunk = True
         elif head.role == SOURCE:

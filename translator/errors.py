@@ -19,9 +19,12 @@ class Problem:
     stage_name: str | None
     field_path: str
     message: str
+    within: str = ""  # the stage inside the stage's own pipeline, e.g. "pipeline.0 ($addFields)"
 
     def __str__(self) -> str:
         where = "pipeline" if self.stage_index is None else f"stage {self.stage_index} ({self.stage_name})"
+        if self.within:
+            where = f"{where} {self.within}"
         at = f" at {self.field_path}" if self.field_path else ""
         return f"{where}: {self.message}{at}"
 
@@ -32,10 +35,6 @@ class TranslateError(Exception):
 
 class PipelineSyntaxError(TranslateError):
     """The file is not Extended JSON, or not shaped like a pipeline."""
-
-
-class UnsupportedFeatureError(TranslateError):
-    """The pipeline is valid Atlas Stream Processing, but sluice cannot run it (yet)."""
 
 
 class SettingError(TranslateError):
@@ -56,10 +55,11 @@ class PipelineValidationError(TranslateError):
 class SpecError(Exception):
     """A problem inside one stage's spec; the stage adds its index and name."""
 
-    def __init__(self, message: str, path: tuple = ()) -> None:
+    def __init__(self, message: str, path: tuple = (), within: str = "") -> None:
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = path  # relative to ``within`` when it is set
+        self.within = within  # a stage inside the stage's pipeline: "pipeline.0 ($addFields)"
 
 
 class ExpressionError(Exception):

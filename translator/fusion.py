@@ -8,12 +8,14 @@ with, and what runs the stages the generator leaves out.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from runtime.dead_letters import DeadLetters
-from runtime.stats import FlowStats
 from translator.plan import CHUNK, FILTER, MAP, STATELESS, StagePlan
 from translator.segment import failure
+
+if TYPE_CHECKING:  # the stats sink side needs Bytewax; planning must not load it
+    from runtime.stats import FlowStats
 
 
 def segments(plans: list[StagePlan]) -> list[list[StagePlan]]:

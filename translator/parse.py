@@ -52,6 +52,11 @@ class Stage:
             return f"{self.name.lstrip('$')}_{self.ordinal}"
         return f"{self.index:02d}_{self.name.lstrip('$')}"
 
+    @property
+    def location(self) -> str:
+        """How dead letters name the stage: ``"$addFields (stage 2)"``."""
+        return f"{self.name} (stage {self.index})"
+
 
 @dataclass(frozen=True)
 class Pipeline:

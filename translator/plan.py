@@ -22,9 +22,7 @@ class StagePlan:
     or a chunk function, as ``kind`` says) and is fused with its neighbours into one batch step.
     Every other stage carries ``spec``, a frozen dataclass describing it (options checked and
     normalised, expressions compiled; no Bytewax, no connector), which the builder registered
-    for its type in :mod:`translator.builders` turns into Bytewax steps. ``build`` is the
-    older closure form the window stages still use: ``build(up, ctx) -> Stream``; it goes
-    once they plan into specs too.
+    for its type in :mod:`translator.builders` turns into Bytewax steps.
     """
 
     stage: Stage
@@ -32,7 +30,6 @@ class StagePlan:
     description: str
     kind: str | None = None
     doc_fn: Callable | None = None
-    build: Callable | None = None
     spec: Any = None  # a frozen description of a source, operator or sink, built by translator.builders
     steps: tuple = field(default=())  # names of the Bytewax steps it becomes, for `translate`
 
@@ -52,7 +49,6 @@ class PlanContext:
 
     registry: Any = None  # translator.connections.Registry or None (validate without one)
     processor_name: str = "sluice"
-    source: dict = field(default_factory=dict)  # the raw $source spec, still read by the window planners
     last_stage: int | None = None  # the pipeline's last stage index: $https there is a sink
     source_time: SourceTime = SourceTime()  # the planned source's time (validate sets it)
     plan_stage: Callable[[Stage, PlanContext], StagePlan] | None = None  # how a window plans its inner stages

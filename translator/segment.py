@@ -57,7 +57,7 @@ def describe(exc: Exception) -> str:
 
 def failure(plan: StagePlan) -> Callable[[dict, Exception], dict]:
     """The DLQ record of a document ``plan``'s stage failed on."""
-    where = f"{plan.stage.name} (stage {plan.stage.index})"
+    where = plan.stage.location
     return lambda doc, exc: dead_letter(doc, f"{where}: {describe(exc)}")
 
 

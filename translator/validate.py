@@ -18,8 +18,8 @@ from translator.stages._fields import KNOWN_STAGES, SINK_STAGES, WINDOW_ONLY, WI
 from translator.unsupported import check_stage, refusal
 
 
-def _problem(stage, message: str, path: tuple = ()) -> Problem:
-    return Problem(stage.index, stage.name, ".".join(path), message)
+def _problem(stage, message: str, path: tuple = (), within: str = "") -> Problem:
+    return Problem(stage.index, stage.name, ".".join(path), message, within)
 
 
 def known_stages(pipeline: Pipeline) -> list[Problem]:
@@ -72,9 +72,6 @@ def plan_stage(stage, ctx: PlanContext) -> StagePlan:
 def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
     """Every stage's plan, or one PipelineValidationError listing every problem found."""
     problems = [problem for rule in RULES for problem in rule(pipeline)]
-    first = pipeline.stages[0]
-    if first.name == "$source" and type(first.spec) is dict:
-        ctx.source = first.spec
     ctx.last_stage = pipeline.stages[-1].index
     ctx.plan_stage = plan_stage
     reported = {p.stage_index for p in problems}
@@ -85,7 +82,7 @@ def plan_pipeline(pipeline: Pipeline, ctx: PlanContext) -> list[StagePlan]:
         try:
             plans.append(plan_stage(stage, ctx))
         except SpecError as exc:
-            problems.append(_problem(stage, exc.message, exc.path))
+            problems.append(_problem(stage, exc.message, exc.path, exc.within))
             continue
         if plans[-1].role == SOURCE:  # the stateful stages after it read its time
             ctx.source_time = plans[-1].spec.time

@@ -54,10 +54,10 @@ def build_kafka(plan: StagePlan, flow: Dataflow, bctx) -> Stream:
         key_format_error=spec.key_format_error,
         time_field=spec.time_field,
         ts_field_name=spec.time.ts_field_name,
-        partition_idle_timeout=spec.time.idle_timeout,
         commit_offsets=spec.commit_offsets,
         start_at=spec.start_at,
     )
+    bctx.source_partitions = source  # windows keep their watermark per partition it gives
     return op.input(plan.stage.step_id, flow, source)
 
 

@@ -6,56 +6,21 @@ mean is each stage's business. https://www.mongodb.com/docs/atlas/atlas-stream-p
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
-from bson.decimal128 import Decimal128
-
+from translator._spec_values import number_value, value_kind
 from translator.errors import SpecError
 
 Check = Callable[[Any, tuple], None]
 TIME_UNITS = ("ms", "second", "minute", "hour", "day")
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if type(value) is bool:
-        return "bool"
-    if isinstance(value, (int, float, Decimal128)):
-        return "number"
-    return {str: "string", dict: "object", list: "array"}.get(type(value), type(value).__name__)
-
-
-def number_value(value: Any, at: tuple) -> int | float:
-    """A finite number of any BSON type (``$numberLong``, ``$numberDecimal``, ...) as an int or float."""
-    if type(value) is Decimal128:
-        exact = value.to_decimal()
-        value = int(exact) if exact.is_finite() and exact == exact.to_integral_value() else float(exact)
-    if type(value) is bool or not isinstance(value, (int, float)):
-        msg = f"expected number; got {_kind(value)}"
-        raise SpecError(msg, at)
-    if isinstance(value, float) and not math.isfinite(value):
-        msg = f"expected a finite number; got {value}"
-        raise SpecError(msg, at)
-    return int(value) if isinstance(value, int) else value
-
-
-def integer_value(value: Any, at: tuple, low: int, high: int, what: str) -> int:
-    """A whole number from ``low`` to ``high`` in any numeric type (``10.0`` counts, as in mongod)."""
-    number = number_value(value, at)
-    if number != int(number) or not low <= number <= high:
-        msg = f"{what} must be an integer from {low} to {high}; got {number!r}"
-        raise SpecError(msg, at)
-    return int(number)
-
-
 def of_kind(*kinds: str) -> Check:
     """The value's JSON type is one of ``kinds``; "any" accepts everything."""
 
     def check(value: Any, at: tuple) -> None:
-        if "any" not in kinds and _kind(value) not in kinds:
-            msg = f"expected {' or '.join(kinds)}; got {_kind(value)}"
+        if "any" not in kinds and value_kind(value) not in kinds:
+            msg = f"expected {' or '.join(kinds)}; got {value_kind(value)}"
             raise SpecError(msg, at)
 
     check.kinds = kinds  # type: ignore[attr-defined]  # read by tests that generate wrong types
@@ -78,7 +43,7 @@ def obj(required: tuple = (), open_keys: bool = False, **fields: Check) -> Check
 
     def check(value: Any, at: tuple) -> None:
         if type(value) is not dict:
-            msg = f"expected object; got {_kind(value)}"
+            msg = f"expected object; got {value_kind(value)}"
             raise SpecError(msg, at)
         for key in required:
             if key not in value:
@@ -212,8 +177,8 @@ STAGE_FIELDS: dict[str, Check] = {
     "$setStreamMeta": obj(open_keys=True),
     "$tumblingWindow": obj(required=("interval", "pipeline"), interval=INTERVAL, **WINDOW_COMMON),
     "$hoppingWindow": obj(required=("interval", "hopSize", "pipeline"), interval=INTERVAL, hopSize=INTERVAL, **WINDOW_COMMON),
-    "$sessionWindow": obj(
-        required=("gap", "pipeline"),
+    "$sessionWindow": obj(  # no offset: sessions start at their first document, aligned to nothing
+        required=("partitionBy", "gap", "pipeline"),
         partitionBy=EXPR,
         gap=INTERVAL,
         pipeline=ARRAY,

@@ -11,7 +11,7 @@ from translator._types import MISSING
 from translator.errors import SpecError
 from translator.parse import Stage
 from translator.plan import CHUNK, STATELESS, PlanContext, StagePlan
-from translator.stages._fields import integer_value
+from translator._spec_values import integer_value
 from translator.stages._registry import stage_planner
 from translator.stages.lookup import as_path, compile_local_field, lookup_chunk, resolve_from
 from translator.windows.spec import duration

@@ -57,7 +57,7 @@ def lookup_chunk(stage: Stage, connection: dict | None, make: Callable[[str], An
     failing on one document) is redone document by document, and the failing
     documents go to the DLQ.
     """
-    where = f"{stage.name} (stage {stage.index})"
+    where = stage.location
     # One lookup (and client) per worker thread, by OS thread id: Bytewax may recreate a
     # worker's Python thread state between calls, which empties any threading.local.
     lookups: dict[int, Any] = {}

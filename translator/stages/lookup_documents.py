@@ -20,6 +20,7 @@ from translator.expressions import compile_expression
 from translator.expressions.compile import ROOT_SCOPE
 from translator.parse import Stage
 from translator.plan import MAP, STATELESS, PlanContext, StagePlan
+from translator.windows.plan import inner_stages_compiler
 
 
 def starts_with_documents(spec: dict) -> bool:
@@ -39,8 +40,6 @@ def _is_constant(spec: Any) -> bool:
 
 def _pipeline_runner(stages: list, ctx: PlanContext) -> Callable[[list], list]:
     """The stages after ``$documents``, fused as the core fuses stateless stages."""
-    from translator.windows.plan import inner_stages_compiler  # the window planners load after the stages
-
     if not stages:
         return lambda docs: docs
     run = inner_stages_compiler(ctx, "the pipeline of a $lookup without from")([(i, body) for i, body in enumerate(stages, start=1)])

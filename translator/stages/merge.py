@@ -15,7 +15,7 @@ from translator.errors import SpecError
 from translator.expressions import compile_expression
 from translator.parse import Stage
 from translator.plan import SINK, PlanContext, StagePlan
-from translator.stages._fields import integer_value
+from translator._spec_values import integer_value
 from translator.stages._registry import stage_planner
 
 MAX_PARALLELISM = 16

@@ -24,10 +24,16 @@ from translator.expressions import compile_expression
 from translator._bson_order import bson_key
 from translator.windows.inner import InnerPipeline, StagesCompiler, compile_inner_pipeline
 from translator.windows.spec import WindowSpec
-from translator.windows.watermark import Watermark, late_letter, source_partition
+from translator.windows.watermark import Watermark, late_letter
 
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # later than any event time
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # before any: no event time seen yet
+
+
+class WindowShare(tuple):
+    """``(window, documents)``: one shard's results of a closed window, for the combine step."""
+
+    __slots__ = ()
 
 
 class _Engine:
@@ -46,20 +52,35 @@ class _Engine:
         self.frontier: datetime | None = None  # windows ending at or before it have closed
         self.last_arrival: datetime | None = None
         self.source: dict | None = None  # the source's type, which Atlas shows on $group results
+        self.shares = False  # set when a combine step finishes the windows: emit (window, documents) shares
 
     # -- driving -------------------------------------------------------------------------
-    def process(self, chunk: list, now: datetime) -> list:
-        """One chunk in; output chunks and DeadLetters out (either may be absent)."""
+    def process(self, chunk: list, now: datetime, partition: str | None = None,
+                highs: list | None = None, high: datetime | None = None) -> list:  # fmt: skip
+        """One chunk from source ``partition`` in; output chunks and DeadLetters out (either may be absent).
+
+        A shard gets its share of a chunk (perhaps none) with ``highs``, the whole chunk's
+        latest event time up to each of its documents, and ``high``, the chunk's: its
+        watermark then moves as if it had seen the whole chunk.
+        """
         dead = DeadLetters()
         self.last_arrival = now
-        meta = chunk[0].get(STREAM_META)
-        if type(meta) is dict and type(meta.get("source")) is dict:
-            self.source = {"type": meta["source"].get("type")}
+        if chunk:
+            meta = chunk[0].get(STREAM_META)
+            if type(meta) is dict and type(meta.get("source")) is dict:
+                self.source = {"type": meta["source"].get("type")}
         if self.spec.processing_time:
-            self._assign_at(chunk, now, dead)
+            if chunk:
+                self._assign_at(chunk, now, dead)
             self._move_frontier(now)
         else:
-            self._assign(chunk, self.watermark.observe(source_partition(chunk[0]), now), dead)
+            entry = self.watermark.observe(partition, now)
+            self._assign(chunk, entry, dead, highs)
+            if high is not None and (entry[0] is None or high > entry[0]):
+                entry[0] = high
+                wm = self.watermark.advance()
+                if wm is not None:
+                    self._move_frontier(wm - self.lateness)
         return self._emit(self._close(), dead)
 
     def on_time(self, now: datetime) -> list:
@@ -120,6 +141,11 @@ class _Engine:
             self.frontier = to
 
     def _emit(self, closed: list, dead: DeadLetters) -> list:
+        if self.shares:
+            out: list = [WindowShare((window, self.inner.close(state, window, self.source, dead))) for state, window in closed]
+            if dead:
+                out.append(dead)
+            return out
         docs: list = []
         for state, window in closed:
             docs.extend(self.inner.close(state, window, self.source, dead))
@@ -130,7 +156,7 @@ class _Engine:
         dead.append(dead_letter(doc, reason))
 
     # Each window kind provides these.
-    def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None: ...
+    def _assign(self, docs: list, partition: list, dead: DeadLetters, highs: list | None) -> None: ...
     def _assign_at(self, docs: list, now: datetime, dead: DeadLetters) -> None: ...
     def _close(self, everything: bool = False) -> list: ...
     def _first_end(self) -> datetime | None: ...
@@ -166,7 +192,7 @@ class FixedWindows(_Engine):
         starts.reverse()
         return max(latest_start, latest_end), min(latest_start + hop, latest_end + hop), starts
 
-    def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None:
+    def _assign(self, docs: list, partition: list, dead: DeadLetters, highs: list | None) -> None:
         watermark, lateness, size, windows = self.watermark, self.lateness, self.size, self.windows
         time_field = self.time_field
         only_partition = len(watermark.partitions) == 1
@@ -178,17 +204,18 @@ class FixedWindows(_Engine):
         targets: list = []
         append_one = None  # targets[0].append when a document belongs to one window (tumbling)
         missed: list = []
-        for doc in docs:
+        for i, doc in enumerate(docs):
             ts = doc.get(time_field, MISSING)
             if type(ts) is not datetime:
                 self._bad_time(doc, ts, dead)
                 continue
-            if ts > latest:
-                latest = ts
+            high = ts if highs is None else highs[i]
+            if high > latest:
+                latest = high
                 if only_partition:
-                    wm = ts
+                    wm = high
                 else:
-                    partition[0] = ts
+                    partition[0] = high
                     wm = watermark.advance() or _EARLIEST
                 if wm >= invalid_at:
                     lo = None
@@ -268,15 +295,16 @@ class SessionWindows(_Engine):
             return MISSING
         return None if value is MISSING else value
 
-    def _assign(self, docs: list, partition: list, dead: DeadLetters) -> None:
+    def _assign(self, docs: list, partition: list, dead: DeadLetters, highs: list | None) -> None:
         watermark, lateness = self.watermark, self.lateness
-        for doc in docs:
+        for i, doc in enumerate(docs):
             ts = doc.get(self.time_field, MISSING)
             if type(ts) is not datetime:
                 self._bad_time(doc, ts, dead)
                 continue
-            if partition[0] is None or ts > partition[0]:
-                partition[0] = ts
+            high = ts if highs is None else highs[i]
+            if partition[0] is None or high > partition[0]:
+                partition[0] = high
                 wm = watermark.advance()
                 if wm is not None:
                     self._move_frontier(wm - lateness)
@@ -348,21 +376,24 @@ class SessionWindows(_Engine):
         self.sessions, self.heap, self.sequence = state
 
 
-def window_engine_factory(
-    window: WindowSpec, compile_stages: StagesCompiler | None = None, **options: Any
-) -> Callable[..., _Engine]:
-    """Compile a checked window stage once; the factory builds a fresh engine per execution.
-
-    The factory takes further options known only when the dataflow is built.
+def window_engines(window: WindowSpec, inner: InnerPipeline, partition_by: Compiled | None = None, **options: Any) -> Callable[[], _Engine]:
+    """Fresh engines for one compiled window stage, one per shard and execution.
 
     Args:
         window: the stage's fields, from :func:`parse_window`.
-        compile_stages: compiles runs of inner per-document stages (the translator core's).
+        inner: its inner pipeline, compiled and fused.
+        partition_by: sessions' ``partitionBy``, compiled.
         options: ``time_field`` (the source's ``tsFieldName``), ``partition_idle_timeout``,
-            ``source_partitions`` (lists the source's ``(topic, partition)`` keys).
+            ``source_partitions`` (lists the source's partition ids).
     """
-    inner = compile_inner_pipeline(window.pipeline, compile_stages)
     if window.kind == "$sessionWindow":
-        partition_by = compile_expression(window.partition_by, ("partitionBy",))
-        return lambda **more: SessionWindows(window, inner, partition_by, **{**options, **more})
-    return lambda **more: FixedWindows(window, inner, **{**options, **more})
+        return lambda: SessionWindows(window, inner, partition_by, **options)
+    return lambda: FixedWindows(window, inner, **options)
+
+
+def window_engine_factory(window: WindowSpec, compile_stages: StagesCompiler | None = None, **options: Any) -> Callable[[], _Engine]:
+    """Compile a checked window stage once (its inner stages through ``compile_stages``), for
+    engines driven without a plan: tests and benches."""
+    inner = compile_inner_pipeline(window.pipeline, compile_stages)
+    partition_by = compile_expression(window.partition_by, ("partitionBy",)) if window.kind == "$sessionWindow" else None
+    return window_engines(window, inner, partition_by, **options)

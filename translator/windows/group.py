@@ -24,6 +24,7 @@ class Group:
         if type(spec) is not dict or "_id" not in spec:
             msg = "$group requires an object with an _id field"
             raise SpecError(msg, at)
+        self.id_spec = spec["_id"]
         self.key = compile_expression(spec["_id"], (*at, "_id"))
         self.fields: list[str] = []
         self.accumulators: list[Accumulator] = []
@@ -37,9 +38,9 @@ class Group:
             self.accumulators.append(compile_accumulator(acc_spec, (*at, field)))
         self._steps = tuple((acc.arg, acc.add) for acc in self.accumulators)
         # The common window, {_id: "$k", x: {$sum: "$v"}}, gets a loop without closure calls.
-        fields = [_top_level_field(spec["_id"])]
+        fields = [top_level_field(spec["_id"])]
         if len(self.accumulators) == 1:
-            fields.append(_top_level_field(next(iter(spec[self.fields[0]].values()))))
+            fields.append(top_level_field(next(iter(spec[self.fields[0]].values()))))
         self._plain_fields = tuple(fields) if len(fields) == 2 and None not in fields else None
 
     def add_documents(self, groups: Groups, docs: list) -> list[tuple[dict, str]]:
@@ -123,7 +124,7 @@ class Group:
         return out
 
 
-def _top_level_field(spec: Any) -> str | None:
+def top_level_field(spec: Any) -> str | None:
     """``"$name"`` → ``"name"``; None for anything else (paths, variables, expressions)."""
     if type(spec) is str and spec.startswith("$") and not spec.startswith("$$") and "." not in spec and len(spec) > 1:
         return spec[1:]

@@ -14,12 +14,13 @@ from runtime.dead_letters import DeadLetters, dead_letter
 from runtime.stream_meta import STREAM_META
 from translator._types import Path
 from translator.errors import SpecError
+from translator.plan import FILTER
 from translator.windows.accumulators import compile_sort_by
 from translator.windows.group import Group
 
 ChunkFn = Callable[[list], list]  # one window's documents → documents
 ChunksFn = Callable[[list], list]  # chunks → chunks and DeadLetters, like the core's fused steps
-StagesCompiler = Callable[[list], ChunksFn]  # [(index, stage), ...] of per-document stages → one ChunksFn
+StagesCompiler = Callable[[list], Any]  # [(index, stage), ...] of per-document stages → one ChunksFn, or their StagePlans
 
 
 def compile_sort(spec: Any, at: Path) -> ChunkFn:
@@ -70,11 +71,40 @@ class InnerPipeline:
     documents themselves, as nothing smaller could stand for them.
     """
 
-    def __init__(self, before: ChunksFn | None, group: Group | None, after: list[ChunksFn], reads_meta: bool) -> None:
-        self.before = before
+    def __init__(self, before: Any, group: Group | None, after: list, reads_meta: bool, window_wide_at: int | None = None) -> None:
+        self.before = before  # ChunksFn, or the run's StagePlans until ``fused``
         self.group = group
-        self.after = after
+        self.after = after  # ChunksFns, or StagePlans for runs of per-document stages until ``fused``
         self.reads_meta = reads_meta
+        self.window_wide_at = window_wide_at  # where in ``after`` the first $sort, $limit or $count is: it sees all groups
+
+    def fused(self, fuse: Callable[[list], ChunksFn]) -> InnerPipeline:
+        """This pipeline with its planned runs of per-document stages fused into functions (at build)."""
+
+        def run(part: Any) -> Any:
+            return fuse(list(part)) if type(part) is tuple else part
+
+        before = run(self.before) if self.before is not None else None
+        return InnerPipeline(before, self.group, [run(part) for part in self.after], self.reads_meta, self.window_wide_at)
+
+    def split_at_window_wide(self) -> tuple[InnerPipeline, list]:
+        """The part each shard runs (up to the first window-wide stage) and the stages that need
+        every shard's groups of a window, which a combine step runs."""
+        at = self.window_wide_at
+        return InnerPipeline(self.before, self.group, self.after[:at], self.reads_meta), self.after[at:]
+
+    def finish(self, docs: list, dead: DeadLetters) -> list:
+        """Run ``after`` over a window's documents (the combine step's share of the work)."""
+        for stage in self.after:
+            if not docs:
+                break
+            docs = _run(stage, docs, dead)
+        return docs
+
+    def before_group_filters_only(self) -> bool:
+        """Whether the stages before ``$group`` only drop documents, so a document's group key
+        can be read before them (the stage spreads its state by that key)."""
+        return self.before is None or (type(self.before) is tuple and all(plan.kind == FILTER for plan in self.before))
 
     def add(self, state: dict, docs: list, window: dict, dead: DeadLetters) -> None:
         """Fold documents assigned to one window into its state; failures go to ``dead``."""
@@ -106,11 +136,7 @@ class InnerPipeline:
                 doc[STREAM_META] = meta
         else:  # the documents themselves: copies, as stages never mutate their input
             docs = [{**doc, STREAM_META: _with_window(doc.get(STREAM_META), window)} for doc in state.get(None, [])]
-        for stage in self.after:
-            if not docs:
-                break
-            docs = _run(stage, docs, dead)
-        return docs
+        return self.finish(docs, dead)
 
 
 def reads_stream_meta(spec: Any) -> bool:
@@ -154,6 +180,7 @@ def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None
         raise SpecError(msg, (*at, str(group_at[1])))
     split = group_at[0] if group_at else 0
     group = None
+    window_wide_at = None
     before: list[ChunksFn] = []
     after: list[ChunksFn] = []
     run: list[tuple[int, dict]] = []  # consecutive per-document stages
@@ -180,8 +207,10 @@ def compile_inner_pipeline(pipeline: list, compile_stages: StagesCompiler | None
             if i < split:
                 msg = f"{name} sees a whole window, so it must come after $group"
                 raise SpecError(msg, (*where, name))
+            if window_wide_at is None:
+                window_wide_at = len(after)
             after.append(_window_wide(WINDOW_WIDE[name](spec, (*where, name))))
         else:
             run.append((i, stage))
     end_run()
-    return InnerPipeline(before[0] if before else None, group, after, reads_stream_meta(pipeline[: split + 1]))
+    return InnerPipeline(before[0] if before else None, group, after, reads_stream_meta(pipeline[: split + 1]), window_wide_at)

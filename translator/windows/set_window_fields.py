@@ -678,7 +678,10 @@ class SetWindowFields:
         # order, when documents may wait: they leave from the head, so in the order they came.
         self.queue: deque = deque()
 
-    def process(self, chunk: list, now: datetime) -> list:
+    def process(self, chunk: list, now: datetime, partition: str | None = None,
+                highs: list | None = None, high: datetime | None = None) -> list:  # fmt: skip
+        """Documents in, each with its windows' values out; no watermark, so ``partition``,
+        ``highs`` and ``high`` (the window engines' marks) never come."""
         out: list = []
         dead = DeadLetters()
         for doc in chunk:
@@ -801,15 +804,16 @@ class _NoPosition(Exception):
     """A document without a usable sort value: it goes to the DLQ."""
 
 
+def fresh_set_window_fields(compiled: SetWindowFields) -> SetWindowFields:
+    """An engine with ``compiled``'s outputs and empty state: one per shard and execution."""
+    engine = copy.copy(compiled)
+    engine.partitions = {}
+    engine.queue = deque()
+    return engine
+
+
 def set_window_fields_factory(spec: Any, finite_source: bool = True) -> Callable[[], SetWindowFields]:
     """Check and compile once (errors surface at translation time); each call gives fresh state.
     Over an endless source windows reaching the end of the partition are refused."""
     compiled = SetWindowFields(spec, finite_source)
-
-    def fresh() -> SetWindowFields:
-        engine = copy.copy(compiled)
-        engine.partitions = {}
-        engine.queue = deque()
-        return engine
-
-    return fresh
+    return lambda: fresh_set_window_fields(compiled)

@@ -9,29 +9,20 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from runtime.dead_letters import dead_letter
-from runtime.stream_meta import STREAM_META
-
-
-def source_partition(doc: Any) -> Any:
-    """Which source partition a document came from: ``(topic, partition)`` or None."""
-    meta = doc.get(STREAM_META) if type(doc) is dict else None
-    source = meta.get("source") if type(meta) is dict else None
-    if type(source) is not dict:
-        return None
-    return (source.get("topic"), source.get("partition"))
 
 
 class Watermark:
     """Per source partition ``[latest event time, last arrival]``; the watermark is their minimum.
 
-    Atlas keeps the watermark per source partition, not per key: one slow Kafka partition holds
-    every window back until ``partitionIdleTimeout`` declares it idle. The watermark never
-    moves backwards.
+    Atlas keeps the watermark per source partition, not per key: one slow partition holds
+    every window back until the source's idle timeout (Kafka's ``partitionIdleTimeout``)
+    declares it idle. Partitions are the ids the source gives (None: a source without
+    partitions). The watermark never moves backwards.
     """
 
     def __init__(self, partition_idle_timeout: timedelta | None, expected: Callable[[], Iterable] | None = None) -> None:
         self.partition_idle_timeout = partition_idle_timeout
-        self.expected = expected  # the source's partitions, so a silent one holds the watermark too
+        self.expected = expected  # the source's partition ids, so a silent one holds the watermark too
         self.partitions: dict[Any, list] = {}
         self.value: datetime | None = None
         self.now: datetime | None = None
