@@ -283,7 +283,7 @@ def test_additive_merge_totals_stay_exact_across_sigkills(db, mongodb_uri, tmp_p
     try:
         open_stream(flow, db.events, lambda: db.totals.find_one({"_id": "probe"}))
         writer = write_slowly(db.events, docs)
-        kill_and_restart_at(flow, applied, [count // 5, 2 * count // 5, 3 * count // 5])
+        kill_and_restart_at(flow, applied, [k * count // 7 for k in range(1, 6)])  # 5 SIGKILLs
         writer.join(timeout=120)
         wait_for(lambda: applied() >= count, "every event applied", explain=lambda: str(totals()))
         assert flow.stop() == 0, flow.output()
@@ -391,7 +391,7 @@ def test_window_results_after_sigkills_are_exact_once_deduplicated_by_id(kafka_b
         producer = threading.Thread(target=produce_slowly, args=(kafka_bootstrap, in_topic, messages, 600), daemon=True)
         producer.start()
         emitted = lambda: len({header(m, MESSAGE_ID_HEADER) for m in consume(kafka_bootstrap, out_topic, 0, timeout=3, quiet=0.3)})  # noqa: E731
-        kill_and_restart_at(flow, emitted, [windows * keys // 4, windows * keys // 2])
+        kill_and_restart_at(flow, emitted, [k * windows * keys // 7 for k in range(1, 6)])  # 5 SIGKILLs
         producer.join(timeout=120)
         wait_for(lambda: emitted() >= windows * keys, "every window", explain=flow.output)
         assert flow.stop() == 0, flow.output()
