@@ -8,6 +8,7 @@ Not Kafka on purpose: a window must get Atlas's watermark from any source that i
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import bytewax.operators as op
@@ -18,9 +19,10 @@ from bytewax.outputs import DynamicSink
 from runtime.stream_meta import STREAM_META
 from translator import plan
 from translator.build import BuildContext, build_dataflow
-from translator.dlq import dlq_writer_factory
+from translator.builders._registry import builds
+from translator.builders.dead_letters import dlq_writer_factory
 from translator.parse import parse_pipeline
-from translator.plan import SOURCE, StagePlan
+from translator.plan import SOURCE, SourceTime, StagePlan
 
 SOURCE_TYPE = "memory"
 
@@ -72,6 +74,20 @@ class ShardedDocuments(FixedPartitionedSource):
         return source.get("shardId") if type(source) is dict else None
 
 
+@dataclass(frozen=True)
+class ShardedSourceSpec:
+    """The plan of a ``$source`` reading a :class:`ShardedDocuments`."""
+
+    source: ShardedDocuments
+    time: SourceTime
+
+
+@builds(ShardedSourceSpec)
+def _build_sharded(plan: StagePlan, flow: Dataflow, bctx: BuildContext) -> Any:
+    bctx.source_partitions = plan.spec.source
+    return op.input(plan.stage.step_id, flow, plan.spec.source)
+
+
 def sharded_flow(stages: list, source: ShardedDocuments, sink: DynamicSink, dlq: Any = None, flow_id: str = "sharded") -> Dataflow:
     """sluice's dataflow for ``stages`` after a ``$source`` that reads ``source``.
 
@@ -81,11 +97,6 @@ def sharded_flow(stages: list, source: ShardedDocuments, sink: DynamicSink, dlq:
     pipeline = parse_pipeline({"name": flow_id, "pipeline": [{"$source": {"documents": []}}, *stages]})
     plans = plan(pipeline)
     head = plans[0]
-
-    def build(flow: Dataflow, bctx: BuildContext) -> Any:
-        bctx.source_partitions = source
-        return op.input(head.stage.step_id, flow, source)
-
-    plans[0] = StagePlan(head.stage, SOURCE, "sharded in-memory documents", build=build)
+    plans[0] = StagePlan(head.stage, SOURCE, "sharded in-memory documents", spec=ShardedSourceSpec(source, head.spec.time))
     writers = dlq_writer_factory({}, None, dlq if dlq is not None else io.StringIO())
     return build_dataflow(plans, BuildContext(Dataflow(flow_id), flow_id, writers, sink))
