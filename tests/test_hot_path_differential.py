@@ -1,22 +1,27 @@
-"""The generated segments (``translator.segment``) against the per-stage closures (``build.fuse``).
+"""The generated segments (``translator.segment``) against the per-stage closures (``build.fuse``),
+and the native primitives (``runtime._native``) against their pure-Python references.
 
 Random documents (arrays, nested documents, missing fields, mixed types, any field order)
 run through random ``$match``/``$project``/``$addFields``/``$unwind``/``$unset`` pipelines
-both ways; documents, their field order, and dead letters must come out the same, and with
-stats on, so must every stage's counters.
+both ways, with the native projection and without it; documents, their field order, and dead
+letters must come out the same, and with stats on, so must every stage's counters.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import random
+from collections import OrderedDict
+from datetime import datetime, timezone
 
 import pytest
 from bson import Decimal128, Int64
 
+from runtime import stream_meta
 from runtime.stats import FlowStats, StageInfo
-from translator import plan
+from translator import plan, segment
 from translator.fusion import fuse
 from translator.parse import parse_pipeline
 from translator.segment import compile_segment
@@ -118,7 +123,23 @@ def random_cases(seed: int, count: int):
         yield stages, plans, [docs[:cut], docs[cut:]]
 
 
-def test_generated_segments_match_the_closures():
+@pytest.fixture(params=["native", "pure Python"])
+def projection(request, monkeypatch) -> str:
+    """Run a test with the native inclusion projection, then with its in-place fallback."""
+    if request.param == "pure Python":
+        monkeypatch.setattr(segment, "NativeInclusion", None)
+    return request.param
+
+
+def test_native_extension_is_built():
+    # setup.py builds it optional (the references run without it); the benches' figures and
+    # the native half of these tests need it, so an install that silently lost it fails here.
+    assert importlib.util.find_spec("runtime._native") is not None
+    assert segment.NativeInclusion is not None
+    assert stream_meta.stamped_copies is not stream_meta.stamped_copies_reference
+
+
+def test_generated_segments_match_the_closures(projection):
     compared = specialised = 0
     for stages, plans, chunks in random_cases(16, 600):
         generated = compile_segment(plans)
@@ -133,14 +154,41 @@ def test_generated_segments_match_the_closures():
 @pytest.mark.parametrize(
     ("stage", "inlined"),
     [
-        ({"$match": {"amount": {"$gt": 100}}}, "> c"),
-        ({"$project": {"_id": 1, "a": 1, "r": "$b.c"}}, "del doc["),
-        ({"$addFields": {"t": {"$multiply": ["$a", 1.2]}, "big": {"$gte": ["$a", 5]}}}, "* c"),
+        ({"$match": {"amount": {"$gt": 100}}}, {"native": "> c", "pure Python": "> c"}),
+        ({"$project": {"_id": 1, "a": 1, "r": "$b.c"}}, {"native": "(doc)\n", "pure Python": "del doc["}),
+        ({"$addFields": {"t": {"$multiply": ["$a", 1.2]}, "big": {"$gte": ["$a", 5]}}}, {"native": "* c", "pure Python": "* c"}),
     ],
 )
-def test_common_stages_are_inlined(stage, inlined):
+def test_common_stages_are_inlined(stage, inlined, projection):
     plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, stage], "inlined"))[1:]
-    assert inlined in compile_segment(plans).source
+    assert inlined[projection] in compile_segment(plans).source
+
+
+def test_native_inclusion_keeps_input_order_and_only_the_kept_fields():
+    include = segment.NativeInclusion(("b", "x", 7), 3)
+    ordered = OrderedDict(a=1, b=2, x=3)
+    ordered.move_to_end("b")  # a subclass is projected in its own iteration order, as dict(doc)
+    assert list(include(ordered).items()) == [("x", 3), ("b", 2)]
+    assert list(include({"x": [], 7: None, "b": {}, "y": 1}).items()) == [("x", []), (7, None), ("b", {})]
+    assert include({}) == {}
+    with pytest.raises(TypeError):
+        include([("b", 1)])
+
+
+def test_native_stamped_copies_match_the_reference():
+    rng = random.Random(5)
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    docs = [random_document(rng) for _ in range(300)]
+    docs += [{"_ts": 1, "a": 2}, OrderedDict(b=1, a=2), {}]  # an existing _ts keeps its place
+    docs[-2].move_to_end("b")
+    before = copy.deepcopy(docs)
+    meta = {"source": {"type": "generated"}}
+    native = stream_meta.stamped_copies(docs, "_ts", now, "_stream_meta", meta)
+    reference = stream_meta.stamped_copies_reference(docs, "_ts", now, "_stream_meta", meta)
+    assert [list(doc.items()) for doc in native] == [list(doc.items()) for doc in reference]
+    assert all(type(doc) is dict for doc in native)
+    assert all(copied is not original for copied, original in zip(native, docs))
+    assert repr(docs) == repr(before)  # the pipeline's own documents stay as written
 
 
 def flow_stats(plans: list) -> FlowStats:
@@ -154,7 +202,7 @@ def counters(stats: FlowStats) -> tuple:
     return worker.into, worker.out, worker.dlq, worker.dlq_bytes, worker.state
 
 
-def test_generated_segments_count_as_the_closures():
+def test_generated_segments_count_as_the_closures(projection):
     compared = 0
     for stages, plans, chunks in random_cases(12, 400):
         generated_stats, reference_stats = flow_stats(plans), flow_stats(plans)

@@ -48,6 +48,12 @@ _SYMBOLS = {
     operator.mul: "*",
 }
 _SHAPE_CACHE_LIMIT = 256  # input shapes remembered per projection; past that, planned per document
+_ROOM_FOR_LATER_FIELDS = 2  # a projected document is sized for this many more ($addFields after it)
+
+try:
+    from runtime._native import Inclusion as NativeInclusion
+except ImportError:  # not built (setup.py): projections drop the other fields in place instead
+    NativeInclusion = None
 
 
 def describe(exc: Exception) -> str:
@@ -181,6 +187,16 @@ def _map(src: _Source, depth: int, fn: Callable) -> bool:
     """Emit the statements computing ``fn(doc)``: True when they update ``doc`` in place, False
     when they set ``new``."""
     shape = getattr(fn, "inline", None)
+    if shape is not None and shape[0] == "flat_inclusion" and NativeInclusion is not None:
+        # One native call builds the included fields, in input order, as the closure does.
+        _, kept, computed = shape
+        values = [(key, _expression(src, depth, fn)) for key, fn in computed]
+        include = NativeInclusion(tuple(kept), len(kept) + len(computed) + _ROOM_FOR_LATER_FIELDS)
+        src.emit(depth, f"doc = {src.bind(include)}(doc)")
+        for name, value in values:
+            src.emit(depth, f"if {value} is not MISSING:")
+            src.emit(depth + 1, f"doc[{src.bind(name)}] = {value}")
+        return True
     if shape is not None and shape[0] == "flat_inclusion":
         # The stage owns ``doc``: dropping the other keys keeps the included ones in input
         # order, as the closure's copy does, without building a new document.
