@@ -11,6 +11,8 @@ The generated source never holds anything from the pipeline: field names, litera
 closures are bound to generated identifiers, so a pipeline cannot inject code. Compiled
 closures describe the shapes they stand for with an ``inline`` attribute, a tuple whose
 first element names the shape (see ``_expression``, ``_predicate`` and ``_map``).
+An inclusion projection builds its document in one call to ``runtime._native.Inclusion``
+when that extension is built (setup.py), and drops the other fields in place when it is not.
 It updates the documents it is given in place (the step owns them), so it serves the
 dataflow's fused steps; window stages, which may run their inner stages over one document
 once per window, keep ``build.fuse``, and so do segments holding a stage that takes whole
