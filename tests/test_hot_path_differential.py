@@ -10,6 +10,7 @@ letters must come out the same, and with stats on, so must every stage's counter
 from __future__ import annotations
 
 import copy
+import gc
 import importlib.util
 import math
 import random
@@ -216,3 +217,16 @@ def test_generated_segments_count_as_the_closures(projection):
         assert [seconds > 0 for seconds in worker.seconds[1:]] == [received > 0 for received in worker.into[1:]]
         compared += 1
     assert compared > 300
+
+
+def test_a_cycle_through_a_native_document_stays_collectable():
+    """The native documents start untracked by the cycle collector (only atoms and values that
+    predate them inside); a document a stage makes refer to itself is tracked again."""
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    (doc,) = stream_meta.stamped_copies([{"a": 1, "b": 2}], "_ts", now, "_stream_meta", {"source": {}})
+    assert not gc.is_tracked(doc)
+    stages = [{"$project": {"a": 1}}, {"$addFields": {"me": "$$ROOT"}}]
+    plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, *stages], "cycle"))[1:]
+    ((out,),) = compile_segment(plans)([[doc]])
+    assert out["me"] is out
+    assert gc.is_tracked(out)
