@@ -167,10 +167,90 @@ static PyTypeObject InclusionType = {
     .tp_vectorcall_offset = offsetof(Inclusion, vectorcall),
 };
 
+/* sum_by_key(groups, docs, key_field, value_field, key_of, add, missing): for each document,
+ * groups[k][1] += doc[value_field] where k is doc[key_field] (None when missing), or key_of(k)
+ * unless k is exactly a str or an int; a new group starts as [k, 0]. Int plus int is added here,
+ * anything else by add(total, value), with `missing` for a missing value
+ * (translator.windows.group's _add_plain_sums is the reference). */
+static PyObject *
+sum_by_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "sum_by_key takes 7 arguments");
+        return NULL;
+    }
+    PyObject *groups = args[0], *docs = args[1], *key_field = args[2], *value_field = args[3];
+    PyObject *key_of = args[4], *add = args[5], *missing = args[6];
+    if (!PyDict_CheckExact(groups) || !PyList_CheckExact(docs)) {
+        PyErr_SetString(PyExc_TypeError, "sum_by_key expects a dict of groups and a list of documents");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(docs); i++) {
+        PyObject *doc = PyList_GET_ITEM(docs, i);
+        if (!PyDict_CheckExact(doc)) {
+            PyErr_SetString(PyExc_TypeError, "sum_by_key expects documents as dicts");
+            return NULL;
+        }
+        PyObject *key = PyDict_GetItemWithError(doc, key_field); /* borrowed */
+        if (key == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        key = key == NULL ? Py_None : key;
+        Py_INCREF(key);
+        PyObject *hashed = PyUnicode_CheckExact(key) || PyLong_CheckExact(key) ? (Py_INCREF(key), key) : PyObject_CallOneArg(key_of, key);
+        if (hashed == NULL) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        PyObject *entry = PyDict_GetItemWithError(groups, hashed); /* borrowed */
+        if (entry == NULL) {
+            if (PyErr_Occurred() || (entry = PyList_New(2)) == NULL) {
+                Py_DECREF(key);
+                Py_DECREF(hashed);
+                return NULL;
+            }
+            PyList_SET_ITEM(entry, 0, key); /* steals the reference taken above */
+            PyList_SET_ITEM(entry, 1, PyLong_FromLong(0));
+            int stored = PyList_GET_ITEM(entry, 1) == NULL ? -1 : PyDict_SetItem(groups, hashed, entry);
+            Py_DECREF(entry); /* the groups hold it now */
+            if (stored < 0) {
+                Py_DECREF(hashed);
+                return NULL;
+            }
+        } else {
+            Py_DECREF(key);
+        }
+        Py_DECREF(hashed);
+        if (!PyList_CheckExact(entry) || PyList_GET_SIZE(entry) < 2) {
+            PyErr_SetString(PyExc_TypeError, "sum_by_key expects groups of [key, total, ...]");
+            return NULL;
+        }
+        PyObject *value = PyDict_GetItemWithError(doc, value_field); /* borrowed */
+        if (value == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        value = value == NULL ? missing : value;
+        Py_INCREF(entry); /* held while `add` runs */
+        PyObject *total = PyList_GET_ITEM(entry, 1);
+        PyObject *sum = PyLong_CheckExact(value) && PyLong_CheckExact(total) ? PyNumber_Add(total, value)
+                                                                               : PyObject_CallFunctionObjArgs(add, total, value, NULL);
+        if (sum == NULL) {
+            Py_DECREF(entry);
+            return NULL;
+        }
+        PyList_SetItem(entry, 1, sum); /* steals sum, releases the old total */
+        Py_DECREF(entry);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"stamped_copies", (PyCFunction)(void (*)(void))stamped_copies, METH_FASTCALL,
      "stamped_copies(docs, ts_field, ts, meta_field, meta): a copy of each document with both fields set "
      "(runtime.stream_meta.stamped_copies_reference)."},
+    {"sum_by_key", (PyCFunction)(void (*)(void))sum_by_key, METH_FASTCALL,
+     "sum_by_key(groups, docs, key_field, value_field, key_of, add, missing): $sum of a field by a field "
+     "(translator.windows.group's _add_plain_sums)."},
     {NULL, NULL, 0, NULL},
 };
 

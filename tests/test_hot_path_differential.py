@@ -230,3 +230,32 @@ def test_a_cycle_through_a_native_document_stays_collectable():
     ((out,),) = compile_segment(plans)([[doc]])
     assert out["me"] is out
     assert gc.is_tracked(out)
+
+
+def test_native_window_sums_match_the_python_loop(monkeypatch):
+    """``$sum`` of a field by a field in a window: the native fold against the Python loop, over
+    keys and values of every kind (missing, null, bool, int past 64 bits, doubles, decimals)."""
+    from translator.windows import group as window_group
+
+    rng = random.Random(9)
+    kinds = [*SCALARS, 2**70, [1, 2], {"k": 1}, "k1", "k2", 3, 3.0]
+    docs = []
+    for _ in range(2000):
+        doc = {}
+        if rng.random() < 0.9:
+            doc["key"] = rng.choice(kinds[-6:]) if rng.random() < 0.7 else rng.choice(kinds)
+        if rng.random() < 0.9:
+            doc["amount"] = rng.choice([1, 2, 7, 2**62, 2**63 - 1, 1.5]) if rng.random() < 0.7 else rng.choice(kinds)
+        docs.append(doc)
+    spec = {"_id": "$key", "total": {"$sum": "$amount"}}
+    native_groups, python_groups = {}, {}
+    compiled = window_group.Group(spec)
+    assert window_group.native_sum_by_key is not None
+    assert compiled._plain_fields == ("key", "amount")  # the fold both take
+    for start in range(0, len(docs), 300):
+        compiled.add_documents(native_groups, docs[start : start + 300])
+    monkeypatch.setattr(window_group, "native_sum_by_key", None)
+    for start in range(0, len(docs), 300):
+        compiled.add_documents(python_groups, docs[start : start + 300])
+    assert repr(native_groups) == repr(python_groups)
+    assert repr(compiled.results(native_groups)) == repr(compiled.results(python_groups))

@@ -13,6 +13,11 @@ from translator.expressions import compile_expression
 from translator._bson_order import bson_key
 from translator.windows.accumulators import Accumulator, Sum, compile_accumulator
 
+try:
+    from runtime._native import sum_by_key as native_sum_by_key
+except ImportError:  # not built (setup.py): the Python loop of Group._add_plain_sums
+    native_sum_by_key = None
+
 Groups = dict  # hashable group key -> [group _id, state of accumulator 0, state 1, ...]
 _PLAIN_KEYS = frozenset({str, int})  # hashable as they are, and never equal across types
 
@@ -53,6 +58,9 @@ class Group:
         """``$sum`` of a top-level field by a top-level field: nothing here can fail."""
         key_field, value_field = self._plain_fields
         add = self.accumulators[0].add
+        if native_sum_by_key is not None:  # the loop below, in one native call per chunk
+            native_sum_by_key(groups, docs, key_field, value_field, bson_key, add, MISSING)
+            return
         for doc in docs:
             key = doc.get(key_field)  # missing and null group together
             hashed = key if type(key) in _PLAIN_KEYS else bson_key(key)
