@@ -167,31 +167,34 @@ static PyTypeObject InclusionType = {
     .tp_vectorcall_offset = offsetof(Inclusion, vectorcall),
 };
 
-/* sum_by_key(groups, docs, key_field, value_field, key_of, add, missing): for each document,
+/* sum_by_key(groups, docs, key_field, value_field, key_of, add, missing, fallback): for each document,
  * groups[k][1] += doc[value_field] where k is doc[key_field] (None when missing), or key_of(k)
  * unless k is exactly a str or an int; a new group starts as [k, 0]. Int plus int is added here,
- * anything else by add(total, value), with `missing` for a missing value
- * (translator.windows.group's _add_plain_sums is the reference). */
+ * anything else by add(total, value), with `missing` for a missing value; from the first
+ * document that is not exactly a dict on, fallback(groups, docs) folds the rest
+ * (translator.windows.group's Python loop, the reference). */
 static PyObject *
 sum_by_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "sum_by_key takes 7 arguments");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "sum_by_key takes 8 arguments");
         return NULL;
     }
     PyObject *groups = args[0], *docs = args[1], *key_field = args[2], *value_field = args[3];
-    PyObject *key_of = args[4], *add = args[5], *missing = args[6];
+    PyObject *key_of = args[4], *add = args[5], *missing = args[6], *fallback = args[7];
     if (!PyDict_CheckExact(groups) || !PyList_CheckExact(docs)) {
         PyErr_SetString(PyExc_TypeError, "sum_by_key expects a dict of groups and a list of documents");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(docs); i++) {
-        PyObject *doc = PyList_GET_ITEM(docs, i);
-        if (!PyDict_CheckExact(doc)) {
-            PyErr_SetString(PyExc_TypeError, "sum_by_key expects documents as dicts");
-            return NULL;
+        PyObject *doc = PyList_GET_ITEM(docs, i), *key;
+        if (!PyDict_CheckExact(doc)) { /* anything else through its own get, as the reference */
+            PyObject *rest = PyList_GetSlice(docs, i, PyList_GET_SIZE(docs));
+            PyObject *done = rest == NULL ? NULL : PyObject_CallFunctionObjArgs(fallback, groups, rest, NULL);
+            Py_XDECREF(rest);
+            return done;
         }
-        PyObject *key = PyDict_GetItemWithError(doc, key_field); /* borrowed */
+        key = PyDict_GetItemWithError(doc, key_field); /* borrowed */
         if (key == NULL && PyErr_Occurred()) {
             return NULL;
         }
@@ -249,7 +252,7 @@ static PyMethodDef methods[] = {
      "stamped_copies(docs, ts_field, ts, meta_field, meta): a copy of each document with both fields set "
      "(runtime.stream_meta.stamped_copies_reference)."},
     {"sum_by_key", (PyCFunction)(void (*)(void))sum_by_key, METH_FASTCALL,
-     "sum_by_key(groups, docs, key_field, value_field, key_of, add, missing): $sum of a field by a field "
+     "sum_by_key(groups, docs, key_field, value_field, key_of, add, missing, fallback): $sum of a field by a field "
      "(translator.windows.group's _add_plain_sums)."},
     {NULL, NULL, 0, NULL},
 };

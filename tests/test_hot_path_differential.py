@@ -246,7 +246,7 @@ def test_native_window_sums_match_the_python_loop(monkeypatch):
             doc["key"] = rng.choice(kinds[-6:]) if rng.random() < 0.7 else rng.choice(kinds)
         if rng.random() < 0.9:
             doc["amount"] = rng.choice([1, 2, 7, 2**62, 2**63 - 1, 1.5]) if rng.random() < 0.7 else rng.choice(kinds)
-        docs.append(doc)
+        docs.append(doc if rng.random() < 0.99 else OrderedDict(doc))  # a dict subclass: its own get
     spec = {"_id": "$key", "total": {"$sum": "$amount"}}
     native_groups, python_groups = {}, {}
     compiled = window_group.Group(spec)

@@ -56,11 +56,18 @@ class Group:
 
     def _add_plain_sums(self, groups: Groups, docs: list) -> None:
         """``$sum`` of a top-level field by a top-level field: nothing here can fail."""
+        if native_sum_by_key is None:
+            self._fold_plain_sums(groups, docs)
+            return
         key_field, value_field = self._plain_fields
         add = self.accumulators[0].add
-        if native_sum_by_key is not None:  # the loop below, in one native call per chunk
-            native_sum_by_key(groups, docs, key_field, value_field, bson_key, add, MISSING)
-            return
+        # The loop of _fold_plain_sums in one native call per chunk, which hands it what is not a dict.
+        native_sum_by_key(groups, docs, key_field, value_field, bson_key, add, MISSING, self._fold_plain_sums)
+
+    def _fold_plain_sums(self, groups: Groups, docs: list) -> None:
+        """:meth:`_add_plain_sums` in Python: the reference of ``runtime._native.sum_by_key``."""
+        key_field, value_field = self._plain_fields
+        add = self.accumulators[0].add
         for doc in docs:
             key = doc.get(key_field)  # missing and null group together
             hashed = key if type(key) in _PLAIN_KEYS else bson_key(key)
