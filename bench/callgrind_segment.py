@@ -1,10 +1,11 @@
 """Instructions per document of one fused stateless segment, for ``valgrind --tool=callgrind``.
 
-Timing on a shared machine is noisy; instruction counts are not. Run twice with different
-``--docs`` and divide the difference by the difference in documents (set-up cancels out)::
+Timing on a shared machine is noisy; instruction counts are not (with a fixed hash seed:
+string hashes decide dict and set collisions). Run twice with different ``--docs`` and divide
+the difference by the difference in documents (set-up cancels out)::
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_segment.py --docs 20000
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_segment.py --docs 40000
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_segment.py --docs 20000
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_segment.py --docs 40000
 
 ``--impl reference`` runs the per-stage runners (``build.fuse``), ``segment`` the generated
 segment, ``loop`` the plain loop of ``bench_stateless.py``, ``none`` only generates the documents

@@ -11,7 +11,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from runtime.stop import end_partition_if_stopping
-from runtime.stream_meta import TimeField, chunks, stamp
+from runtime.stream_meta import TimeField, chunks, stamp_copies
 from runtime.stats import active_worker, sampled_size
 
 __all__ = ["DocumentsSource"]
@@ -32,13 +32,14 @@ class _DocumentsPartition(StatefulSourcePartition):
         if self._position >= len(self._docs):
             raise StopIteration
         end = self._position + self._batch_size
-        # Copies: stages update the documents they are given, and the pipeline's own must
-        # stay as written (a replay, or a second run of the same pipeline, reads them again).
-        batch = list(map(dict, self._docs[self._position : end]))
+        batch = self._docs[self._position : end]
         self._position = min(end, len(self._docs))
         if self._stats is not None:
             self._stats.input_bytes += sampled_size(batch)
-        docs, dead = stamp(batch, SOURCE_META, datetime.now(timezone.utc), self._time_field, self._ts_field_name)
+        # Copies: stages update the documents they are given, and the pipeline's own must
+        # stay as written (a replay, or a second run of the same pipeline, reads them again).
+        now = datetime.now(timezone.utc)
+        docs, dead = stamp_copies(batch, SOURCE_META, now, self._time_field, self._ts_field_name)
         return chunks(docs, dead)
 
     def snapshot(self) -> int:

@@ -1,22 +1,28 @@
-"""The generated segments (``translator.segment``) against the per-stage closures (``build.fuse``).
+"""The generated segments (``translator.segment``) against the per-stage closures (``build.fuse``),
+and the native primitives (``runtime._native``) against their pure-Python references.
 
 Random documents (arrays, nested documents, missing fields, mixed types, any field order)
 run through random ``$match``/``$project``/``$addFields``/``$unwind``/``$unset`` pipelines
-both ways; documents, their field order, and dead letters must come out the same, and with
-stats on, so must every stage's counters.
+both ways, with the native projection and without it; documents, their field order, and dead
+letters must come out the same, and with stats on, so must every stage's counters.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
+import importlib.util
 import math
 import random
+from collections import OrderedDict
+from datetime import datetime, timezone
 
 import pytest
 from bson import Decimal128, Int64
 
+from runtime import stream_meta
 from runtime.stats import FlowStats, StageInfo
-from translator import plan
+from translator import plan, segment
 from translator.fusion import fuse
 from translator.parse import parse_pipeline
 from translator.segment import compile_segment
@@ -118,7 +124,23 @@ def random_cases(seed: int, count: int):
         yield stages, plans, [docs[:cut], docs[cut:]]
 
 
-def test_generated_segments_match_the_closures():
+@pytest.fixture(params=["native", "pure Python"])
+def projection(request, monkeypatch) -> str:
+    """Run a test with the native inclusion projection, then with its in-place fallback."""
+    if request.param == "pure Python":
+        monkeypatch.setattr(segment, "NativeInclusion", None)
+    return request.param
+
+
+def test_native_extension_is_built():
+    # setup.py builds it optional (the references run without it); the benches' figures and
+    # the native half of these tests need it, so an install that silently lost it fails here.
+    assert importlib.util.find_spec("runtime._native") is not None
+    assert segment.NativeInclusion is not None
+    assert stream_meta.stamped_copies is not stream_meta.stamped_copies_reference
+
+
+def test_generated_segments_match_the_closures(projection):
     compared = specialised = 0
     for stages, plans, chunks in random_cases(16, 600):
         generated = compile_segment(plans)
@@ -133,14 +155,41 @@ def test_generated_segments_match_the_closures():
 @pytest.mark.parametrize(
     ("stage", "inlined"),
     [
-        ({"$match": {"amount": {"$gt": 100}}}, "> c"),
-        ({"$project": {"_id": 1, "a": 1, "r": "$b.c"}}, "del doc["),
-        ({"$addFields": {"t": {"$multiply": ["$a", 1.2]}, "big": {"$gte": ["$a", 5]}}}, "* c"),
+        ({"$match": {"amount": {"$gt": 100}}}, {"native": "> c", "pure Python": "> c"}),
+        ({"$project": {"_id": 1, "a": 1, "r": "$b.c"}}, {"native": "(doc)\n", "pure Python": "del doc["}),
+        ({"$addFields": {"t": {"$multiply": ["$a", 1.2]}, "big": {"$gte": ["$a", 5]}}}, {"native": "* c", "pure Python": "* c"}),
     ],
 )
-def test_common_stages_are_inlined(stage, inlined):
+def test_common_stages_are_inlined(stage, inlined, projection):
     plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, stage], "inlined"))[1:]
-    assert inlined in compile_segment(plans).source
+    assert inlined[projection] in compile_segment(plans).source
+
+
+def test_native_inclusion_keeps_input_order_and_only_the_kept_fields():
+    include = segment.NativeInclusion(("b", "x", 7), 3)
+    ordered = OrderedDict(a=1, b=2, x=3)
+    ordered.move_to_end("b")  # a subclass is projected in its own iteration order, as dict(doc)
+    assert list(include(ordered).items()) == [("x", 3), ("b", 2)]
+    assert list(include({"x": [], 7: None, "b": {}, "y": 1}).items()) == [("x", []), (7, None), ("b", {})]
+    assert include({}) == {}
+    with pytest.raises(TypeError):
+        include([("b", 1)])
+
+
+def test_native_stamped_copies_match_the_reference():
+    rng = random.Random(5)
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    docs = [random_document(rng) for _ in range(300)]
+    docs += [{"_ts": 1, "a": 2}, OrderedDict(b=1, a=2), {}]  # an existing _ts keeps its place
+    docs[-2].move_to_end("b")
+    before = copy.deepcopy(docs)
+    meta = {"source": {"type": "generated"}}
+    native = stream_meta.stamped_copies(docs, "_ts", now, "_stream_meta", meta)
+    reference = stream_meta.stamped_copies_reference(docs, "_ts", now, "_stream_meta", meta)
+    assert [list(doc.items()) for doc in native] == [list(doc.items()) for doc in reference]
+    assert all(type(doc) is dict for doc in native)
+    assert all(copied is not original for copied, original in zip(native, docs))
+    assert repr(docs) == repr(before)  # the pipeline's own documents stay as written
 
 
 def flow_stats(plans: list) -> FlowStats:
@@ -154,7 +203,7 @@ def counters(stats: FlowStats) -> tuple:
     return worker.into, worker.out, worker.dlq, worker.dlq_bytes, worker.state
 
 
-def test_generated_segments_count_as_the_closures():
+def test_generated_segments_count_as_the_closures(projection):
     compared = 0
     for stages, plans, chunks in random_cases(12, 400):
         generated_stats, reference_stats = flow_stats(plans), flow_stats(plans)
@@ -168,3 +217,45 @@ def test_generated_segments_count_as_the_closures():
         assert [seconds > 0 for seconds in worker.seconds[1:]] == [received > 0 for received in worker.into[1:]]
         compared += 1
     assert compared > 300
+
+
+def test_a_cycle_through_a_native_document_stays_collectable():
+    """The native documents start untracked by the cycle collector (only atoms and values that
+    predate them inside); a document a stage makes refer to itself is tracked again."""
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    (doc,) = stream_meta.stamped_copies([{"a": 1, "b": 2}], "_ts", now, "_stream_meta", {"source": {}})
+    assert not gc.is_tracked(doc)
+    stages = [{"$project": {"a": 1}}, {"$addFields": {"me": "$$ROOT"}}]
+    plans = plan(parse_pipeline([{"$source": {"documents": [{}]}}, *stages], "cycle"))[1:]
+    ((out,),) = compile_segment(plans)([[doc]])
+    assert out["me"] is out
+    assert gc.is_tracked(out)
+
+
+def test_native_window_sums_match_the_python_loop(monkeypatch):
+    """``$sum`` of a field by a field in a window: the native fold against the Python loop, over
+    keys and values of every kind (missing, null, bool, int past 64 bits, doubles, decimals)."""
+    from translator.windows import group as window_group
+
+    rng = random.Random(9)
+    kinds = [*SCALARS, 2**70, [1, 2], {"k": 1}, "k1", "k2", 3, 3.0]
+    docs = []
+    for _ in range(2000):
+        doc = {}
+        if rng.random() < 0.9:
+            doc["key"] = rng.choice(kinds[-6:]) if rng.random() < 0.7 else rng.choice(kinds)
+        if rng.random() < 0.9:
+            doc["amount"] = rng.choice([1, 2, 7, 2**62, 2**63 - 1, 1.5]) if rng.random() < 0.7 else rng.choice(kinds)
+        docs.append(doc if rng.random() < 0.99 else OrderedDict(doc))  # a dict subclass: its own get
+    spec = {"_id": "$key", "total": {"$sum": "$amount"}}
+    native_groups, python_groups = {}, {}
+    compiled = window_group.Group(spec)
+    assert window_group.native_sum_by_key is not None
+    assert compiled._plain_fields == ("key", "amount")  # the fold both take
+    for start in range(0, len(docs), 300):
+        compiled.add_documents(native_groups, docs[start : start + 300])
+    monkeypatch.setattr(window_group, "native_sum_by_key", None)
+    for start in range(0, len(docs), 300):
+        compiled.add_documents(python_groups, docs[start : start + 300])
+    assert repr(native_groups) == repr(python_groups)
+    assert repr(compiled.results(native_groups)) == repr(compiled.results(python_groups))

@@ -11,6 +11,8 @@ The generated source never holds anything from the pipeline: field names, litera
 closures are bound to generated identifiers, so a pipeline cannot inject code. Compiled
 closures describe the shapes they stand for with an ``inline`` attribute, a tuple whose
 first element names the shape (see ``_expression``, ``_predicate`` and ``_map``).
+An inclusion projection builds its document in one call to ``runtime._native.Inclusion``
+when that extension is built (setup.py), and drops the other fields in place when it is not.
 It updates the documents it is given in place (the step owns them), so it serves the
 dataflow's fused steps; window stages, which may run their inner stages over one document
 once per window, keep ``build.fuse``, and so do segments holding a stage that takes whole
@@ -48,6 +50,12 @@ _SYMBOLS = {
     operator.mul: "*",
 }
 _SHAPE_CACHE_LIMIT = 256  # input shapes remembered per projection; past that, planned per document
+_ROOM_FOR_LATER_FIELDS = 2  # a projected document is sized for this many more ($addFields after it)
+
+try:
+    from runtime._native import Inclusion as NativeInclusion
+except ImportError:  # not built (setup.py): projections drop the other fields in place instead
+    NativeInclusion = None
 
 
 def describe(exc: Exception) -> str:
@@ -68,6 +76,8 @@ class _Source:
         self.lines: list[str] = []
         self.bound: dict[str, Any] = {}
         self.reads: dict[str, str] = {}  # field → the name holding ``doc.get(field, MISSING)``, per stage
+        self.types: dict[str, str] = {}  # name → the name holding ``type(name)``, per stage
+        self.present: set[str] = set()  # names of values never MISSING (operators' results)
         self.tally: str | None = None  # with stats, the counter of the current stage's rejections
         self._names = count()
 
@@ -89,6 +99,13 @@ class _Source:
             self.reads[key] = self.temp()
             self.emit(depth, f"{self.reads[key]} = doc.get({self.bind(key)}, MISSING)")
         return self.reads[key]
+
+    def type_of(self, depth: int, name: str) -> str:
+        """The name holding ``type(name)``, computed once per stage like its read."""
+        if name not in self.types:
+            self.types[name] = self.temp()
+            self.emit(depth, f"{self.types[name]} = type({name})")
+        return self.types[name]
 
 
 def _apply(src: _Source, operation: Callable, a: str, b: str) -> str:
@@ -113,9 +130,10 @@ def _expression(src: _Source, depth: int, fn: Callable) -> str:
         src.emit(depth, f"{value} = {parent}.get({src.bind(inner)}, MISSING) if type({parent}) is dict else {call}")
     elif shape is not None and shape[0] in ("field_number_op", "field_compare_number", "field_int_op"):
         kind, key, operation, constant = shape[:4]
-        a, t = src.read(depth, key), src.temp()
+        a = src.read(depth, key)
+        t = src.type_of(depth, a)
         result = _apply(src, operation, a, src.bind(constant))
-        src.emit(depth, f"{t} = type({a})")
+        src.present.add(value)  # arithmetic and comparisons answer null for missing operands
         if kind == "field_number_op":
             src.emit(depth, f"{value} = {result} if {t} is float or {t} is int else {call}")
         elif kind == "field_compare_number":
@@ -140,10 +158,10 @@ def _predicate(src: _Source, depth: int, fn: Callable) -> None:
         return
     if shape is not None and shape[0] == "field_native":
         _, key, accept, literal, kinds = shape
-        value, kind = src.read(depth, key), src.temp()
+        value = src.read(depth, key)
+        kind = src.type_of(depth, value)
         checks = " or ".join(f"{kind} is {src.bind(k)}" for k in sorted(kinds, key=lambda k: k.__name__))
         test = _apply(src, accept, value, src.bind(literal))
-        src.emit(depth, f"{kind} = type({value})")
         src.emit(depth, f"if not ({test} if {checks} else {src.bind(fn)}(doc)):")
     else:
         src.emit(depth, f"if not {src.bind(fn)}(doc):")
@@ -157,10 +175,23 @@ def _add_fields(src: _Source, depth: int, computed: tuple) -> None:
     values = [(key, _expression(src, depth, fn)) for key, fn in computed]
     for key, value in values:
         name = src.bind(key)
+        if value in src.present:
+            src.emit(depth, f"doc[{name}] = {value}")
+            continue
         src.emit(depth, f"if {value} is MISSING:")
         src.emit(depth + 1, f"doc.pop({name}, None)")
         src.emit(depth, "else:")
         src.emit(depth + 1, f"doc[{name}] = {value}")
+
+
+def _set_computed(src: _Source, depth: int, values: list) -> None:
+    """Set a projection's computed fields on ``doc``; a MISSING value sets nothing."""
+    for key, value in values:
+        if value in src.present:
+            src.emit(depth, f"doc[{src.bind(key)}] = {value}")
+        else:
+            src.emit(depth, f"if {value} is not MISSING:")
+            src.emit(depth + 1, f"doc[{src.bind(key)}] = {value}")
 
 
 def _shape_planner(kept: frozenset) -> Callable[[tuple], tuple]:
@@ -181,6 +212,14 @@ def _map(src: _Source, depth: int, fn: Callable) -> bool:
     """Emit the statements computing ``fn(doc)``: True when they update ``doc`` in place, False
     when they set ``new``."""
     shape = getattr(fn, "inline", None)
+    if shape is not None and shape[0] == "flat_inclusion" and NativeInclusion is not None:
+        # One native call builds the included fields, in input order, as the closure does.
+        _, kept, computed = shape
+        values = [(key, _expression(src, depth, fn)) for key, fn in computed]
+        include = NativeInclusion(tuple(kept), len(kept) + len(computed) + _ROOM_FOR_LATER_FIELDS)
+        src.emit(depth, f"doc = {src.bind(include)}(doc)")
+        _set_computed(src, depth, values)
+        return True
     if shape is not None and shape[0] == "flat_inclusion":
         # The stage owns ``doc``: dropping the other keys keeps the included ones in input
         # order, as the closure's copy does, without building a new document.
@@ -195,9 +234,7 @@ def _map(src: _Source, depth: int, fn: Callable) -> bool:
         values = [(key, _expression(src, depth, fn)) for key, fn in computed]  # read before any key goes
         src.emit(depth, f"for {each} in {dropped}:")
         src.emit(depth + 1, f"del doc[{each}]")
-        for name, value in values:
-            src.emit(depth, f"if {value} is not MISSING:")
-            src.emit(depth + 1, f"doc[{src.bind(name)}] = {value}")
+        _set_computed(src, depth, values)
         return True
     if shape is not None and shape[0] == "add_fields":
         _add_fields(src, depth, shape[1])
@@ -215,7 +252,7 @@ def _stages(src: _Source, depth: int, group: list[StagePlan], counted: bool) -> 
     """The loop body: each stage in its own ``try``, so a failure names its stage and its input."""
     for position, plan in enumerate(group):
         fail = src.bind(failure(plan))
-        src.reads = {}
+        src.reads, src.types = {}, {}
         src.tally = _tally(position) if counted and plan.kind == FILTER else None
         src.emit(depth, "try:")
         in_place = False

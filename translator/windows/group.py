@@ -13,6 +13,11 @@ from translator.expressions import compile_expression
 from translator._bson_order import bson_key
 from translator.windows.accumulators import Accumulator, Sum, compile_accumulator
 
+try:
+    from runtime._native import sum_by_key as native_sum_by_key
+except ImportError:  # not built (setup.py): the Python loop of Group._add_plain_sums
+    native_sum_by_key = None
+
 Groups = dict  # hashable group key -> [group _id, state of accumulator 0, state 1, ...]
 _PLAIN_KEYS = frozenset({str, int})  # hashable as they are, and never equal across types
 
@@ -52,6 +57,16 @@ class Group:
 
     def _add_plain_sums(self, groups: Groups, docs: list) -> None:
         """``$sum`` of a top-level field by a top-level field: nothing here can fail."""
+        if native_sum_by_key is None:
+            self._fold_plain_sums(groups, docs)
+            return
+        key_field, value_field = self._plain_fields
+        add = self.accumulators[0].add
+        # The loop of _fold_plain_sums in one native call per chunk, which hands it what is not a dict.
+        native_sum_by_key(groups, docs, key_field, value_field, bson_key, add, MISSING, self._fold_plain_sums)
+
+    def _fold_plain_sums(self, groups: Groups, docs: list) -> None:
+        """:meth:`_add_plain_sums` in Python: the reference of ``runtime._native.sum_by_key``."""
         key_field, value_field = self._plain_fields
         add = self.accumulators[0].add
         for doc in docs:
