@@ -81,6 +81,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         max_await_ms: int = 100,
         idle_poll: timedelta = timedelta(milliseconds=10),
         reconnect_timeout: float = 300.0,
+        begin_at: datetime | None = None,
         initial_sync: bool = False,
         initial_sync_parallelism: int = 1,
         copy_batch_docs: int = 1_000,
@@ -99,6 +100,10 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
             pipeline: change-stream stages run by the server, never in Python.
             start_after: resume token to start after when there is no snapshot.
             start_at_operation_time: cluster time to start at when there is no snapshot.
+            begin_at: when the processor first started (``runtime.start``), used when there
+                is neither a snapshot nor a start option: the stream opens at that second and
+                leaves out what happened before that moment (by wall time), going on past an
+                invalidate from before it (a collection dropped just before the start).
             time_field: event time of an output document (raising sends it to the DLQ);
                 the event's wall time if None.
             ts_field_name: where the event time goes (Atlas's ``tsFieldName``).
@@ -142,6 +147,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._pipeline = list(pipeline or ())
         self._start_after = start_after
         self._start_at_operation_time = start_at_operation_time
+        self._begin_at = begin_at
         self._full_document_only = full_document_only
         self._time_field = time_field
         self._ts_field_name = ts_field_name
@@ -262,24 +268,37 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         stream = None
         failing_since = 0.0
         delay = 0.1
+        # Opened at the processor's first start: events before that moment are left out, and
+        # no position is kept until one after it (a restart then begins there again).
+        skip_before = source._begin_at if token is None and not self._opens_at_an_option() else None
+        after_invalidate = None
         while not self._stop.is_set():
             try:
                 if stream is None:
-                    stream = self._open(token)
-                    token = stream.resume_token
-                    # The opening position is already a resume point: a snapshot taken before
-                    # the first event must not turn into "start from now" after a restart.
-                    queue.append((None, token))
+                    stream = self._open(token, after_invalidate)
+                    if skip_before is None:
+                        token = stream.resume_token
+                        # The opening position is already a resume point: a snapshot taken before
+                        # the first event must not turn into "start from now" after a restart.
+                        queue.append((None, token))
                 if len(queue) >= source._max_queued:
                     self._stop.wait(0.005)
                     continue
                 event = stream.try_next()
                 if event is None:
                     # Past events the server-side pipeline filtered out, the position still moves.
-                    if stream.resume_token != token:
+                    if skip_before is None and stream.resume_token != token:
                         token = stream.resume_token
                         queue.append((None, token))
                     continue
+                if skip_before is not None:
+                    if (event.get("wallTime") or event["clusterTime"].as_datetime()) < skip_before:
+                        if event["operationType"] == "invalidate":
+                            after_invalidate = event["_id"]
+                            stream.close()
+                            stream = None
+                        continue
+                    skip_before = None
                 if event["operationType"] == "invalidate":
                     msg = (
                         f"change stream on {self._where} was invalidated (the collection or database was "
@@ -390,7 +409,11 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         except Exception as exc:  # the partition's reader raises it
             failures.append(exc)
 
-    def _open(self, token: dict | None) -> ChangeStream:
+    def _opens_at_an_option(self) -> bool:
+        source = self._source
+        return source._start_after is not None or source._start_at_operation_time is not None
+
+    def _open(self, token: dict | None, after_invalidate: dict | None = None) -> ChangeStream:
         source = self._source
         target = self._client
         if self._db is not None:
@@ -404,6 +427,10 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
             options["start_after"] = source._start_after
         elif source._start_at_operation_time is not None:
             options["start_at_operation_time"] = source._start_at_operation_time
+        elif after_invalidate is not None:
+            options["start_after"] = after_invalidate
+        elif source._begin_at is not None:
+            options["start_at_operation_time"] = Timestamp(source._begin_at, 0)
         return target.watch(source._pipeline, **options)
 
     def _fatal(self, exc: PyMongoError, token: dict | None) -> RuntimeError:

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import bytewax.operators as op
@@ -359,6 +359,37 @@ def test_a_restart_inside_a_transaction_numbers_its_events_on(db, mongodb_uri):
     resumed = source.build_part("s", part, snapshot)
     assert before + _positions(resumed, 2) == whole
     resumed.close()
+
+
+def _within_one_second(steps) -> datetime:
+    """Run ``steps`` inside one wall-clock second (retried from the next one if it crossed it); the moment after."""
+    for _ in range(5):
+        second = datetime.now(timezone.utc).replace(microsecond=0)
+        while datetime.now(timezone.utc) < second + timedelta(seconds=1):
+            pass  # busy-wait under a second: start at the top of a fresh second
+        steps()
+        after = datetime.now(timezone.utc)
+        if after < second + timedelta(seconds=2):
+            return after
+    pytest.fail("the steps never fit in one second")
+
+
+def test_a_first_start_just_after_a_drop_reads_on_from_that_moment(db, mongodb_uri):
+    """The stream opens at the start of the processor's second; the drop earlier in that second
+    (and its invalidate) and the insert before the start are left out, what follows is read."""
+
+    def drop_and_refill() -> None:
+        db.drop_collection("sales")
+        db.sales.insert_one({"_id": "before"})
+
+    db.sales.insert_one({"_id": "old"})
+    begin = _within_one_second(drop_and_refill)
+    source = ChangeStreamSource(mongodb_uri, db=db.name, coll="sales", begin_at=begin, full_document_only=True)
+    partition = source.build_part("s", f"{db.name}.sales", None)
+    db.sales.insert_many([{"_id": i} for i in range(3)])
+    assert _drain_partition(partition, 3) == [0, 1, 2]
+    assert partition.snapshot()["resume"] is not None
+    partition.close()
 
 
 def test_reconnects_after_server_restart_without_loss(tmp_path):

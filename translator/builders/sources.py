@@ -74,6 +74,7 @@ def build_change_stream(plan: StagePlan, flow: Dataflow, bctx) -> Stream:
         pipeline=spec.pipeline,
         start_after=spec.start_after,
         start_at_operation_time=spec.start_at_operation_time,
+        begin_at=spec.begin_at,
         time_field=spec.time_field,
         ts_field_name=spec.time.ts_field_name,
         initial_sync=spec.initial_sync,

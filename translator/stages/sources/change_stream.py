@@ -38,6 +38,7 @@ class ChangeStreamSpec:
     pipeline: list  # run by the server
     start_after: dict | None
     start_at_operation_time: Timestamp | datetime | None
+    begin_at: datetime | None  # the processor's first start, when no start option is given
     time_field: TimeField | None
     initial_sync: bool
     initial_sync_parallelism: int
@@ -81,8 +82,8 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         raise SpecError(msg, ("config", "pipeline"))
     full_document_only = config.get("fullDocumentOnly", coll_field == "collection")
     initial_sync, parallelism = _initial_sync(config.get("initialSync"), config)
-    if start_at is None and "startAfter" not in config and not initial_sync:
-        start_at = ctx.start_at  # the processor's start: a restart before any checkpoint skips nothing
+    # Without a start option, the processor's first start: a restart before any checkpoint skips nothing.
+    begin_at = ctx.start_at if start_at is None and "startAfter" not in config and not initial_sync else None
     source = ChangeStreamSpec(
         uri=connection["uri"] if connection else "",
         db=db,
@@ -93,6 +94,7 @@ def plan_change_stream(stage: Stage, connection: dict | None, ctx: PlanContext) 
         pipeline=pipeline,
         start_after=config.get("startAfter"),
         start_at_operation_time=start_at,
+        begin_at=begin_at,
         time_field=compile_time_field(spec),
         initial_sync=initial_sync,
         initial_sync_parallelism=parallelism,
