@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
-from partitioned_source import ShardedDocuments, sharded_flow  # noqa: E402
+from partitioned_source import ShardedDocuments, free_ports, sharded_flow  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 PARTITIONS = ("p0", "p1", "p2", "p3")
@@ -102,16 +101,6 @@ def get_flow(pipeline: str, directory: str, per_partition: int):
     return sharded_flow(PIPELINES[pipeline], source, CountingSink(directory), flow_id="bench_scaleout")
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run(pipeline: str, processes: int, per_partition: int) -> tuple[float, int]:
     """Seconds from the first source batch to the last sink close, and documents out."""
     with tempfile.TemporaryDirectory() as directory:
@@ -120,7 +109,7 @@ def run(pipeline: str, processes: int, per_partition: int) -> tuple[float, int]:
         if processes == 1:
             children = [subprocess.Popen(command, env=env)]
         else:
-            addresses = ";".join(f"127.0.0.1:{port}" for port in _free_ports(processes))
+            addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(processes))
             children = [subprocess.Popen([*command, "-i", str(i), "-a", addresses], env=env) for i in range(processes)]
         for child in children:
             if child.wait(timeout=600) != 0:

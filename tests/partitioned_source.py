@@ -8,6 +8,7 @@ Not Kafka on purpose: a window must get Atlas's watermark from any source that i
 from __future__ import annotations
 
 import io
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -100,3 +101,14 @@ def sharded_flow(stages: list, source: ShardedDocuments, sink: DynamicSink, dlq:
     plans[0] = StagePlan(head.stage, SOURCE, "sharded in-memory documents", spec=ShardedSourceSpec(source, head.spec.time))
     writers = dlq_writer_factory({}, None, dlq if dlq is not None else io.StringIO())
     return build_dataflow(plans, BuildContext(Dataflow(flow_id), flow_id, writers, sink))
+
+
+def free_ports(count: int) -> list[int]:
+    """Loopback ports free a moment ago, for the addresses of a local cluster."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

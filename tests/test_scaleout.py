@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,22 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from partitioned_source import free_ports
 from scaleout_flow import CASES, T0
 
 from runtime import ejson
 
 TESTS = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": f"{TESTS.parent}{os.pathsep}{TESTS}"}
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _command(case: str, out_dir: Path, pause: float, recovery: Path | None) -> list[str]:
@@ -46,7 +36,7 @@ def _start(case: str, out_dir: Path, layout: str, pause: float = 0.0, recovery: 
     out_dir.mkdir(exist_ok=True)
     command = _command(case, out_dir, pause, recovery)
     if layout == "cluster":
-        addresses = ";".join(f"127.0.0.1:{port}" for port in _free_ports(2))
+        addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(2))
         return [subprocess.Popen([*command, "-i", str(i), "-a", addresses], env=ENV) for i in range(2)]
     return [subprocess.Popen([*command, "-w", layout[1:]], env=ENV)]
 
