@@ -147,7 +147,7 @@ class ChangeStreamSource(FixedPartitionedSource[list, Optional[dict]]):
         self._pipeline = list(pipeline or ())
         self._start_after = start_after
         self._start_at_operation_time = start_at_operation_time
-        self._begin_at = begin_at
+        self._begin_at = begin_at if start_after is None and start_at_operation_time is None else None
         self._full_document_only = full_document_only
         self._time_field = time_field
         self._ts_field_name = ts_field_name
@@ -270,7 +270,7 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
         delay = 0.1
         # Opened at the processor's first start: events before that moment are left out, and
         # no position is kept until one after it (a restart then begins there again).
-        skip_before = source._begin_at if token is None and not self._opens_at_an_option() else None
+        skip_before = source._begin_at if token is None else None
         after_invalidate = None
         while not self._stop.is_set():
             try:
@@ -408,10 +408,6 @@ class _ChangeStreamPartition(StatefulSourcePartition[list, Optional[dict]]):
                     return
         except Exception as exc:  # the partition's reader raises it
             failures.append(exc)
-
-    def _opens_at_an_option(self) -> bool:
-        source = self._source
-        return source._start_after is not None or source._start_at_operation_time is not None
 
     def _open(self, token: dict | None, after_invalidate: dict | None = None) -> ChangeStream:
         source = self._source

@@ -51,23 +51,21 @@ def first_start(directory: Path, now: datetime | None = None) -> datetime | None
     if store is None:
         return None
     record = directory / RECORD
-    for _ in range(2):  # a record from an older store is replaced once
-        try:
-            found = json.loads(record.read_text())
-        except FileNotFoundError:
-            found = None
-        if found is not None and found.get("store") == store:
-            return datetime.fromisoformat(found["start"])
-        started = now or datetime.now(timezone.utc)
-        draft = directory / f"{RECORD}.{os.getpid()}"
-        draft.write_text(json.dumps({"start": started.isoformat(), "store": store}))
-        try:
-            if found is not None:
-                record.unlink(missing_ok=True)
-            os.link(draft, record)
-        except FileExistsError:
-            continue  # another process linked its record first: read that one
-        finally:
-            draft.unlink(missing_ok=True)
-        return started
+    try:
+        found = json.loads(record.read_text())
+    except FileNotFoundError:
+        found = None
+    if found is not None and found.get("store") == store:
+        return datetime.fromisoformat(found["start"])
+    started = now or datetime.now(timezone.utc)
+    draft = directory / f"{RECORD}.{os.getpid()}"
+    draft.write_text(json.dumps({"start": started.isoformat(), "store": store}))
+    try:
+        if found is not None:  # from an older store
+            record.unlink(missing_ok=True)
+        os.link(draft, record)
+    except FileExistsError:
+        pass  # another process linked its record first: the one read below
+    finally:
+        draft.unlink(missing_ok=True)
     return datetime.fromisoformat(json.loads(record.read_text())["start"])
